@@ -1,0 +1,20 @@
+// `npm run bench`: runs every benchmark suite (or those named on the command line) and prints one
+// table. Speed and memory targets live here, never in timed unit tests.
+import os from 'node:os';
+import { printTable } from './table.ts';
+import type { BenchRow } from './table.ts';
+
+const suites: Record<string, () => Promise<BenchRow[]>> = {
+  codec: async () => (await import('./codec.ts')).runCodecBench(),
+};
+
+const wanted = process.argv.slice(2);
+const rows: BenchRow[] = [];
+for (const [name, run] of Object.entries(suites)) {
+  if (wanted.length > 0 && !wanted.includes(name)) continue;
+  process.stderr.write(`running ${name}…\n`);
+  rows.push(...(await run()));
+}
+const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+console.log(`Brindle benchmarks — node ${process.version}, ${os.cpus().length} × ${cpu}\n`);
+console.log(printTable(rows));

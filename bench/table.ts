@@ -1,0 +1,45 @@
+// Benchmark results as one printed table: every suite returns rows, the runner prints them together.
+
+export interface BenchRow {
+  readonly suite: string;
+  readonly case: string;
+  readonly metric: string;
+  readonly value: number;
+  readonly unit: string;
+  /** The target from the issue, as text ("≥ 3,000,000"), and whether the value meets it. */
+  readonly target?: string;
+  readonly met?: boolean;
+}
+
+function formatValue(value: number): string {
+  if (Math.abs(value) >= 100) return Math.round(value).toLocaleString('en-US');
+  return value.toLocaleString('en-US', { maximumFractionDigits: 2 });
+}
+
+export function printTable(rows: readonly BenchRow[]): string {
+  const header = ['suite', 'case', 'metric', 'value', 'unit', 'target', 'met'];
+  const body = rows.map((r) => [
+    r.suite,
+    r.case,
+    r.metric,
+    formatValue(r.value),
+    r.unit,
+    r.target ?? '',
+    r.met === undefined ? '' : r.met ? 'yes' : 'NO',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n');
+}
+
+/** Runs `fn` `runs` times and returns the median duration in seconds. */
+export function medianSeconds(runs: number, fn: () => void): number {
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const start = process.hrtime.bigint();
+    fn();
+    times.push(Number(process.hrtime.bigint() - start) / 1e9);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}

@@ -1,0 +1,396 @@
+// The thin driver of one FSM instance over one TCP connection (node:net): it feeds socket bytes through
+// the framer and decoder into the FSM, and runs the FSM's actions (connect, send, arm timers, close).
+// Work per event-loop turn is bounded, writes respect socket backpressure, and nothing a peer sends can
+// throw out of here.
+
+import net from 'node:net';
+import { CeaseSubcode, MAX_EXTENDED_MESSAGE_LENGTH, MAX_MESSAGE_LENGTH, MessageType } from '../constants.ts';
+import { BgpError } from '../errors.ts';
+import type { CodecContext, OpenMessage, RouteRefreshMessage, UpdateMessage } from '../types.ts';
+import { MessageFramer } from '../codec/framer.ts';
+import { decodeMessage, encodeKeepalive, InternalCodecError } from '../codec/message.ts';
+import { encodeOpen } from '../codec/open.ts';
+import { describeNotification, encodeNotification } from '../codec/notification.ts';
+import type { Clock, TimerHandle } from '../../lib/clock.ts';
+import type { Logger } from '../../lib/log.ts';
+import { INITIAL_STATE, SessionState, step } from './fsm.ts';
+import type { DownReason, FsmAction, FsmConfig, FsmInput, FsmState, TimerName } from './fsm.ts';
+import type { NegotiatedSession } from './negotiate.ts';
+import type { PeerConfig } from './peer-config.ts';
+import type { PeerCounters } from './counters.ts';
+
+/** OpenBGPD handles at most 25 messages per peer per loop; UPDATEs here are bigger, so 64. */
+const MAX_MESSAGES_PER_TURN = 64;
+/** Above this many queued octets the session is reset (Cease/Out of Resources) rather than grow. */
+const MAX_OUTBOUND_BUFFER = 64 * 1024 * 1024;
+/** How long a closing socket may take to flush its last NOTIFICATION. */
+const CLOSE_FLUSH_MS = 1000;
+
+export type Direction = 'outbound' | 'inbound';
+
+export type SessionEvent =
+  | { readonly kind: 'state'; readonly from: SessionState; readonly to: SessionState }
+  | { readonly kind: 'established'; readonly negotiated: NegotiatedSession }
+  | { readonly kind: 'update'; readonly update: UpdateMessage }
+  | { readonly kind: 'route-refresh'; readonly message: RouteRefreshMessage }
+  | { readonly kind: 'down'; readonly reason: DownReason }
+  /** The socket accepts writes again after sendUpdates() returned false. */
+  | { readonly kind: 'drain' };
+
+/** What the owning peer is told. */
+export interface ConnectionOwner {
+  /** Collision detection (RFC 4271 §6.8): false when this connection lost and must be dumped. */
+  onOpenReceived(connection: Connection, open: OpenMessage): boolean;
+  onEvent(connection: Connection, event: SessionEvent): void;
+}
+
+function jittered(seconds: number, timer: TimerName): number {
+  // RFC 4271 §10: jitter ConnectRetry (and the restart wait) by a factor of 0.75–1.0.
+  const jitter = timer === 'connect-retry' || timer === 'idle-hold' ? 0.75 + Math.random() * 0.25 : 1;
+  return seconds * 1000 * jitter;
+}
+
+export class Connection {
+  fsm: FsmState = INITIAL_STATE;
+  direction: Direction = 'outbound';
+  private socket: net.Socket | undefined;
+  private framer = new MessageFramer();
+  private readonly timers = new Map<TimerName, TimerHandle>();
+  /**
+   * The hold timer restarts on every message; instead of re-arming a timer each time, it moves a
+   * deadline, and the pending timer (due at holdTimerAt) re-checks it when it fires.
+   */
+  private holdDeadline = 0;
+  private holdTimerAt = 0;
+  private inputs: FsmInput[] = [];
+  private stepping = false;
+  private draining = false;
+  private decodeContext: CodecContext;
+
+  constructor(
+    readonly config: PeerConfig,
+    private readonly fsmConfig: FsmConfig,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+    private readonly counters: PeerCounters,
+    private readonly owner: ConnectionOwner,
+  ) {
+    this.decodeContext = this.contextFor(undefined);
+  }
+
+  get state(): SessionState {
+    return this.fsm.state;
+  }
+
+  get negotiated(): NegotiatedSession | undefined {
+    return this.fsm.negotiated;
+  }
+
+  /** Codec context for what we send on this session. */
+  get encodeContext(): CodecContext {
+    const n = this.fsm.negotiated;
+    return {
+      fourOctetAs: n?.fourOctetAs ?? false,
+      addPath: n?.addPathSend ?? new Set(),
+      maxMessageLength: n?.extendedMessage ? MAX_EXTENDED_MESSAGE_LENGTH : MAX_MESSAGE_LENGTH,
+      external: n?.external ?? this.config.peerAs !== this.config.localAs,
+    };
+  }
+
+  private contextFor(n: NegotiatedSession | undefined): CodecContext {
+    return {
+      fourOctetAs: n?.fourOctetAs ?? false,
+      addPath: n?.addPathReceive ?? new Set(),
+      maxMessageLength: n?.extendedMessage ? MAX_EXTENDED_MESSAGE_LENGTH : MAX_MESSAGE_LENGTH,
+      external: n?.external ?? this.config.peerAs !== this.config.localAs,
+    };
+  }
+
+  /** Feeds one input to the FSM. Inputs raised while actions run are queued, so steps never nest. */
+  input(input: FsmInput): void {
+    this.inputs.push(input);
+    if (this.stepping) return;
+    this.stepping = true;
+    try {
+      for (let next = this.inputs.shift(); next; next = this.inputs.shift()) this.apply(next);
+    } finally {
+      this.stepping = false;
+    }
+  }
+
+  private apply(input: FsmInput): void {
+    const before = this.fsm;
+    const result = step(this.fsmConfig, before, input);
+    this.fsm = result.state;
+    if (result.state.negotiated !== before.negotiated)
+      this.decodeContext = this.contextFor(result.state.negotiated);
+    for (const action of result.actions) {
+      if (action.kind === 'open-received' && !this.owner.onOpenReceived(this, action.open)) {
+        // This connection lost the collision: it sends no KEEPALIVE, only the Cease.
+        this.inputs.unshift({ kind: 'collision-dump' });
+        break;
+      }
+      this.run(action);
+    }
+    if (before.state !== result.state.state) {
+      this.counters.transition(before.state, result.state.state);
+      this.owner.onEvent(this, { kind: 'state', from: before.state, to: result.state.state });
+    }
+  }
+
+  private run(action: FsmAction): void {
+    switch (action.kind) {
+      case 'connect':
+        return this.connect();
+      case 'close':
+        return this.closeSocket();
+      case 'send-open':
+        return this.write(encodeOpen(this.fsmConfig.localOpen), MessageType.Open);
+      case 'send-keepalive':
+        return this.write(encodeKeepalive(), MessageType.Keepalive);
+      case 'send-notification':
+        return this.sendNotification(action);
+      case 'arm':
+        return this.arm(action.timer, action.seconds);
+      case 'disarm':
+        return this.disarm(action.timer);
+      case 'open-received':
+        return; // handled in apply(), which may cut the step short
+      case 'established':
+        return this.onEstablished(action.negotiated);
+      case 'deliver':
+        return this.deliver(action.message);
+      case 'down':
+        return this.onDown(action.reason);
+    }
+  }
+
+  // --- timers ---------------------------------------------------------------------------------------
+
+  private arm(timer: TimerName, seconds: number): void {
+    if (timer === 'hold') {
+      this.holdDeadline = this.clock.now() + seconds * 1000;
+      if (this.timers.has('hold') && this.holdTimerAt <= this.holdDeadline) return;
+      this.holdTimerAt = this.holdDeadline;
+    }
+    this.disarm(timer);
+    this.timers.set(
+      timer,
+      this.clock.setTimer(jittered(seconds, timer), () => this.fire(timer)),
+    );
+  }
+
+  private fire(timer: TimerName): void {
+    this.timers.delete(timer);
+    const early = this.holdDeadline - this.clock.now();
+    if (timer === 'hold' && early > 0) {
+      this.holdTimerAt = this.holdDeadline;
+      this.timers.set(
+        timer,
+        this.clock.setTimer(early, () => this.fire(timer)),
+      );
+      return;
+    }
+    this.input({ kind: 'timer', timer });
+  }
+
+  private disarm(timer: TimerName): void {
+    this.timers.get(timer)?.cancel();
+    this.timers.delete(timer);
+  }
+
+  // --- socket ---------------------------------------------------------------------------------------
+
+  private connect(): void {
+    this.closeSocket();
+    this.direction = 'outbound';
+    this.counters.connectAttempts++;
+    const socket = net.connect({
+      host: this.config.remoteAddress,
+      port: this.config.remotePort,
+      localAddress: this.config.localAddress,
+    });
+    this.bind(socket);
+    socket.once('connect', () => {
+      if (this.socket === socket) this.input({ kind: 'tcp-connected' });
+    });
+  }
+
+  /** Takes over an accepted connection (TcpConnectionConfirmed). */
+  attach(socket: net.Socket): void {
+    this.closeSocket();
+    this.direction = 'inbound';
+    this.bind(socket);
+    this.input({ kind: 'tcp-connected' });
+  }
+
+  private bind(socket: net.Socket): void {
+    this.socket = socket;
+    this.framer = new MessageFramer();
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => {
+      if (this.socket !== socket) return;
+      this.framer.push(chunk);
+      this.drainFramer();
+    });
+    socket.on('drain', () => {
+      if (this.socket === socket) this.owner.onEvent(this, { kind: 'drain' });
+    });
+    socket.on('error', (e: Error) => {
+      if (this.socket === socket) this.input({ kind: 'tcp-failed', reason: e.message });
+    });
+    socket.on('close', () => {
+      if (this.socket === socket) this.input({ kind: 'tcp-failed', reason: 'connection closed by peer' });
+    });
+  }
+
+  private closeSocket(): void {
+    const socket = this.socket;
+    if (!socket) return;
+    this.socket = undefined;
+    socket.removeAllListeners('data');
+    socket.on('error', () => undefined);
+    // end() flushes what is queued (a final NOTIFICATION) before FIN; destroy() bounds the wait.
+    socket.end();
+    const timer = setTimeout(() => socket.destroy(), CLOSE_FLUSH_MS);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
+  }
+
+  /** Decodes buffered messages, at most MAX_MESSAGES_PER_TURN per turn; the rest waits a turn. */
+  private drainFramer(): void {
+    const socket = this.socket;
+    if (this.draining || !socket) return;
+    for (let n = 0; n < MAX_MESSAGES_PER_TURN; n++) {
+      if (this.socket !== socket) return;
+      const frame = this.framer.next();
+      if (frame === undefined) return;
+      if (frame instanceof BgpError) return this.input({ kind: 'bad-message', error: frame });
+      this.receive(frame);
+    }
+    this.draining = true;
+    socket.pause();
+    setImmediate(() => {
+      this.draining = false;
+      if (this.socket !== socket) return;
+      socket.resume();
+      this.drainFramer();
+    });
+  }
+
+  private receive(frame: Buffer): void {
+    const type = frame[18];
+    this.counters.messageIn(type);
+    const decoded = decodeMessage(frame, this.decodeContext, true);
+    if (!decoded.ok) {
+      const level = decoded.error instanceof InternalCodecError ? 'error' : 'warn';
+      this.log[level](
+        {
+          event: 'malformed-message',
+          type,
+          reason: decoded.error.message,
+          bytes: frame.toString('hex').slice(0, 256),
+        },
+        'malformed message from peer',
+      );
+      this.input({ kind: 'bad-message', error: decoded.error });
+      return;
+    }
+    const message = decoded.message;
+    if (message.type === MessageType.Notification)
+      this.counters.notificationReceived(message.code, message.subcode);
+    if (message.type === MessageType.Update) this.counters.updatesIn++;
+    this.input({ kind: 'message', message });
+  }
+
+  private write(bytes: Buffer, type: number, count = 1): void {
+    const socket = this.socket;
+    if (!socket || socket.destroyed) return;
+    socket.write(bytes);
+    for (let i = 0; i < count; i++) this.counters.messageOut(type);
+  }
+
+  private sendNotification(action: Extract<FsmAction, { kind: 'send-notification' }>): void {
+    this.counters.notificationSent(action.code, action.subcode);
+    this.counters.error(`sent ${describeNotification(action)}`);
+    this.write(encodeNotification(action), MessageType.Notification);
+  }
+
+  // --- towards the RIB ------------------------------------------------------------------------------
+
+  private onEstablished(negotiated: NegotiatedSession): void {
+    if (negotiated.extendedMessage) this.framer.maxMessageLength = MAX_EXTENDED_MESSAGE_LENGTH;
+    this.counters.establishedCount++;
+    this.counters.establishedSince = Date.now();
+    this.owner.onEvent(this, { kind: 'established', negotiated });
+  }
+
+  private deliver(message: UpdateMessage | RouteRefreshMessage): void {
+    if (message.type === MessageType.Update) {
+      if (message.errorAction !== undefined) {
+        this.counters.updateErrors++;
+        this.log.warn(
+          { event: 'update-error', errors: message.errors.map((e) => e.reason) },
+          'malformed UPDATE handled per RFC 7606',
+        );
+      }
+      this.owner.onEvent(this, { kind: 'update', update: message });
+    } else {
+      this.owner.onEvent(this, { kind: 'route-refresh', message });
+    }
+  }
+
+  private onDown(reason: DownReason): void {
+    this.counters.establishedSince = undefined;
+    if (
+      reason.kind === 'notification-received' ||
+      reason.kind === 'hold-timer-expired' ||
+      reason.kind === 'connection-lost'
+    ) {
+      this.counters.error(
+        reason.notification ? `received ${describeNotification(reason.notification)}` : reason.text,
+      );
+    }
+    this.owner.onEvent(this, { kind: 'down', reason });
+  }
+
+  /**
+   * Writes packed UPDATEs (`count` messages). Returns false when the socket's buffer is full: the
+   * caller stops and resumes on the 'drain' event. A caller that ignores that is cut off before the
+   * buffer passes MAX_OUTBOUND_BUFFER.
+   */
+  sendUpdates(bytes: Buffer, count: number): boolean {
+    const socket = this.socket;
+    if (!socket || this.fsm.state !== SessionState.Established) return false;
+    if (socket.writableLength + bytes.length > MAX_OUTBOUND_BUFFER) {
+      this.log.error(
+        { event: 'outbound-overflow', queued: socket.writableLength },
+        'peer not reading; resetting session',
+      );
+      this.input({ kind: 'stop', subcode: CeaseSubcode.OutOfResources, restart: true });
+      return false;
+    }
+    this.write(bytes, MessageType.Update, count);
+    this.counters.updatesOut += count;
+    return !socket.writableNeedDrain;
+  }
+
+  get writable(): boolean {
+    return (
+      this.socket !== undefined &&
+      !this.socket.writableNeedDrain &&
+      this.fsm.state === SessionState.Established
+    );
+  }
+
+  /** Sends a ROUTE-REFRESH (RFC 2918) or a BoRR/EoRR marker (RFC 7313). */
+  sendRaw(bytes: Buffer, type: number): void {
+    if (this.fsm.state === SessionState.Established) this.write(bytes, type);
+  }
+
+  /** Forgets every timer and the socket: the owner discards this connection. */
+  dispose(): void {
+    for (const timer of [...this.timers.keys()]) this.disarm(timer);
+    this.closeSocket();
+  }
+}

@@ -1,0 +1,60 @@
+// Per-peer counters, kept where the metrics registry and the CLI read them (plain numbers and maps;
+// the metrics module turns them into Prometheus series on scrape).
+
+import type { SessionState } from './fsm.ts';
+
+const TYPE_NAMES = ['', 'open', 'update', 'notification', 'keepalive', 'route_refresh'];
+
+export function messageTypeName(type: number): string {
+  return TYPE_NAMES[type] ?? `type_${type}`;
+}
+
+export class PeerCounters {
+  readonly messagesIn = new Map<string, number>();
+  readonly messagesOut = new Map<string, number>();
+  /** Keyed "code/subcode". */
+  readonly notificationsSent = new Map<string, number>();
+  readonly notificationsReceived = new Map<string, number>();
+  readonly transitions = new Map<string, number>();
+  updatesIn = 0;
+  updatesOut = 0;
+  /** UPDATEs handled with an RFC 7606 action weaker than session reset. */
+  updateErrors = 0;
+  connectAttempts = 0;
+  establishedCount = 0;
+  lastError = '';
+  lastErrorAt?: Date;
+  /** Date.now() of the last state change, for "since" in `brindlectl status`. */
+  stateSince = Date.now();
+  establishedSince?: number;
+
+  private bump(map: Map<string, number>, key: string): void {
+    map.set(key, (map.get(key) ?? 0) + 1);
+  }
+
+  messageIn(type: number): void {
+    this.bump(this.messagesIn, messageTypeName(type));
+  }
+
+  messageOut(type: number): void {
+    this.bump(this.messagesOut, messageTypeName(type));
+  }
+
+  notificationSent(code: number, subcode: number): void {
+    this.bump(this.notificationsSent, `${code}/${subcode}`);
+  }
+
+  notificationReceived(code: number, subcode: number): void {
+    this.bump(this.notificationsReceived, `${code}/${subcode}`);
+  }
+
+  transition(from: SessionState, to: SessionState): void {
+    this.bump(this.transitions, `${from}->${to}`);
+    this.stateSince = Date.now();
+  }
+
+  error(text: string): void {
+    this.lastError = text;
+    this.lastErrorAt = new Date();
+  }
+}

@@ -1,0 +1,114 @@
+// A configured BGP neighbour: what the topology layer hands the session layer, and the OPEN we send
+// it. Defaults follow what Calico's BIRD template uses, so a Brindle node behaves like calico-node.
+
+import { AddPathMode, AS_TRANS, BGP_VERSION, MessageType } from '../constants.ts';
+import type { Capability, OpenMessage } from '../types.ts';
+import { Afi, familyKey, Safi } from '../../lib/family.ts';
+import { DEFAULT_TIMERS } from './fsm.ts';
+import type { FsmConfig, FsmTimers } from './fsm.ts';
+
+export interface PeerConfig {
+  /** A stable name for logs, metrics and the CLI ("node-10-0-0-2", "rack1-tor"). */
+  readonly name: string;
+  readonly remoteAddress: string;
+  /** RFC 4271 §8.2.1: TCP port 179 unless configured (Calico's peerIP "ip:port", listenPort). */
+  readonly remotePort: number;
+  /** Source address for outgoing connections (Calico's sourceAddress: UseNodeIP). */
+  readonly localAddress?: string;
+  readonly localAs: number;
+  readonly peerAs: number;
+  /** Our BGP Identifier, a 32-bit number (the router ID). */
+  readonly routerId: number;
+  readonly holdTimeSec: number;
+  readonly keepaliveTimeSec?: number;
+  /** Wait for the peer to connect (Calico: the lexically larger mesh address is passive). */
+  readonly passive: boolean;
+  /** familyKey()s to announce in the Multiprotocol capability. */
+  readonly families: readonly number[];
+  /** ADD-PATH mode per family (familyKey → mode); Calico announces it on every session. */
+  readonly addPath: ReadonlyMap<number, AddPathMode>;
+  readonly extendedMessage: boolean;
+  /** RFC 4724 restart time to announce; undefined announces no Graceful Restart capability. */
+  readonly gracefulRestartTimeSec?: number;
+  readonly hostname?: string;
+  readonly timers?: Partial<FsmTimers>;
+}
+
+export const DEFAULT_HOLD_TIME_SEC = 240;
+export const BGP_PORT = 179;
+
+/** A peer config with Brindle's defaults filled in. */
+export function peerConfig(
+  fields: Pick<PeerConfig, 'name' | 'remoteAddress' | 'localAs' | 'peerAs' | 'routerId'> &
+    Partial<PeerConfig>,
+): PeerConfig {
+  const families = fields.families ?? [familyKey(Afi.Ipv4, Safi.Unicast), familyKey(Afi.Ipv6, Safi.Unicast)];
+  return {
+    remotePort: BGP_PORT,
+    holdTimeSec: DEFAULT_HOLD_TIME_SEC,
+    passive: false,
+    families,
+    addPath: new Map(families.map((f) => [f, AddPathMode.Both])),
+    extendedMessage: true,
+    gracefulRestartTimeSec: 120,
+    ...fields,
+  };
+}
+
+/** The capabilities we announce (RFC 5492), in code order. */
+export function localCapabilities(config: PeerConfig): Capability[] {
+  const caps: Capability[] = [];
+  for (const family of config.families) caps.push({ code: 1, afi: family >> 8, safi: family & 0xff });
+  caps.push({ code: 2 });
+  if (config.extendedMessage) caps.push({ code: 6 });
+  if (config.gracefulRestartTimeSec !== undefined) {
+    caps.push({
+      code: 64,
+      restartState: false,
+      notification: false,
+      restartTimeSec: config.gracefulRestartTimeSec,
+      families: config.families.map((f) => ({ afi: f >> 8, safi: f & 0xff, forwardingState: false })),
+    });
+  }
+  caps.push({ code: 65, asn: config.localAs });
+  const addPath = config.families.filter((f) => config.addPath.has(f));
+  if (addPath.length > 0) {
+    caps.push({
+      code: 69,
+      families: addPath.map((f) => ({ afi: f >> 8, safi: f & 0xff, mode: config.addPath.get(f)! })),
+    });
+  }
+  caps.push({ code: 70 });
+  if (config.hostname) caps.push({ code: 73, hostname: config.hostname, domainName: '' });
+  return caps;
+}
+
+export function localOpen(config: PeerConfig): OpenMessage {
+  return {
+    type: MessageType.Open,
+    version: BGP_VERSION,
+    // RFC 6793 §4.1: a 4-octet AS goes in the capability; the 2-octet field carries AS_TRANS.
+    myAutonomousSystem: config.localAs > 0xffff ? AS_TRANS : config.localAs,
+    holdTimeSec: config.holdTimeSec,
+    bgpIdentifier: config.routerId,
+    capabilities: localCapabilities(config),
+    unsupportedParameters: [],
+    extendedParameters: false,
+  };
+}
+
+export function fsmConfig(config: PeerConfig): FsmConfig {
+  return {
+    ...DEFAULT_TIMERS,
+    ...config.timers,
+    local: {
+      localAs: config.localAs,
+      bgpIdentifier: config.routerId,
+      peerAs: config.peerAs,
+      holdTimeSec: config.holdTimeSec,
+      keepaliveTimeSec: config.keepaliveTimeSec,
+    },
+    localOpen: localOpen(config),
+    passive: config.passive,
+  };
+}

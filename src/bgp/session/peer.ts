@@ -1,0 +1,188 @@
+// One configured BGP neighbour: its FSM-driven connection, a second connection while a collision is
+// being resolved (RFC 4271 §6.8), its counters, and the RxJS stream of session events the RIB consumes.
+
+import type net from 'node:net';
+import { Subject } from 'rxjs';
+import type { Observable } from 'rxjs';
+import { CapabilityCode, CeaseSubcode, MessageType } from '../constants.ts';
+import type { GracefulRestartCapability, OpenMessage } from '../types.ts';
+import { encodeRouteRefresh } from '../codec/route-refresh.ts';
+import type { Clock } from '../../lib/clock.ts';
+import type { Logger } from '../../lib/log.ts';
+import { Connection } from './connection.ts';
+import type { ConnectionOwner, SessionEvent } from './connection.ts';
+import { PeerCounters } from './counters.ts';
+import { SessionState } from './fsm.ts';
+import type { NegotiatedSession } from './negotiate.ts';
+import { fsmConfig } from './peer-config.ts';
+import type { PeerConfig } from './peer-config.ts';
+
+export type { SessionEvent };
+
+const CONNECTED_STATES: ReadonlySet<SessionState> = new Set([
+  SessionState.OpenSent,
+  SessionState.OpenConfirm,
+  SessionState.Established,
+]);
+
+export class Peer implements ConnectionOwner {
+  readonly counters = new PeerCounters();
+  private readonly subject = new Subject<SessionEvent>();
+  /** Session events: state changes, established, updates, route refreshes, down, drain. */
+  readonly events$: Observable<SessionEvent> = this.subject.asObservable();
+  private primary: Connection;
+  /** An accepted connection racing the primary one until §6.8 picks a winner. */
+  private secondary: Connection | undefined;
+  private readonly log: Logger;
+
+  constructor(
+    readonly config: PeerConfig,
+    private readonly clock: Clock,
+    log: Logger,
+  ) {
+    this.log = log.child({ peer: config.name, remote: config.remoteAddress });
+    this.primary = this.newConnection();
+  }
+
+  private newConnection(): Connection {
+    return new Connection(this.config, fsmConfig(this.config), this.clock, this.log, this.counters, this);
+  }
+
+  get state(): SessionState {
+    return this.primary.state;
+  }
+
+  get negotiated(): NegotiatedSession | undefined {
+    return this.primary.state === SessionState.Established ? this.primary.negotiated : undefined;
+  }
+
+  /** The established connection (for the Adj-RIB-Out to write to), if any. */
+  get session(): Connection | undefined {
+    return this.primary.state === SessionState.Established ? this.primary : undefined;
+  }
+
+  start(): void {
+    this.log.info({ event: 'start', passive: this.config.passive }, 'peer started');
+    this.primary.input({ kind: 'start' });
+  }
+
+  /** Administrative shutdown: Cease to the peer (RFC 4486 subcode, RFC 9003 message), no restart. */
+  stop(subcode: number = CeaseSubcode.AdministrativeShutdown, shutdownCommunication?: string): void {
+    this.secondary?.input({ kind: 'stop', subcode, shutdownCommunication });
+    this.secondary?.dispose();
+    this.secondary = undefined;
+    this.primary.input({ kind: 'stop', subcode, shutdownCommunication });
+  }
+
+  /** Stops for good and completes the event stream. */
+  close(subcode: number = CeaseSubcode.PeerDeConfigured, shutdownCommunication?: string): void {
+    this.stop(subcode, shutdownCommunication);
+    this.primary.dispose();
+    this.subject.complete();
+  }
+
+  /** Administrative reset: Cease/Administrative Reset, then start again after the IdleHoldTimer. */
+  reset(shutdownCommunication?: string): void {
+    this.primary.input({
+      kind: 'stop',
+      subcode: CeaseSubcode.AdministrativeReset,
+      shutdownCommunication,
+      restart: true,
+    });
+  }
+
+  /** RFC 2918 / RFC 7313: asks the peer to send its routes of a family again. */
+  requestRouteRefresh(afi: number, safi: number): boolean {
+    const session = this.session;
+    if (!session?.negotiated?.routeRefresh) return false;
+    session.sendRaw(encodeRouteRefresh({ afi, safi, subtype: 0 }), MessageType.RouteRefresh);
+    return true;
+  }
+
+  /**
+   * An accepted TCP connection from this peer's address. Returns false when it was refused (Idle, or
+   * a collision already being resolved).
+   */
+  acceptIncoming(socket: net.Socket): boolean {
+    const state = this.primary.state;
+    if (state === SessionState.Idle || this.secondary) return false;
+    if (state === SessionState.Connect || state === SessionState.Active) {
+      this.primary.attach(socket);
+      return true;
+    }
+    // OpenSent, OpenConfirm or Established: race it against the current connection (§6.8).
+    const second = this.newConnection();
+    this.secondary = second;
+    second.input({ kind: 'start' });
+    second.attach(socket);
+    return true;
+  }
+
+  // --- ConnectionOwner ------------------------------------------------------------------------------
+
+  onOpenReceived(connection: Connection, open: OpenMessage): boolean {
+    const other = connection === this.primary ? this.secondary : this.primary;
+    if (!other || !CONNECTED_STATES.has(other.state)) return true;
+    const loser = this.collisionLoser(connection, other, open);
+    this.log.info(
+      { event: 'collision', kept: loser === other ? connection.direction : other.direction },
+      'connection collision resolved',
+    );
+    if (loser === connection) return false;
+    if (loser.state === SessionState.Established) {
+      loser.input({
+        kind: 'tcp-failed',
+        reason: 'peer restarted: replaced by its new connection (RFC 4724 §4)',
+      });
+    } else {
+      loser.input({ kind: 'collision-dump' });
+    }
+    return true;
+  }
+
+  /**
+   * §6.8: against a connection in OpenSent/OpenConfirm, keep the one initiated by the speaker with the
+   * higher BGP Identifier. Against an Established one, the new connection loses — unless the peer
+   * restarted with Graceful Restart (RFC 4724 §4), when the new one replaces the old.
+   */
+  private collisionLoser(fresh: Connection, other: Connection, open: OpenMessage): Connection {
+    if (other.state === SessionState.Established) {
+      const gr = open.capabilities.find((c) => c.code === CapabilityCode.GracefulRestart) as
+        GracefulRestartCapability | undefined;
+      return gr ? other : fresh;
+    }
+    const localWins = this.config.routerId >>> 0 > open.bgpIdentifier >>> 0;
+    const outbound = fresh.direction === 'outbound' ? fresh : other;
+    const inbound = outbound === fresh ? other : fresh;
+    return localWins ? inbound : outbound;
+  }
+
+  onEvent(connection: Connection, event: SessionEvent): void {
+    if (event.kind === 'state') this.onStateChange(connection, event);
+    // Only the primary connection speaks for the peer (a promoted secondary is the primary by now).
+    if (connection === this.primary) this.subject.next(event);
+  }
+
+  private onStateChange(connection: Connection, event: Extract<SessionEvent, { kind: 'state' }>): void {
+    this.log.info(
+      {
+        event: 'state',
+        from: event.from,
+        to: event.to,
+        direction: connection.direction,
+        reason: event.to === SessionState.Idle ? this.counters.lastError : undefined,
+      },
+      `session ${event.from} -> ${event.to}`,
+    );
+    if (event.to !== SessionState.Idle || !this.secondary) return;
+    if (connection === this.secondary) {
+      this.secondary.dispose();
+      this.secondary = undefined;
+      return;
+    }
+    // The primary lost (collision, or its connection failed) while the other races on: promote it.
+    this.primary.dispose();
+    this.primary = this.secondary;
+    this.secondary = undefined;
+  }
+}
