@@ -30,12 +30,21 @@ export interface Speaker {
   close(): Promise<void>;
 }
 
-export async function speaker(
-  routerId?: string,
-  clock: Clock = systemClock,
-  port = TEST_PORT,
-): Promise<Speaker> {
-  const address = loopbackAddress();
+export interface SpeakerOptions {
+  readonly routerId?: string;
+  readonly clock?: Clock;
+  readonly port?: number;
+  /** The address to listen on and connect from; a fresh loopback address by default. */
+  readonly address?: string;
+}
+
+export async function speaker(options: SpeakerOptions | string = {}): Promise<Speaker> {
+  const {
+    routerId,
+    clock = systemClock,
+    port = TEST_PORT,
+    address = loopbackAddress(),
+  } = typeof options === 'string' ? { routerId: options } : options;
   const peers = new Map<string, Peer>();
   const listener = new BgpListener(address, port, (remote) => peers.get(remote), silentLogger);
   await listener.listen();

@@ -71,7 +71,10 @@ export function decodeUpdate(message: Uint8Array, ctx: CodecContext): UpdateMess
   );
   const decoded = decodePathAttributes(message, attributesStart, nlriStart, ctx);
   const nlri = decodeIpv4Field(message, nlriStart, end, addPathV4, 'NLRI');
-  const errors = [...decoded.errors, ...missingAttributeErrors(decoded.attributes, nlri, decoded.mpReach)];
+  // RFC 4760 §3: with no IPv4 NLRI field, a NEXT_HOP attribute is ignored, and so is its malformation.
+  const attributeErrors =
+    nlri.length > 0 ? decoded.errors : decoded.errors.filter((e) => e.typeCode !== AttrType.NextHop);
+  const errors = [...attributeErrors, ...missingAttributeErrors(decoded.attributes, nlri, decoded.mpReach)];
   return {
     type: MessageType.Update,
     withdrawnRoutes,
@@ -109,7 +112,7 @@ function missingAttributeErrors(
   }));
 }
 
-/** RFC 7606 §3 (f): the strongest action of all errors wins. */
+/** RFC 7606 §3 (h): when several errors call for different actions, the strongest wins. */
 export function strongestAction(errors: readonly AttributeError[]): ErrorAction | undefined {
   let strongest: ErrorAction | undefined;
   for (const e of errors) if (strongest === undefined || e.action > strongest) strongest = e.action;

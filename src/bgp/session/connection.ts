@@ -237,7 +237,9 @@ export class Connection {
       if (this.socket === socket) this.owner.onEvent(this, { kind: 'drain' });
     });
     socket.on('error', (e: Error) => {
-      if (this.socket === socket) this.input({ kind: 'tcp-failed', reason: e.message });
+      if (this.socket !== socket) return;
+      if (this.fsm.state === SessionState.Connect) this.counters.error(`connect: ${e.message}`);
+      this.input({ kind: 'tcp-failed', reason: e.message });
     });
     socket.on('close', () => {
       if (this.socket === socket) this.input({ kind: 'tcp-failed', reason: 'connection closed by peer' });

@@ -352,3 +352,13 @@ test('packed UPDATEs read the same in tshark', async (t) => {
   t.is(prefixes[0], '10.0.0.0/24');
   t.is(prefixes[1500], '2001:db8::/56');
 });
+
+test('RFC 4760 §3: a malformed NEXT_HOP is ignored when the prefixes are all in MP_REACH_NLRI', (t) => {
+  const mp = attr(0x90, 14, '0002 01 10 20010db8000000000000000000000001 00 30 20010db80002');
+  const u = decode(update('', mp + ORIGIN_IGP + AS_PATH_4 + attr(0x40, 3, 'e0000001'), ''));
+  t.is(u.errorAction, undefined);
+  t.is(
+    decode(update('', ORIGIN_IGP + AS_PATH_4 + attr(0x40, 3, 'e0000001'), '180a0001')).errorAction,
+    ErrorAction.TreatAsWithdraw,
+  );
+});

@@ -141,7 +141,7 @@ test('administrative shutdown sends Cease with the shutdown communication (RFC 9
 
 test('hold timer expiry: a peer that falls silent gets Hold Timer Expired (injected clock)', async (t) => {
   const clock = new ManualClock();
-  const a = await speaker('10.0.0.1', clock);
+  const a = await speaker({ routerId: '10.0.0.1', clock });
   t.teardown(() => a.close());
   const silent = loopbackAddress();
   const aSide = a.peerWith(silent, { localAs: 64512, peerAs: 64512, passive: true });
