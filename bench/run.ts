@@ -6,6 +6,7 @@ import type { BenchRow } from './table.ts';
 
 const suites: Record<string, () => Promise<BenchRow[]>> = {
   codec: async () => (await import('./codec.ts')).runCodecBench(),
+  sessions: async () => (await import('./sessions.ts')).runSessionBench(),
 };
 
 const wanted = process.argv.slice(2);

@@ -9,15 +9,20 @@ export interface BenchRow {
   /** The target from the issue, as text ("≥ 3,000,000"), and whether the value meets it. */
   readonly target?: string;
   readonly met?: boolean;
+  /** Why a value is missing (NaN) or what qualifies it ("did not finish within 120 s"). */
+  readonly note?: string;
 }
 
 function formatValue(value: number): string {
+  if (!Number.isFinite(value)) return '—';
   if (Math.abs(value) >= 100) return Math.round(value).toLocaleString('en-US');
   return value.toLocaleString('en-US', { maximumFractionDigits: 2 });
 }
 
 export function printTable(rows: readonly BenchRow[]): string {
-  const header = ['suite', 'case', 'metric', 'value', 'unit', 'target', 'met'];
+  // The note column appears only when some row has a note.
+  const notes = rows.some((r) => r.note !== undefined);
+  const header = ['suite', 'case', 'metric', 'value', 'unit', 'target', 'met', ...(notes ? ['note'] : [])];
   const body = rows.map((r) => [
     r.suite,
     r.case,
@@ -26,6 +31,7 @@ export function printTable(rows: readonly BenchRow[]): string {
     r.unit,
     r.target ?? '',
     r.met === undefined ? '' : r.met ? 'yes' : 'NO',
+    ...(notes ? [r.note ?? ''] : []),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;

@@ -292,9 +292,10 @@ function gobgpNeighbor(options: PeerOptions, n: PeerNeighbor): string {
     `    remote-port = ${n.port ?? 179}`,
     n.passive === true ? '    passive-mode = true' : '',
   ];
-  if (n.holdTime !== undefined) {
-    lines.push('  [neighbors.timers.config]', `    hold-time = ${n.holdTime}`);
-  }
+  // GoBGP 3.10 makes its first connection attempt 5-9 s after start (not configurable) and retries
+  // after connect-retry..2*connect-retry s, 120-240 s by default: keep the retries short.
+  lines.push('  [neighbors.timers.config]', '    connect-retry = 5');
+  if (n.holdTime !== undefined) lines.push(`    hold-time = ${n.holdTime}`);
   if (n.gracefulRestart === true) {
     lines.push('  [neighbors.graceful-restart.config]', '    enabled = true', '    restart-time = 120');
   }
@@ -394,6 +395,8 @@ export async function startGobgp(options: PeerOptions, cleanup?: Cleanup): Promi
         what: `GoBGP session with ${address}`,
       });
     },
+    // `shutdown` is deprecated (it prints a warning) but, unlike `disable` in 3.10, it puts --reason
+    // into the Cease as the RFC 9003 shutdown communication.
     shutdownNeighbor: async (address, message) => {
       await gobgp('neighbor', address, 'shutdown', '--reason', message);
     },
@@ -451,6 +454,9 @@ export function frrConfig(options: PeerOptions): string {
   const lines = ['hostname brindle-test-frr', 'log stdout informational', '!', ...frrRouteMaps(options)];
   lines.push(`router bgp ${options.asn}`, ` bgp router-id ${options.routerId}`);
   lines.push(' no bgp default ipv4-unicast', ' no bgp ebgp-requires-policy', ' no bgp network import-check');
+  // The update-group coalesce timer (1 s by default, growing with the peer count) holds back the first
+  // advertisements to a peer that just came up; 0 sends them at once, so tests need not wait for it.
+  lines.push(' coalesce-time 0');
   if (options.neighbors.some((n) => n.rrClient === true)) {
     lines.push(` bgp cluster-id ${options.clusterId ?? options.routerId}`);
   }

@@ -377,6 +377,17 @@ export class Connection {
     return !socket.writableNeedDrain;
   }
 
+  /** Octets queued on the socket and not yet written (the Adj-RIB-Out paces itself on this). */
+  get bufferedBytes(): number {
+    return this.socket?.writableLength ?? 0;
+  }
+
+  /** The local address of the connection (our NEXT_HOP for next-hop-self on this session). */
+  get localAddress(): string | undefined {
+    const address = this.socket?.localAddress;
+    return address?.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+  }
+
   get writable(): boolean {
     return (
       this.socket !== undefined &&

@@ -1,0 +1,242 @@
+// The BGP half of the daemon: sessions, the Loc-RIB and the Adj-RIB-Out wired together, with the
+// reflector's rules plugged in. For each peer: session events → ingress → Loc-RIB → best-path changes
+// → Adj-RIB-Out → bytes on every session of the update group. No protocol logic of its own.
+
+import { isIpv4, parseIpv4, parseIpv6 } from '../lib/address.ts';
+import { systemClock } from '../lib/clock.ts';
+import type { Clock } from '../lib/clock.ts';
+import { silentLogger } from '../lib/log.ts';
+import type { Logger } from '../lib/log.ts';
+import { parsePrefix } from '../lib/prefix.ts';
+import type { Nlri } from '../lib/prefix.ts';
+import { Origin } from '../bgp/constants.ts';
+import { BgpListener } from '../bgp/session/listener.ts';
+import { Peer } from '../bgp/session/peer.ts';
+import type { SessionEvent } from '../bgp/session/peer.ts';
+import type { PeerConfig } from '../bgp/session/peer-config.ts';
+import type { NegotiatedSession } from '../bgp/session/negotiate.ts';
+import { AdjRibOut } from '../rib/adj-rib-out.ts';
+import type { AddPathSendMode, GroupMember } from '../rib/adj-rib-out.ts';
+import type { RouteAttributes } from '../rib/attr-set.ts';
+import type { DecisionOptions } from '../rib/decision.ts';
+import type { ExportTarget, NextHopMode } from '../rib/export.ts';
+import { applyUpdate } from '../rib/ingress.ts';
+import { LocRib } from '../rib/loc-rib.ts';
+import type { RibPeer } from '../rib/route.ts';
+import { ReflectorExport, ReflectorIngress } from '../reflector/reflection.ts';
+import type { ReflectorIdentity } from '../reflector/reflection.ts';
+
+export interface RouterOptions {
+  readonly routerId: number;
+  readonly localAs: number;
+  /** RFC 4456 §7: defaults to the router ID. */
+  readonly clusterId?: number;
+  readonly clock?: Clock;
+  readonly log?: Logger;
+  readonly decision?: DecisionOptions;
+}
+
+/** A peer as the router runs it: the session config plus its routing role. */
+export interface RouterPeerOptions extends PeerConfig {
+  /** RFC 4456: reflect routes to this peer as a client. */
+  readonly routeReflectorClient?: boolean;
+  readonly nextHopMode?: NextHopMode;
+  /** What to send when ADD-PATH send is negotiated (Calico enables ADD-PATH on every session). */
+  readonly addPathSend?: AddPathSendMode;
+  /** Our NEXT_HOP for the family the session does not run over (next-hop-self, local routes). */
+  readonly nextHopAddress4?: string;
+  readonly nextHopAddress6?: string;
+}
+
+/** One peer's session and its RIB-side state while Established. */
+class RoutedPeer {
+  ribPeer: RibPeer | undefined;
+  member: GroupMember | undefined;
+
+  constructor(
+    readonly options: RouterPeerOptions,
+    readonly peer: Peer,
+  ) {}
+}
+
+let nextRibPeerId = 1;
+
+export class Router {
+  readonly locRib: LocRib;
+  readonly adjRibOut: AdjRibOut;
+  readonly identity: ReflectorIdentity;
+  private readonly ingress: ReflectorIngress;
+  private readonly peers = new Map<string, RoutedPeer>();
+  private readonly listeners: BgpListener[] = [];
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly localPeer: RibPeer;
+
+  constructor(options: RouterOptions) {
+    this.clock = options.clock ?? systemClock;
+    this.log = options.log ?? silentLogger;
+    this.identity = {
+      routerId: options.routerId,
+      clusterId: options.clusterId ?? options.routerId,
+      localAs: options.localAs,
+    };
+    this.locRib = new LocRib(options.decision);
+    this.ingress = new ReflectorIngress(this.identity);
+    this.adjRibOut = new AdjRibOut(this.locRib, new ReflectorExport(this.identity), this.log);
+    this.localPeer = {
+      id: 0,
+      name: 'local',
+      addressKey: '',
+      bgpIdentifier: options.routerId,
+      external: false,
+      peerAs: options.localAs,
+      routeReflectorClient: false,
+      local: true,
+    };
+  }
+
+  /** Accepts BGP connections on address:port for the configured peers. */
+  async listen(address: string, port: number): Promise<BgpListener> {
+    const listener = new BgpListener(address, port, (remote) => this.peers.get(remote)?.peer, this.log);
+    await listener.listen();
+    this.listeners.push(listener);
+    return listener;
+  }
+
+  addPeer(options: RouterPeerOptions): Peer {
+    if (this.peers.has(options.remoteAddress))
+      throw new Error(`a peer at ${options.remoteAddress} already exists`);
+    const peer = new Peer(options, this.clock, this.log);
+    const routed = new RoutedPeer(options, peer);
+    this.peers.set(options.remoteAddress, routed);
+    peer.events$.subscribe((event) => this.onEvent(routed, event));
+    peer.start();
+    return peer;
+  }
+
+  /** Stops a peer for good (Cease/Peer De-configured unless told otherwise) and forgets it. */
+  removePeer(remoteAddress: string, subcode?: number, shutdownCommunication?: string): void {
+    const routed = this.peers.get(remoteAddress);
+    if (!routed) return;
+    routed.peer.close(subcode, shutdownCommunication);
+    this.sessionDown(routed);
+    this.peers.delete(remoteAddress);
+  }
+
+  getPeer(remoteAddress: string): Peer | undefined {
+    return this.peers.get(remoteAddress)?.peer;
+  }
+
+  allPeers(): Peer[] {
+    return [...this.peers.values()].map((r) => r.peer);
+  }
+
+  /** Originates a route (an IPAM block, a static route): ORIGIN IGP and an empty AS_PATH by default. */
+  originate(prefix: string | Nlri, attributes: RouteAttributes = {}): void {
+    const nlri = typeof prefix === 'string' ? parsePrefix(prefix) : prefix;
+    if (!nlri) throw new Error(`not a prefix: ${prefix as string}`);
+    const attrs = this.locRib.attrSets.intern({ origin: Origin.Igp, asPath: [], ...attributes });
+    this.locRib.announce(this.localPeer, nlri, attrs, true);
+    this.locRib.attrSets.release(attrs);
+  }
+
+  withdrawOriginated(prefix: string | Nlri): void {
+    const nlri = typeof prefix === 'string' ? parsePrefix(prefix) : prefix;
+    if (nlri) this.locRib.withdraw(this.localPeer, nlri);
+  }
+
+  locRibSize(): number {
+    return this.locRib.pathCount;
+  }
+
+  async close(): Promise<void> {
+    for (const routed of this.peers.values()) routed.peer.close();
+    this.peers.clear();
+    await Promise.all(this.listeners.map((l) => l.close()));
+  }
+
+  // --- per-peer wiring ---------------------------------------------------------------------------------
+
+  private onEvent(routed: RoutedPeer, event: SessionEvent): void {
+    switch (event.kind) {
+      case 'established':
+        return this.sessionUp(routed, event.negotiated);
+      case 'update':
+        if (routed.ribPeer) applyUpdate(this.locRib, routed.ribPeer, event.update, this.ingress);
+        return;
+      case 'route-refresh':
+        if (routed.member && event.message.subtype === 0) this.adjRibOut.refresh(routed.member);
+        return;
+      case 'drain':
+        if (routed.member) this.adjRibOut.writable(routed.member);
+        return;
+      case 'down':
+        return this.sessionDown(routed);
+      case 'state':
+        return;
+    }
+  }
+
+  private sessionUp(routed: RoutedPeer, negotiated: NegotiatedSession): void {
+    const { options, peer } = routed;
+    const session = peer.session;
+    if (!session) return;
+    routed.ribPeer = {
+      id: nextRibPeerId++,
+      name: options.name,
+      addressKey: addressKey(options.remoteAddress),
+      bgpIdentifier: negotiated.peerBgpIdentifier,
+      external: negotiated.external,
+      peerAs: negotiated.peerAs,
+      routeReflectorClient: options.routeReflectorClient ?? false,
+      local: false,
+    };
+    const member: GroupMember = {
+      name: options.name,
+      families: negotiated.families,
+      context: session.encodeContext,
+      send: (bytes, messages) => session.sendUpdates(bytes, messages),
+      get bufferedBytes() {
+        return session.bufferedBytes;
+      },
+    };
+    routed.member = member;
+    this.adjRibOut.addMember(
+      member,
+      this.exportTarget(routed, negotiated, session.localAddress),
+      options.addPathSend ?? 'best',
+    );
+  }
+
+  private exportTarget(
+    routed: RoutedPeer,
+    negotiated: NegotiatedSession,
+    localAddress: string | undefined,
+  ): ExportTarget {
+    const o = routed.options;
+    const sessionV4 = localAddress !== undefined && isIpv4(localAddress);
+    return {
+      external: negotiated.external,
+      routeReflectorClient: o.routeReflectorClient ?? false,
+      localAs: o.localAs,
+      peerAs: negotiated.peerAs,
+      nextHopMode: o.nextHopMode ?? 'auto',
+      localAddress4: o.nextHopAddress4 ?? (sessionV4 ? localAddress : undefined),
+      localAddress6: o.nextHopAddress6 ?? (sessionV4 ? undefined : localAddress),
+    };
+  }
+
+  private sessionDown(routed: RoutedPeer): void {
+    if (routed.member) this.adjRibOut.removeMember(routed.member);
+    if (routed.ribPeer) this.locRib.withdrawPeer(routed.ribPeer);
+    routed.member = undefined;
+    routed.ribPeer = undefined;
+  }
+}
+
+/** Peer addresses compared as numbers of equal width (§9.1.2.2 g), IPv4 before IPv6. */
+function addressKey(address: string): string {
+  const v4 = parseIpv4(address);
+  if (v4 >= 0) return `4:${v4.toString(16).padStart(8, '0')}`;
+  return `6:${Buffer.from(parseIpv6(address) ?? []).toString('hex')}`;
+}

@@ -1,0 +1,110 @@
+// Route reflection (RFC 4456) and the plain-speaker rules it extends (RFC 4271 §9.1.2, §5.1; RFC 1997
+// well-known communities). Reflection is a property of each session: a peer marked as a client gets
+// reflected routes, so one Brindle is a plain speaker to some peers and a reflector to others.
+
+import { AsPathSegmentType, WellKnownCommunity } from '../bgp/constants.ts';
+import type { AsPathSegment } from '../bgp/types.ts';
+import { Afi } from '../lib/family.ts';
+import type { AttrSet, RouteAttributes } from '../rib/attr-set.ts';
+import { DEFAULT_LOCAL_PREF } from '../rib/attr-set.ts';
+import type { ExportPolicy, ExportTarget } from '../rib/export.ts';
+import type { IngressPolicy } from '../rib/ingress.ts';
+import type { Path, RibPeer } from '../rib/route.ts';
+
+export interface ReflectorIdentity {
+  /** Our BGP Identifier. */
+  readonly routerId: number;
+  /** RFC 4456 §7: the CLUSTER_ID; defaults to the router ID. */
+  readonly clusterId: number;
+  readonly localAs: number;
+}
+
+/** RFC 4456 §8 and RFC 4271 §9.1.2: the loop checks that make a received path ineligible. */
+export class ReflectorIngress implements IngressPolicy {
+  constructor(private readonly identity: ReflectorIdentity) {}
+
+  eligible(peer: RibPeer, attrs: AttrSet): boolean {
+    if (peer.local) return true;
+    const a = attrs.attributes;
+    // RFC 4456 §8: a route carrying our own ORIGINATOR_ID, or our CLUSTER_ID in its CLUSTER_LIST,
+    // has looped back to us.
+    if (a.originatorId === this.identity.routerId) return false;
+    if (a.clusterList?.includes(this.identity.clusterId)) return false;
+    // RFC 4271 §9.1.2: an AS_PATH holding our own AS is a loop.
+    return !attrs.containsAs(this.identity.localAs);
+  }
+}
+
+/**
+ * RFC 4456 §6: which iBGP-learned routes go to which iBGP peers. From a client: to everyone. From a
+ * non-client: to clients only. Without reflection (no clients) that is RFC 4271's iBGP split horizon.
+ */
+function mayReflect(source: RibPeer, target: ExportTarget): boolean {
+  if (source.local || source.external || target.external) return true;
+  return source.routeReflectorClient || target.routeReflectorClient;
+}
+
+/** RFC 1997 well-known communities. */
+function blockedByCommunity(attrs: AttrSet, target: ExportTarget): boolean {
+  if (attrs.hasCommunity(WellKnownCommunity.NoAdvertise)) return true;
+  if (!target.external) return false;
+  return (
+    attrs.hasCommunity(WellKnownCommunity.NoExport) ||
+    attrs.hasCommunity(WellKnownCommunity.NoExportSubconfed)
+  );
+}
+
+function prependAs(path: readonly AsPathSegment[] | undefined, asn: number): AsPathSegment[] {
+  const segments = path ?? [];
+  const first = segments[0];
+  if (first?.type === AsPathSegmentType.AsSequence && first.asns.length < 255) {
+    return [{ type: AsPathSegmentType.AsSequence, asns: [asn, ...first.asns] }, ...segments.slice(1)];
+  }
+  return [{ type: AsPathSegmentType.AsSequence, asns: [asn] }, ...segments];
+}
+
+function selfAddress(path: Path, target: ExportTarget): string | undefined {
+  return path.dest.afi === Afi.Ipv4 ? target.localAddress4 : target.localAddress6;
+}
+
+export class ReflectorExport implements ExportPolicy {
+  constructor(private readonly identity: ReflectorIdentity) {}
+
+  exportAttributes(path: Path, target: ExportTarget): RouteAttributes | undefined {
+    if (!mayReflect(path.peer, target) || blockedByCommunity(path.attrs, target)) return undefined;
+    return target.external ? this.toExternal(path, target) : this.toInternal(path, target);
+  }
+
+  /** RFC 4271 §5.1: to eBGP, our AS first, our address as next hop, no LOCAL_PREF, no RFC 4456 attributes. */
+  private toExternal(path: Path, target: ExportTarget): RouteAttributes {
+    const a = path.attrs.attributes;
+    const nextHop = target.nextHopMode === 'keep' ? a.nextHop : (selfAddress(path, target) ?? a.nextHop);
+    return {
+      ...a,
+      asPath: prependAs(a.asPath, target.localAs),
+      nextHop,
+      linkLocalNextHop: target.nextHopMode === 'keep' ? a.linkLocalNextHop : undefined,
+      localPref: undefined,
+      // §5.1.4: a MED learned from a neighbouring AS is not passed on to another.
+      multiExitDisc: path.peer.local ? a.multiExitDisc : undefined,
+      originatorId: undefined,
+      clusterList: undefined,
+    };
+  }
+
+  /** To iBGP: LOCAL_PREF always (§5.1.5); reflected routes get ORIGINATOR_ID and our CLUSTER_ID (RFC 4456 §8). */
+  private toInternal(path: Path, target: ExportTarget): RouteAttributes {
+    const a = path.attrs.attributes;
+    const source = path.peer;
+    const reflected = !source.local && !source.external;
+    const self = target.nextHopMode === 'self' || (source.local && a.nextHop === undefined);
+    return {
+      ...a,
+      localPref: a.localPref ?? DEFAULT_LOCAL_PREF,
+      nextHop: self ? (selfAddress(path, target) ?? a.nextHop) : a.nextHop,
+      linkLocalNextHop: self ? undefined : a.linkLocalNextHop,
+      originatorId: reflected ? (a.originatorId ?? source.bgpIdentifier) : a.originatorId,
+      clusterList: reflected ? [this.identity.clusterId, ...(a.clusterList ?? [])] : a.clusterList,
+    };
+  }
+}
