@@ -9,7 +9,10 @@ import { silentLogger } from '../lib/log.ts';
 import type { Logger } from '../lib/log.ts';
 import { parsePrefix } from '../lib/prefix.ts';
 import type { Nlri } from '../lib/prefix.ts';
-import { Origin } from '../bgp/constants.ts';
+import { MessageType, Origin, RouteRefreshSubtype } from '../bgp/constants.ts';
+import { encodeRouteRefresh } from '../bgp/codec/route-refresh.ts';
+import type { RouteRefreshMessage } from '../bgp/types.ts';
+import { familyKey } from '../lib/family.ts';
 import { BgpListener } from '../bgp/session/listener.ts';
 import { Peer } from '../bgp/session/peer.ts';
 import type { SessionEvent } from '../bgp/session/peer.ts';
@@ -165,8 +168,7 @@ export class Router {
         if (routed.ribPeer) applyUpdate(this.locRib, routed.ribPeer, event.update, this.ingress);
         return;
       case 'route-refresh':
-        if (routed.member && event.message.subtype === 0) this.adjRibOut.refresh(routed.member);
-        return;
+        return this.routeRefresh(routed, event.message);
       case 'drain':
         if (routed.member) this.adjRibOut.writable(routed.member);
         return;
@@ -175,6 +177,23 @@ export class Router {
       case 'state':
         return;
     }
+  }
+
+  /**
+   * A ROUTE-REFRESH from the peer: a request (subtype 0) re-advertises the family to it; BoRR and EoRR
+   * (RFC 7313 §4.2) bracket the peer re-advertising to us: what it does not re-send by EoRR is stale.
+   */
+  private routeRefresh(routed: RoutedPeer, message: RouteRefreshMessage): void {
+    const { member, ribPeer } = routed;
+    const enhanced = routed.peer.negotiated?.enhancedRouteRefresh ?? false;
+    if (!member || !ribPeer || !routed.peer.negotiated?.families.has(familyKey(message.afi, message.safi)))
+      return;
+    if (message.subtype === RouteRefreshSubtype.Normal)
+      this.adjRibOut.refresh(member, message.afi, message.safi, enhanced);
+    else if (message.subtype === RouteRefreshSubtype.BoRR && enhanced)
+      this.locRib.markStale(ribPeer, message.afi);
+    else if (message.subtype === RouteRefreshSubtype.EoRR && enhanced)
+      this.locRib.sweepStale(ribPeer, message.afi);
   }
 
   private sessionUp(routed: RoutedPeer, negotiated: NegotiatedSession): void {
@@ -199,6 +218,8 @@ export class Router {
       get bufferedBytes() {
         return session.bufferedBytes;
       },
+      sendRouteRefresh: (afi, safi, subtype) =>
+        session.sendRaw(encodeRouteRefresh({ afi, safi, subtype }), MessageType.RouteRefresh),
     };
     routed.member = member;
     this.adjRibOut.addMember(

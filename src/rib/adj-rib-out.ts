@@ -14,15 +14,15 @@ import { encodeEndOfRib } from '../bgp/codec/update.ts';
 import { encodeAttributeSet, UpdatePacker } from '../bgp/codec/update-packer.ts';
 import type { EncodedAttributeSet } from '../bgp/codec/update-packer.ts';
 import type { CodecContext } from '../bgp/types.ts';
-import { familyKey, Safi } from '../lib/family.ts';
+import { Afi, familyKey, Safi } from '../lib/family.ts';
 import type { Nlri } from '../lib/prefix.ts';
 import type { Logger } from '../lib/log.ts';
 import type { AttrSet } from './attr-set.ts';
 import type { ExportPolicy, ExportTarget } from './export.ts';
 import { exportTargetKey } from './export.ts';
-import type { LocRib, RibChange } from './loc-rib.ts';
+import type { LocRib } from './loc-rib.ts';
 import { PrefixMap } from './route.ts';
-import type { Dest, Path } from './route.ts';
+import type { Dest, Path, RibPeer } from './route.ts';
 
 /** RFC 7911 §3 ADD-PATH send: the best path only, every eligible path, or the multipath set. */
 export type AddPathSendMode = 'best' | 'all' | 'ecmp';
@@ -37,14 +37,27 @@ export interface GroupMember {
   send(bytes: Buffer, messages: number): boolean;
   /** Octets queued on the socket and not yet written. */
   readonly bufferedBytes: number;
+  /** Sends a ROUTE-REFRESH message: RFC 7313 BoRR (1) and EoRR (2) around a re-advertisement. */
+  sendRouteRefresh(afi: number, safi: number, subtype: number): void;
+}
+
+/** A re-advertisement asked for by the member (RFC 2918 / RFC 7313). */
+interface RefreshRequest {
+  readonly afi: number;
+  readonly safi: number;
+  /** Enhanced Route Refresh negotiated: BoRR before, EoRR after. */
+  readonly enhanced: boolean;
 }
 
 /** Above this, a member of a shared group is split off; a group waits while a member is above it. */
 const MEMBER_BACKLOG_LIMIT = 4 * 1024 * 1024;
 /** Destinations a group exports per event-loop turn. */
 const DESTS_PER_TURN = 10_000;
-/** Path Identifier of the single best path on ADD-PATH sessions in 'best' mode. */
-const BEST_PATH_ID = 1;
+/**
+ * Path Identifier of the single best path on ADD-PATH sessions in 'best' mode: 0 (any value is valid,
+ * RFC 7911 §3), so the Dest itself serves as the NLRI with no object per prefix.
+ */
+const BEST_PATH_ID = 0;
 
 /**
  * What a group has advertised for a destination: the attributes of its one path (single-path
@@ -52,9 +65,39 @@ const BEST_PATH_ID = 1;
  */
 type Advertised = AttrSet | Map<number, AttrSet>;
 
-interface Batch {
-  readonly announce: Map<AttrSet, Map<number, Nlri[]>>;
-  readonly withdraw: Map<number, Nlri[]>;
+/** What one drain turn sends for one family. */
+class FamilyBatch {
+  readonly announce = new Map<AttrSet, Nlri[]>();
+  readonly withdraw: Nlri[] = [];
+  private lastAttrs: AttrSet | undefined;
+  private lastList: Nlri[] = [];
+
+  /** Groups prefixes by attribute set; consecutive prefixes usually share one, so skip the lookup. */
+  add(attrs: AttrSet, nlri: Nlri): void {
+    if (attrs !== this.lastAttrs) {
+      let list = this.announce.get(attrs);
+      if (!list) {
+        list = [];
+        this.announce.set(attrs, list);
+      }
+      this.lastAttrs = attrs;
+      this.lastList = list;
+    }
+    this.lastList.push(nlri);
+  }
+
+  get empty(): boolean {
+    return this.announce.size === 0 && this.withdraw.length === 0;
+  }
+}
+
+class Batch {
+  readonly ipv4 = new FamilyBatch();
+  readonly ipv6 = new FamilyBatch();
+
+  of(afi: number): FamilyBatch {
+    return afi === Afi.Ipv4 ? this.ipv4 : this.ipv6;
+  }
 }
 
 class UpdateGroup {
@@ -65,8 +108,10 @@ class UpdateGroup {
   scheduled = false;
   /** Members still waiting for their End-of-RIB after the initial dump. */
   readonly awaitingEndOfRib = new Set<GroupMember>();
-  /** Exported attributes per (source attributes, source peer), so export runs once per set. */
-  readonly exportCache = new Map<string, AttrSet | null>();
+  /** Members whose dump answers a ROUTE-REFRESH rather than a new session. */
+  readonly refreshing = new Map<GroupMember, RefreshRequest>();
+  /** Exported attributes per source attribute set and source peer, so export runs once per set. */
+  readonly exportCache = new Map<AttrSet, Map<RibPeer, AttrSet | null>>();
 
   constructor(
     readonly id: number,
@@ -85,6 +130,7 @@ export class AdjRibOut {
   private readonly groups = new Set<UpdateGroup>();
   private readonly groupOf = new Map<GroupMember, UpdateGroup>();
   private nextGroupId = 1;
+  private mergeScheduled = false;
   /** UPDATE messages built (once per group, however many members). */
   messagesBuilt = 0;
 
@@ -107,13 +153,37 @@ export class AdjRibOut {
     return n;
   }
 
+  /** Initial dumps or refreshes still walking the Loc-RIB. */
+  get dumping(): number {
+    let n = 0;
+    for (const g of this.groups) if (g.walker) n++;
+    return n;
+  }
+
+  /** Nothing staged, nothing being dumped: every group has sent everything. */
+  get idle(): boolean {
+    for (const g of this.groups) if (!g.idle || g.scheduled) return false;
+    return true;
+  }
+
   /** Adds an established session: it gets the whole table, then End-of-RIB, then changes as they come. */
-  addMember(member: GroupMember, target: ExportTarget, mode: AddPathSendMode = 'best'): void {
+  addMember(
+    member: GroupMember,
+    target: ExportTarget,
+    mode: AddPathSendMode = 'best',
+    refresh?: RefreshRequest,
+  ): void {
     const group = this.newGroup(target, member.context, mode);
     group.members.add(member);
     this.groupOf.set(member, group);
-    group.walker = this.rib.dests();
+    // A live iterator also visits destinations added later; on an empty table that would re-walk
+    // everything staged anyway, so an empty Loc-RIB needs no dump at all.
+    group.walker = this.rib.destCount > 0 ? this.rib.dests() : undefined;
     group.awaitingEndOfRib.add(member);
+    if (refresh) {
+      group.refreshing.set(member, refresh);
+      if (refresh.enhanced) member.sendRouteRefresh(refresh.afi, refresh.safi, 1);
+    }
     this.schedule(group);
   }
 
@@ -123,15 +193,19 @@ export class AdjRibOut {
     this.groupOf.delete(member);
     group.members.delete(member);
     group.awaitingEndOfRib.delete(member);
+    group.refreshing.delete(member);
     if (group.members.size === 0) this.dropGroup(group);
   }
 
-  /** RFC 2918: the member asked for the whole table again; it is re-dumped in a group of its own. */
-  refresh(member: GroupMember): void {
+  /**
+   * RFC 2918: the member asked for a family again. It is re-dumped in a group of its own (an empty
+   * Adj-RIB-Out, so everything is sent again), bracketed by BoRR/EoRR under RFC 7313 §4.
+   */
+  refresh(member: GroupMember, afi: number, safi: number, enhanced: boolean): void {
     const group = this.groupOf.get(member);
     if (!group) return;
     this.removeMember(member);
-    this.addMember(member, group.target, group.mode);
+    this.addMember(member, group.target, group.mode, { afi, safi, enhanced });
   }
 
   /** The member's socket drained: its group may continue. */
@@ -160,14 +234,16 @@ export class AdjRibOut {
   }
 
   private clearExportCache(group: UpdateGroup): void {
-    for (const attrs of group.exportCache.values()) if (attrs) this.rib.attrSets.release(attrs);
+    for (const byPeer of group.exportCache.values()) {
+      for (const attrs of byPeer.values()) if (attrs) this.rib.attrSets.release(attrs);
+    }
     group.exportCache.clear();
   }
 
-  private stage(changes: readonly RibChange[]): void {
+  private stage(decided: readonly Dest[]): void {
     for (const group of this.groups) {
       const everyPath = group.mode !== 'best' && group.context.addPath.size > 0;
-      for (const change of changes) if (change.bestChanged || everyPath) group.pending.add(change.dest);
+      for (const dest of decided) if (dest.bestChanged || everyPath) group.pending.add(dest);
       if (group.pending.size > 0) this.schedule(group);
     }
   }
@@ -184,7 +260,7 @@ export class AdjRibOut {
   /** Exports up to DESTS_PER_TURN staged destinations and writes the UPDATEs to every member. */
   private drain(group: UpdateGroup): void {
     if (!this.ready(group)) return;
-    const batch: Batch = { announce: new Map(), withdraw: new Map() };
+    const batch = new Batch();
     let budget = DESTS_PER_TURN;
     for (const dest of group.pending) {
       if (budget-- <= 0) break;
@@ -199,7 +275,7 @@ export class AdjRibOut {
     this.write(group, batch);
     if (!group.idle) return this.schedule(group);
     this.finishDump(group);
-    this.mergeIdle(group);
+    this.scheduleMerge();
   }
 
   /** A group drains while every member keeps up; a member that backs up leaves a shared group. */
@@ -237,7 +313,7 @@ export class AdjRibOut {
     if (group.mode === 'best' || !addPath)
       return this.exportSingle(group, dest, addPath ? BEST_PATH_ID : 0, batch);
     const wanted = new Map<number, AttrSet>();
-    const paths = group.mode === 'all' ? dest.paths.filter((p) => p.eligible) : dest.ecmp;
+    const paths = group.mode === 'all' ? dest.paths.filter((p) => p.eligible) : dest.multipath;
     for (const path of paths) {
       const attrs = this.exported(group, path);
       if (attrs) wanted.set(path.localPathId, attrs);
@@ -279,33 +355,40 @@ export class AdjRibOut {
     const nlri = dest.nlri(pathId);
     if (attrs) {
       this.rib.attrSets.retain(attrs);
-      pushTo(batch.announce, attrs, dest.afi, nlri);
+      batch.of(dest.afi).add(attrs, nlri);
     } else {
-      pushList(batch.withdraw, dest.afi, nlri);
+      batch.of(dest.afi).withdraw.push(nlri);
     }
     if (previous) this.rib.attrSets.release(previous);
   }
 
   /** The interned attributes `path` is exported with to this group (cached per source set and peer). */
   private exported(group: UpdateGroup, path: Path): AttrSet | undefined {
-    const key = `${path.attrs.id}/${path.peer.id}`;
-    const cached = group.exportCache.get(key);
+    let byPeer = group.exportCache.get(path.attrs);
+    const cached = byPeer?.get(path.peer);
     if (cached !== undefined) return cached ?? undefined;
-    if (group.exportCache.size > 100_000) this.clearExportCache(group);
+    if (!byPeer) {
+      if (group.exportCache.size > 100_000) this.clearExportCache(group);
+      byPeer = new Map();
+      group.exportCache.set(path.attrs, byPeer);
+    }
     const attributes = this.policy.exportAttributes(path, group.target);
     const attrs = attributes ? this.rib.attrSets.intern(attributes) : undefined;
-    group.exportCache.set(key, attrs ?? null);
+    byPeer.set(path.peer, attrs ?? null);
     return attrs;
   }
 
   // --- writing ---------------------------------------------------------------------------------------
 
   private write(group: UpdateGroup, batch: Batch): void {
-    if (batch.announce.size === 0 && batch.withdraw.size === 0) return;
+    if (batch.ipv4.empty && batch.ipv6.empty) return;
     const packer = new UpdatePacker(group.context);
-    for (const [afi, list] of batch.withdraw) packer.withdraw(afi, Safi.Unicast, list);
-    for (const [attrs, byFamily] of batch.announce) {
-      for (const [afi, list] of byFamily) packer.announce(this.encoded(group, attrs, afi), list);
+    for (const [afi, family] of [
+      [Afi.Ipv4, batch.ipv4],
+      [Afi.Ipv6, batch.ipv6],
+    ] as const) {
+      if (family.withdraw.length > 0) packer.withdraw(afi, Safi.Unicast, family.withdraw);
+      for (const [attrs, list] of family.announce) packer.announce(this.encoded(group, attrs, afi), list);
     }
     const messages = packer.messageCount;
     const bytes = packer.take();
@@ -325,41 +408,50 @@ export class AdjRibOut {
     return encoded;
   }
 
-  /** RFC 4724 §2: End-of-RIB for every negotiated family once a member's initial dump is written. */
+  /**
+   * Once a member's dump is written: End-of-RIB for every negotiated family after a new session (RFC
+   * 4724 §2), EoRR after an enhanced route refresh (RFC 7313 §4), nothing after a plain one.
+   */
   private finishDump(group: UpdateGroup): void {
     for (const member of group.awaitingEndOfRib) {
+      const refresh = group.refreshing.get(member);
+      if (refresh?.enhanced) member.sendRouteRefresh(refresh.afi, refresh.safi, 2);
+      if (refresh) continue;
       for (const family of member.families)
         member.send(encodeEndOfRib(family >> 8, family & 0xff, member.context), 1);
     }
     group.awaitingEndOfRib.clear();
+    group.refreshing.clear();
   }
 
-  /** Two idle groups with the same key hold the same Adj-RIB-Out: keep one. */
-  private mergeIdle(group: UpdateGroup): void {
-    for (const other of this.groups) {
-      if (other === group || other.key !== group.key || !other.idle || other.scheduled) continue;
+  /**
+   * Two idle groups with the same key hold the same Adj-RIB-Out: keep one. Checked a turn after a
+   * group goes idle, so groups that finish in the same turn find each other.
+   */
+  private scheduleMerge(): void {
+    if (this.mergeScheduled) return;
+    this.mergeScheduled = true;
+    setImmediate(() => {
+      this.mergeScheduled = false;
+      this.mergeIdleGroups();
+    });
+  }
+
+  private mergeIdleGroups(): void {
+    const keep = new Map<string, UpdateGroup>();
+    for (const group of [...this.groups]) {
+      if (!group.idle || group.scheduled) continue;
+      const survivor = keep.get(group.key);
+      if (!survivor) {
+        keep.set(group.key, group);
+        continue;
+      }
       for (const member of group.members) {
-        other.members.add(member);
-        this.groupOf.set(member, other);
+        survivor.members.add(member);
+        this.groupOf.set(member, survivor);
       }
       group.members.clear();
       this.dropGroup(group);
-      return;
     }
   }
-}
-
-function pushTo(map: Map<AttrSet, Map<number, Nlri[]>>, attrs: AttrSet, afi: number, nlri: Nlri): void {
-  let byFamily = map.get(attrs);
-  if (!byFamily) {
-    byFamily = new Map();
-    map.set(attrs, byFamily);
-  }
-  pushList(byFamily, afi, nlri);
-}
-
-function pushList(map: Map<number, Nlri[]>, afi: number, nlri: Nlri): void {
-  const list = map.get(afi);
-  if (list) list.push(nlri);
-  else map.set(afi, [nlri]);
 }

@@ -8,28 +8,21 @@ import type { Nlri, Prefix } from '../lib/prefix.ts';
 import { AttrSetTable } from './attr-set.ts';
 import type { AttrSet } from './attr-set.ts';
 import { decide, DEFAULT_DECISION_OPTIONS } from './decision.ts';
-import type { DecisionOptions, DecisionStep } from './decision.ts';
+import type { DecisionOptions } from './decision.ts';
 import { Dest, Path, PrefixMap } from './route.ts';
 import type { RibPeer } from './route.ts';
-
-/** One destination after a decision: what changed about it. */
-export interface RibChange {
-  readonly dest: Dest;
-  readonly previousBest: Path | undefined;
-  readonly best: Path | undefined;
-  /** The best path, its attributes or the ECMP set differ from before. */
-  readonly bestChanged: boolean;
-  readonly decidedBy: DecisionStep;
-}
 
 export class LocRib {
   readonly attrSets = new AttrSetTable();
   private readonly table = new PrefixMap<Dest>();
   private queue: Dest[] = [];
   private scheduled = false;
-  private readonly subject = new Subject<readonly RibChange[]>();
-  /** Every decided destination, in batches: the Adj-RIB-Out consumes this (ADD-PATH needs all paths). */
-  readonly changes$: Observable<readonly RibChange[]> = this.subject.asObservable();
+  private readonly subject = new Subject<readonly Dest[]>();
+  /**
+   * Every decided destination, in batches, each with `bestChanged` set by its decision: the
+   * Adj-RIB-Out consumes all of them (ADD-PATH sends every path), the FIB those whose best changed.
+   */
+  readonly changes$: Observable<readonly Dest[]> = this.subject.asObservable();
   pathCount = 0;
   maxDecisionsPerTurn = 20_000;
 
@@ -54,18 +47,22 @@ export class LocRib {
       dest = new Dest(prefix);
       this.table.set(prefix, dest);
     }
-    const existing = findPath(dest, peer, prefix.pathId);
-    this.attrSets.retain(attrs);
-    if (existing) {
-      this.attrSets.release(existing.attrs);
-      existing.attrs = attrs;
-      existing.eligible = eligible;
-      existing.igpCost = igpCost;
+    const index = findPathIndex(dest, peer, prefix.pathId);
+    const previous = index >= 0 ? dest.paths[index] : undefined;
+    const path = new Path(
+      dest,
+      peer,
+      prefix.pathId,
+      this.attrSets.retain(attrs),
+      eligible,
+      previous?.localPathId,
+    );
+    path.igpCost = igpCost;
+    if (previous) {
+      this.attrSets.release(previous.attrs);
+      dest.paths[index] = path;
     } else {
-      const path = new Path(dest, peer, prefix.pathId, attrs, eligible);
-      path.igpCost = igpCost;
-      path.localPathId = dest.allocatePathId();
-      dest.paths.push(path);
+      dest.addPath(path);
       this.pathCount++;
     }
     this.enqueue(dest);
@@ -74,7 +71,7 @@ export class LocRib {
   withdraw(peer: RibPeer, prefix: Nlri): void {
     const dest = this.table.get(prefix);
     if (!dest) return;
-    const index = dest.paths.findIndex((p) => p.peer === peer && p.pathId === prefix.pathId);
+    const index = findPathIndex(dest, peer, prefix.pathId);
     if (index < 0) return;
     this.removeAt(dest, index);
   }
@@ -92,8 +89,37 @@ export class LocRib {
     return removed;
   }
 
+  /** RFC 7313 §4.2: BoRR marks the peer's paths of a family stale (graceful restart does the same). */
+  markStale(peer: RibPeer, afi: number): number {
+    let marked = 0;
+    for (const dest of this.table.values()) {
+      if (dest.afi !== afi) continue;
+      for (const p of dest.paths) {
+        if (p.peer !== peer) continue;
+        p.stale = true;
+        marked++;
+      }
+    }
+    return marked;
+  }
+
+  /** RFC 7313 §4.2: at EoRR, paths still stale were not re-announced: withdraw them. */
+  sweepStale(peer: RibPeer, afi?: number): number {
+    let swept = 0;
+    for (const dest of this.table.values()) {
+      if (afi !== undefined && dest.afi !== afi) continue;
+      for (let i = dest.paths.length - 1; i >= 0; i--) {
+        const p = dest.paths[i];
+        if (p.peer !== peer || !p.stale) continue;
+        this.removeAt(dest, i);
+        swept++;
+      }
+    }
+    return swept;
+  }
+
   private removeAt(dest: Dest, index: number): void {
-    const [path] = dest.paths.splice(index, 1);
+    const path = dest.removePathAt(index);
     this.attrSets.release(path.attrs);
     this.pathCount--;
     this.enqueue(dest);
@@ -116,29 +142,31 @@ export class LocRib {
         ? this.queue
         : this.queue.slice(0, this.maxDecisionsPerTurn);
     this.queue = batch === this.queue ? [] : this.queue.slice(this.maxDecisionsPerTurn);
-    const changes = batch.map((dest) => this.decideDest(dest));
+    for (const dest of batch) this.decideDest(dest);
     if (this.queue.length > 0) {
       this.scheduled = true;
       setImmediate(() => this.runQueue());
     }
-    this.subject.next(changes);
+    this.subject.next(batch);
   }
 
-  private decideDest(dest: Dest): RibChange {
+  private decideDest(dest: Dest): void {
     dest.queued = false;
     const previousBest = dest.best;
-    const previousAttrs = dest.decidedAttrs;
     const previousEcmp = dest.ecmp;
-    const decision = decide(dest.paths, this.options);
-    dest.best = decision.best;
-    dest.ecmp = decision.ecmp;
-    dest.decidedAttrs = decision.best?.attrs;
+    if (dest.paths.length <= 1) {
+      // The common case needs no decision process: one path, eligible or not.
+      const only = dest.paths[0];
+      dest.best = only?.eligible ? only : undefined;
+      dest.ecmp = NO_PATHS;
+    } else {
+      const decision = decide(dest.paths, this.options);
+      dest.best = decision.best;
+      dest.ecmp = decision.ecmp.length > 1 ? decision.ecmp : NO_PATHS;
+    }
     if (dest.paths.length === 0) this.table.delete(dest);
-    const bestChanged =
-      previousBest !== decision.best ||
-      previousAttrs !== decision.best?.attrs ||
-      !sameMembers(previousEcmp, decision.ecmp);
-    return { dest, previousBest, best: decision.best, bestChanged, decidedBy: decision.decidedBy };
+    // Paths are replaced, never changed: a new best path object is the only way attributes change.
+    dest.bestChanged = previousBest !== dest.best || !sameMembers(previousEcmp, dest.ecmp);
   }
 
   /** Resolves once every queued destination has been decided (for tests and orderly shutdown). */
@@ -147,9 +175,12 @@ export class LocRib {
   }
 }
 
-function findPath(dest: Dest, peer: RibPeer, pathId: number): Path | undefined {
-  for (const p of dest.paths) if (p.peer === peer && p.pathId === pathId) return p;
-  return undefined;
+const NO_PATHS: readonly Path[] = Object.freeze([]);
+
+function findPathIndex(dest: Dest, peer: RibPeer, pathId: number): number {
+  const paths = dest.paths;
+  for (let i = 0; i < paths.length; i++) if (paths[i].peer === peer && paths[i].pathId === pathId) return i;
+  return -1;
 }
 
 function sameMembers(a: readonly Path[], b: readonly Path[]): boolean {

@@ -24,56 +24,142 @@ export interface RibPeer {
   readonly local: boolean;
 }
 
+const EMPTY: Path[] = [];
+Object.freeze(EMPTY);
+const NO_PATHS: readonly Path[] = EMPTY;
+
+const PathFlag = { Eligible: 1, Stale: 2 } as const;
+const DestFlag = { Queued: 1, BestChanged: 2 } as const;
+
+/** RFC 7911 Path Identifiers we send with; unique across the table, wrapping at 32 bits. */
+let nextLocalPathId = 1;
+
+/**
+ * One candidate route for a destination. Immutable but for its flags: a re-announcement (implicit
+ * withdraw) replaces the Path, so "the best path changed" is an identity test.
+ */
 export class Path {
-  /** RFC 7911 Path Identifier we send this path with on ADD-PATH sessions (unique within its Dest). */
-  localPathId = 0;
+  /** RFC 7911 Path Identifier we send this path with on ADD-PATH sessions. */
+  localPathId: number;
   /** §9.1.2.2 (e): cost to the next hop, from the next-hop resolver. */
   igpCost = 0;
+  private flags: number;
 
   constructor(
     readonly dest: Dest,
     readonly peer: RibPeer,
     /** The Path Identifier the peer sent (0 without ADD-PATH). */
     readonly pathId: number,
-    public attrs: AttrSet,
-    /** False when a loop (AS_PATH, ORIGINATOR_ID, CLUSTER_LIST) or an unresolvable next hop rules it out (§9.1.2). */
-    public eligible: boolean,
-  ) {}
+    readonly attrs: AttrSet,
+    eligible: boolean,
+    /** The replaced path's identifier, so a re-announcement keeps its ADD-PATH identity. */
+    localPathId?: number,
+  ) {
+    this.flags = eligible ? PathFlag.Eligible : 0;
+    this.localPathId = localPathId ?? nextLocalPathId;
+    if (localPathId === undefined) nextLocalPathId = (nextLocalPathId % 0xffffffff) + 1;
+  }
+
+  /** False when a loop (AS_PATH, ORIGINATOR_ID, CLUSTER_LIST) or an unresolvable next hop rules it out (§9.1.2). */
+  get eligible(): boolean {
+    return (this.flags & PathFlag.Eligible) !== 0;
+  }
+
+  /** RFC 7313 §4.2 (and graceful restart): kept until re-announced or swept. */
+  get stale(): boolean {
+    return (this.flags & PathFlag.Stale) !== 0;
+  }
+
+  set stale(value: boolean) {
+    this.flags = value ? this.flags | PathFlag.Stale : this.flags & ~PathFlag.Stale;
+  }
 }
 
-export class Dest implements Prefix {
-  readonly afi: Afi;
+/**
+ * A destination: a prefix with its candidate paths, its best path and its ECMP set. Kept small (a
+ * million of them is the table of a big cluster): IPv4 prefixes store one word, flags share a field,
+ * and the path list is allocated at its exact size.
+ */
+export class Dest implements Nlri {
   readonly length: number;
   readonly w0: number;
-  readonly w1: number;
-  readonly w2: number;
-  readonly w3: number;
-  paths: Path[] = [];
+  /** IPv6 only: the prefix's words 1–3. */
+  private readonly v6: readonly [number, number, number] | undefined;
+  paths: Path[] = EMPTY;
   best: Path | undefined;
-  /** Paths equal to the best up to and including the IGP cost step (for multipath FIB routes). */
-  ecmp: readonly Path[] = [];
-  /** The best path's attributes as last decided, to notice a re-announcement with new attributes. */
-  decidedAttrs: AttrSet | undefined;
-  /** Waiting in the decision queue. */
-  queued = false;
-  private nextLocalPathId = 1;
+  /**
+   * Paths equal to the best up to and including the IGP cost step, when there are several; empty
+   * when the best path is the only one (see `multipath`).
+   */
+  ecmp: readonly Path[] = NO_PATHS;
+  private flags = 0;
 
   constructor(prefix: Prefix) {
-    this.afi = prefix.afi;
     this.length = prefix.length;
     this.w0 = prefix.w0;
-    this.w1 = prefix.w1;
-    this.w2 = prefix.w2;
-    this.w3 = prefix.w3;
+    this.v6 = prefix.afi === Afi.Ipv6 ? [prefix.w1, prefix.w2, prefix.w3] : undefined;
   }
 
-  allocatePathId(): number {
-    return this.nextLocalPathId++;
+  get afi(): Afi {
+    return this.v6 ? Afi.Ipv6 : Afi.Ipv4;
   }
 
-  /** The prefix as NLRI with a path identifier, for the packer. */
+  get w1(): number {
+    return this.v6 ? this.v6[0] : 0;
+  }
+
+  get w2(): number {
+    return this.v6 ? this.v6[1] : 0;
+  }
+
+  get w3(): number {
+    return this.v6 ? this.v6[2] : 0;
+  }
+
+  /** Without ADD-PATH a Dest is its own NLRI: no object per prefix when packing UPDATEs. */
+  get pathId(): number {
+    return 0;
+  }
+
+  /** Waiting in the decision queue. */
+  get queued(): boolean {
+    return (this.flags & DestFlag.Queued) !== 0;
+  }
+
+  set queued(value: boolean) {
+    this.flags = value ? this.flags | DestFlag.Queued : this.flags & ~DestFlag.Queued;
+  }
+
+  /** Set by the last decision: the best path (a new Path whenever attributes change) or the ECMP set changed. */
+  get bestChanged(): boolean {
+    return (this.flags & DestFlag.BestChanged) !== 0;
+  }
+
+  set bestChanged(value: boolean) {
+    this.flags = value ? this.flags | DestFlag.BestChanged : this.flags & ~DestFlag.BestChanged;
+  }
+
+  addPath(path: Path): void {
+    if (this.paths.length === 0) this.paths = [path];
+    else this.paths.push(path);
+  }
+
+  removePathAt(index: number): Path {
+    const [path] = this.paths.splice(index, 1);
+    if (this.paths.length === 0) this.paths = EMPTY;
+    return path;
+  }
+
+  /** The prefix as NLRI with a path identifier, for the packer (the Dest itself for path id 0). */
   nlri(pathId = 0): Nlri {
+    if (pathId === 0) return this;
     return { afi: this.afi, length: this.length, w0: this.w0, w1: this.w1, w2: this.w2, w3: this.w3, pathId };
+  }
+
+  /** The multipath set for the FIB: the ECMP paths, or the best path alone. */
+  get multipath(): readonly Path[] {
+    if (this.ecmp.length > 0) return this.ecmp;
+    return this.best ? [this.best] : NO_PATHS;
   }
 }
 

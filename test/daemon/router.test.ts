@@ -3,10 +3,12 @@
 // client that goes down has its routes withdrawn from the others, End-of-RIB follows the initial dump.
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
-import { Origin } from '../../src/bgp/constants.ts';
+import { MessageType, Origin } from '../../src/bgp/constants.ts';
+import { encodeRouteRefresh } from '../../src/bgp/codec/route-refresh.ts';
 import { peerConfig } from '../../src/bgp/session/peer-config.ts';
 import type { Peer } from '../../src/bgp/session/peer.ts';
 import { Router } from '../../src/daemon/router.ts';
+import type { AddPathSendMode } from '../../src/rib/adj-rib-out.ts';
 import { parseIpv4 } from '../../src/lib/address.ts';
 import { waitFor } from '../helpers/netns.ts';
 import { announce, RouteCollector, withdraw } from '../helpers/routes.ts';
@@ -14,7 +16,11 @@ import { loopbackAddress, nextEvent, speaker, TEST_PORT } from '../helpers/sessi
 
 const AS = 64512;
 
-async function reflectorWith(t: ExecutionContext, roles: ('client' | 'nonclient')[]) {
+async function reflectorWith(
+  t: ExecutionContext,
+  roles: ('client' | 'nonclient')[],
+  addPathSend?: AddPathSendMode,
+) {
   const address = loopbackAddress();
   const router = new Router({
     routerId: parseIpv4('10.0.0.254'),
@@ -41,6 +47,7 @@ async function reflectorWith(t: ExecutionContext, roles: ('client' | 'nonclient'
         passive: true,
       }),
       routeReflectorClient: role === 'client',
+      addPathSend,
     });
     const peer = s.peerWith(address, { localAs: AS, peerAs: AS });
     peers.push(peer);
@@ -152,4 +159,62 @@ test('a locally originated route is announced to every peer', async (t) => {
     what: 'local route',
   });
   t.is(routes[1].get('10.250.0.0/26')[0].attributes.originatorId, undefined);
+});
+
+test('RFC 7313: a refresh request gets BoRR, the family again, then EoRR', async (t) => {
+  const { router, speakers, peers, routes } = await reflectorWith(t, ['client', 'client']);
+  router.originate('10.251.0.0/26', { nextHop: '192.0.2.254' });
+  announce(peers[0], [routeFrom(speakers[0].address, '10.251.1.0/26')]);
+  await waitFor(() => routes[1].prefixes().length === 2, { timeoutMs: 5000, what: 'routes' });
+  const markers: number[] = [];
+  peers[1].events$.subscribe((e) => e.kind === 'route-refresh' && markers.push(e.message.subtype));
+  const before = routes[1].updates;
+  t.true(peers[1].requestRouteRefresh(1, 1));
+  await waitFor(() => markers.length === 2, { timeoutMs: 5000, what: 'BoRR and EoRR' });
+  t.deepEqual(markers, [1, 2]);
+  t.true(routes[1].updates > before, 'the routes were sent again');
+  t.is(routes[1].prefixes().length, 2);
+});
+
+test('RFC 7313 §4.2: what a peer does not re-announce between BoRR and EoRR is withdrawn', async (t) => {
+  const { speakers, peers, routes } = await reflectorWith(t, ['client', 'client']);
+  announce(peers[0], [
+    routeFrom(speakers[0].address, '10.252.1.0/26'),
+    routeFrom(speakers[0].address, '10.252.2.0/26'),
+  ]);
+  await waitFor(() => routes[1].prefixes().length === 2, { timeoutMs: 5000, what: 'routes' });
+  const session = peers[0].session!;
+  session.sendRaw(encodeRouteRefresh({ afi: 1, safi: 1, subtype: 1 }), MessageType.RouteRefresh);
+  announce(peers[0], [routeFrom(speakers[0].address, '10.252.1.0/26')], false);
+  session.sendRaw(encodeRouteRefresh({ afi: 1, safi: 1, subtype: 2 }), MessageType.RouteRefresh);
+  await waitFor(() => routes[1].prefixes().length === 1, {
+    timeoutMs: 5000,
+    what: 'the stale route to be swept',
+  });
+  t.deepEqual(routes[1].prefixes(), ['10.252.1.0/26']);
+});
+
+test('ADD-PATH send: every path of a prefix to clients in "all" mode, only the best by default', async (t) => {
+  for (const mode of ['all', 'best'] as const) {
+    const { speakers, peers, routes } = await reflectorWith(t, ['client', 'client', 'client'], mode);
+    announce(peers[0], [routeFrom(speakers[0].address, '10.253.0.0/26')]);
+    announce(peers[1], [routeFrom(speakers[1].address, '10.253.0.0/26')]);
+    const expected = mode === 'all' ? 2 : 1;
+    await waitFor(() => routes[2].get('10.253.0.0/26').length === expected, {
+      timeoutMs: 5000,
+      what: `${mode} paths`,
+    });
+    const got = routes[2].get('10.253.0.0/26');
+    t.is(new Set(got.map((r) => r.pathId)).size, expected, 'distinct path identifiers');
+    if (mode === 'all')
+      t.deepEqual(new Set(got.map((r) => r.nextHop)), new Set([speakers[0].address, speakers[1].address]));
+    peers[0].stop();
+    const onlyTheOther = () =>
+      routes[2]
+        .get('10.253.0.0/26')
+        .map((r) => r.nextHop)
+        .join() === speakers[1].address;
+    await waitFor(onlyTheOther, { timeoutMs: 5000, what: 'only the remaining path' });
+    t.is(routes[2].get('10.253.0.0/26')[0].nextHop, speakers[1].address);
+  }
 });

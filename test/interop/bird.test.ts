@@ -287,3 +287,49 @@ test.serial(
     t.regex(view, /brindle maintenance/);
   },
 );
+
+test.serial(
+  'IPv6 transport: a session over IPv6 (as Calico runs bird6) carries IPv6 routes both ways',
+  async (t) => {
+    const bird = await startBird({
+      netns: net.netns,
+      routerId: '10.255.0.2',
+      localAddress: net.peer6,
+      localAddress6: net.peer6,
+      asn: BRINDLE_AS,
+      neighbors: [{ address: net.brindle6, asn: BRINDLE_AS, passive: true, families: ['ipv6'] }],
+      staticRoutes: PEER_ROUTES.filter((r) => r.prefix.includes(':')),
+    });
+    const brindle = await speaker({ routerId: '10.255.0.1', port: 179, address: net.brindle6 });
+    t.teardown(async () => {
+      await brindle.close();
+      await bird.stop();
+    });
+    const peer = brindle.peerWith(net.peer6, {
+      localAs: BRINDLE_AS,
+      peerAs: BRINDLE_AS,
+      families: [IPV6_UNICAST],
+    });
+    const routes = new RouteCollector(peer);
+    await withDiagnostics(
+      t,
+      () => bird.daemon.output(),
+      () => nextEvent(peer, 'established', 20_000),
+    );
+    t.deepEqual([...peer.negotiated!.families], [IPV6_UNICAST]);
+    await waitFor(() => routes.prefixes().includes('2001:db8:100::/48'), {
+      timeoutMs: 10_000,
+      what: 'IPv6 route from BIRD',
+    });
+    t.is(routes.get('2001:db8:100::/48')[0].nextHop, net.peer6);
+    announce(
+      peer,
+      brindleRoutes(net, []).filter((r) => r.prefix.includes(':')),
+    );
+    await waitFor(async () => /2001:db8:200::\/48/.test(await bird.rib('ipv6')), {
+      timeoutMs: 10_000,
+      what: 'Brindle route in BIRD',
+    });
+    t.regex(await bird.rib('ipv6'), /BGP\.large_community: \(64512, 5, 6\)/);
+  },
+);

@@ -1,0 +1,249 @@
+// The daemon's own settings (not the cluster's: those are resources in the datastore). One convict
+// schema: each setting has a default, a format, a BRINDLE_* environment variable and a doc line, and
+// `brindle --check-config` prints the effective values or every error with the setting it concerns.
+
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import convict from 'convict';
+import { parse as parseYaml } from 'yaml';
+import { isIpv4, isIpv6, parseIpv4 } from '../lib/address.ts';
+
+convict.addParser({ extension: ['yml', 'yaml'], parse: (text: string) => parseYaml(text) as object });
+
+function check(ok: boolean, message: string): void {
+  if (!ok) throw new Error(message);
+}
+
+convict.addFormat({
+  name: 'ip-address',
+  validate: (value: unknown) =>
+    check(typeof value === 'string' && (isIpv4(value) || isIpv6(value)), 'must be an IPv4 or IPv6 address'),
+});
+convict.addFormat({
+  name: 'router-id',
+  validate: (value: unknown) =>
+    check(
+      value === '' ||
+        value === 'hash' ||
+        (typeof value === 'string' && isIpv4(value) && parseIpv4(value) !== 0),
+      "must be a non-zero IPv4 address, 'hash' or empty",
+    ),
+});
+convict.addFormat({
+  name: 'host-port',
+  validate: (value: unknown) =>
+    check(
+      typeof value === 'string' && /^(\[[0-9a-fA-F:.]+\]|[0-9.]+|[a-zA-Z0-9.-]+):\d{1,5}$/.test(value),
+      'must be host:port or [ipv6]:port',
+    ),
+});
+convict.addFormat({
+  name: 'cidr-or-empty',
+  validate: (value: unknown) =>
+    check(
+      typeof value === 'string' && (value === '' || /^[0-9a-fA-F:.]+\/\d{1,3}$/.test(value)),
+      'must be address/prefix-length or empty',
+    ),
+});
+convict.addFormat({
+  name: 'endpoint-list',
+  coerce: (value: unknown) =>
+    typeof value === 'string'
+      ? value
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : value,
+  validate: (value: unknown) =>
+    check(
+      Array.isArray(value) && value.every((v) => typeof v === 'string' && /^https?:\/\/[^/]+$/.test(v)),
+      'must be a list of http(s)://host:port endpoints',
+    ),
+});
+
+export const configSchema = {
+  mode: {
+    doc: "'node': a speaker on a cluster node that programs the kernel FIB; 'reflector': a route reflector (no FIB).",
+    format: ['node', 'reflector'],
+    default: 'node',
+    env: 'BRINDLE_MODE',
+  },
+  nodeName: {
+    doc: 'This node: the name of its Node resource (Calico: the Kubernetes node name).',
+    format: String,
+    default: os.hostname(),
+    env: 'BRINDLE_NODE_NAME',
+  },
+  routerId: {
+    doc: "BGP Identifier: an IPv4 address, 'hash' (derived from the node name, for IPv6-only nodes), or empty for the node's IPv4 address.",
+    format: 'router-id',
+    default: '',
+    env: 'BRINDLE_ROUTER_ID',
+  },
+  node: {
+    ipv4Address: {
+      doc: "This node's BGP IPv4 address with its subnet (e.g. 10.0.0.11/24), written to its Node resource at start; empty keeps the resource's.",
+      format: 'cidr-or-empty',
+      default: '',
+      env: 'BRINDLE_NODE_IPV4',
+    },
+    ipv6Address: {
+      doc: "This node's BGP IPv6 address with its subnet; empty keeps the resource's.",
+      format: 'cidr-or-empty',
+      default: '',
+      env: 'BRINDLE_NODE_IPV6',
+    },
+  },
+  datastore: {
+    type: {
+      doc: "'embedded' (lmdb on this host, no server needed) or 'etcd' (etcd v3, for clusters).",
+      format: ['embedded', 'etcd'],
+      default: 'embedded',
+      env: 'BRINDLE_DATASTORE',
+    },
+    path: {
+      doc: 'Directory of the embedded datastore.',
+      format: String,
+      default: '/var/lib/brindle/store',
+      env: 'BRINDLE_DATASTORE_PATH',
+    },
+    etcdEndpoints: {
+      doc: 'etcd endpoints, comma-separated in the environment.',
+      format: 'endpoint-list',
+      default: ['http://127.0.0.1:2379'],
+      env: 'BRINDLE_ETCD_ENDPOINTS',
+    },
+    etcdPrefix: {
+      doc: 'Key prefix of Brindle in etcd.',
+      format: String,
+      default: '/brindle/',
+      env: 'BRINDLE_ETCD_PREFIX',
+    },
+  },
+  bgp: {
+    listenAddress: {
+      doc: "Address BGP listens on ('::' for every address, both families). BGPConfiguration bindMode NodeIP overrides it.",
+      format: 'ip-address',
+      default: '::',
+      env: 'BRINDLE_BGP_LISTEN_ADDRESS',
+    },
+    listenPort: {
+      doc: 'BGP port; BGPConfiguration listenPort overrides it.',
+      format: 'port',
+      default: 179,
+      env: 'BRINDLE_BGP_LISTEN_PORT',
+    },
+  },
+  api: {
+    listen: {
+      doc: 'Address of /metrics, the read-only JSON API and the health endpoints.',
+      format: 'host-port',
+      default: '127.0.0.1:9179',
+      env: 'BRINDLE_API_LISTEN',
+    },
+    socket: {
+      doc: 'Unix socket for commands that change state (reset a peer, reload, log level); mode 0660.',
+      format: String,
+      default: '/run/brindle/brindle.sock',
+      env: 'BRINDLE_API_SOCKET',
+    },
+  },
+  log: {
+    level: {
+      doc: 'Log level (changeable at runtime through the API socket).',
+      format: ['trace', 'debug', 'info', 'warn', 'error', 'fatal'],
+      default: 'info',
+      env: 'BRINDLE_LOG_LEVEL',
+    },
+  },
+  fib: {
+    enabled: {
+      doc: 'Program learned routes and block blackholes into the kernel (node mode).',
+      format: Boolean,
+      default: true,
+      env: 'BRINDLE_FIB_ENABLED',
+    },
+    table: {
+      doc: 'Kernel routing table for Brindle routes (254 = main).',
+      format: 'nat',
+      default: 254,
+      env: 'BRINDLE_FIB_TABLE',
+    },
+    protocol: {
+      doc: "Route protocol number of Brindle's kernel routes (shown as 'proto brindle' once named in rt_protos).",
+      format: 'nat',
+      default: 196,
+      env: 'BRINDLE_FIB_PROTOCOL',
+    },
+    keepRoutesOnStop: {
+      doc: 'Leave routes in the kernel when stopping (graceful restart: forwarding continues while Brindle restarts).',
+      format: Boolean,
+      default: true,
+      env: 'BRINDLE_FIB_KEEP_ROUTES_ON_STOP',
+    },
+  },
+};
+
+export interface BrindleConfig {
+  readonly mode: 'node' | 'reflector';
+  readonly nodeName: string;
+  readonly routerId: string;
+  readonly node: { readonly ipv4Address: string; readonly ipv6Address: string };
+  readonly datastore: {
+    readonly type: 'embedded' | 'etcd';
+    readonly path: string;
+    readonly etcdEndpoints: string[];
+    readonly etcdPrefix: string;
+  };
+  readonly bgp: { readonly listenAddress: string; readonly listenPort: number };
+  readonly api: { readonly listen: string; readonly socket: string };
+  readonly log: { readonly level: string };
+  readonly fib: {
+    readonly enabled: boolean;
+    readonly table: number;
+    readonly protocol: number;
+    readonly keepRoutesOnStop: boolean;
+  };
+}
+
+export type ConfigResult =
+  { ok: true; config: BrindleConfig; file?: string } | { ok: false; errors: string[]; file?: string };
+
+/**
+ * Loads the config file (YAML or JSON) over the defaults and the BRINDLE_* environment, and validates
+ * strictly: an unknown setting is an error (a typo must not silently fall back to a default).
+ */
+export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env): ConfigResult {
+  const config = convict(configSchema, { env });
+  try {
+    if (file) {
+      const text = readFileSync(file, 'utf8');
+      config.load((file.endsWith('.json') ? JSON.parse(text) : parseYaml(text)) ?? {});
+    }
+    config.validate({ allowed: 'strict' });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return { ok: false, errors: message.split('\n').filter(Boolean), file };
+  }
+  return { ok: true, config: config.getProperties() as unknown as BrindleConfig, file };
+}
+
+/** The schema as documentation: setting, env var, default, doc (for the README and --help). */
+export function describeSettings(): { setting: string; env: string; default: unknown; doc: string }[] {
+  const rows: { setting: string; env: string; default: unknown; doc: string }[] = [];
+  const walk = (node: Record<string, unknown>, path: string[]) => {
+    for (const [key, value] of Object.entries(node)) {
+      const v = value as Record<string, unknown>;
+      if ('doc' in v)
+        rows.push({
+          setting: [...path, key].join('.'),
+          env: String(v.env),
+          default: v.default,
+          doc: String(v.doc),
+        });
+      else walk(v, [...path, key]);
+    }
+  };
+  walk(configSchema, []);
+  return rows;
+}

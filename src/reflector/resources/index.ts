@@ -1,0 +1,34 @@
+// The resources module's public face: types, parsing and validation, effective values, formatting.
+
+export * from './types.ts';
+export { decodeResource, formatValidationError, parseResources, validateResource } from './decode.ts';
+export type { DecodeResult } from './decode.ts';
+export {
+  bindMode,
+  configuredListenPort,
+  DEFAULTS,
+  defaultsApplied,
+  globalAsNumber,
+  globalConfig,
+  ipamMaxBlocksPerHost,
+  ipPoolAllowedUses,
+  ipPoolBlockSize,
+  ipPoolNodeSelector,
+  logSeverityScreen,
+  nodeConfig,
+  nodeToNodeMeshEnabled,
+  peerReversePeering,
+  peerSourceAddress,
+} from './defaults.ts';
+export { formatResource, renderTable, resourceTable } from './format.ts';
+export type { ResourceFormat, Table, TableContext } from './format.ts';
+export {
+  durationSeconds,
+  parseAsNumber,
+  parseCidrOrIp,
+  parseDuration,
+  parseIp,
+  parseNetwork,
+  parsePeerIp,
+} from './values.ts';
+export type { CidrOrIp, IpAddress, IpFamily, Network, PeerAddress } from './values.ts';
