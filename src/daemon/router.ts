@@ -152,8 +152,9 @@ export class Router {
     return this.locRib.pathCount;
   }
 
-  async close(): Promise<void> {
-    for (const routed of this.peers.values()) routed.peer.close();
+  /** Stops every session (Cease with `subcode`, Peer De-configured by default) and every listener. */
+  async close(subcode?: number, shutdownCommunication?: string): Promise<void> {
+    for (const routed of this.peers.values()) routed.peer.close(subcode, shutdownCommunication);
     this.peers.clear();
     await Promise.all(this.listeners.map((l) => l.close()));
   }

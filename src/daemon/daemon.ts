@@ -1,0 +1,253 @@
+// The composition root: opens the datastore, follows the resources, computes this node's sessions
+// (the topology) and applies only the difference to the router: new peers start, removed peers get a
+// Cease, changed peers restart, and no other session flaps. No protocol logic lives here.
+
+import { Subscription } from 'rxjs';
+import type { Logger } from '../lib/log.ts';
+import { parseIpv4 } from '../lib/address.ts';
+import { CeaseSubcode } from '../bgp/constants.ts';
+import { openStore } from '../datastore/open.ts';
+import type { Store } from '../datastore/store.ts';
+import { ResourceCache, ResourceStore } from '../reflector/resources/store.ts';
+import type { ResourceSnapshot } from '../reflector/resources/store.ts';
+import type { Node } from '../reflector/resources/types.ts';
+import { configuredListenPort } from '../reflector/resources/defaults.ts';
+import { computeTopology, diffPeerings, toPeerConfig } from '../reflector/topology.ts';
+import type { DesiredPeering, SpeakerSettings } from '../reflector/topology.ts';
+import type { NextHopMode } from '../rib/export.ts';
+import type { RouteAttributes } from '../rib/attr-set.ts';
+import type { BrindleConfig } from './config.ts';
+import { Router } from './router.ts';
+import type { RouterPeerOptions } from './router.ts';
+
+/** Fields of a desired peering that are only informational: a change to them restarts nothing. */
+const INFORMATIONAL_FIELDS = new Set(['bgpPeer']);
+
+interface SpeakerIdentity {
+  readonly routerId: number;
+  readonly localAs: number;
+  readonly clusterId: number | undefined;
+  readonly listenAddresses: readonly string[];
+  readonly listenPort: number;
+}
+
+function sameIdentity(a: SpeakerIdentity, b: SpeakerIdentity): boolean {
+  return (
+    a.routerId === b.routerId &&
+    a.localAs === b.localAs &&
+    a.clusterId === b.clusterId &&
+    a.listenPort === b.listenPort &&
+    a.listenAddresses.join() === b.listenAddresses.join()
+  );
+}
+
+export class Daemon {
+  private router: Router | undefined;
+  private identity: SpeakerIdentity | undefined;
+  /** The peerings the router runs, by name. */
+  private peerings: DesiredPeering[] = [];
+  /** Routes this node originates (its address blocks); replayed into a new router. */
+  private readonly originated = new Map<string, RouteAttributes>();
+  private readonly subscription = new Subscription();
+  private applying = Promise.resolve();
+
+  private constructor(
+    readonly config: BrindleConfig,
+    readonly store: Store,
+    readonly resources: ResourceStore,
+    readonly cache: ResourceCache,
+    private readonly log: Logger,
+  ) {}
+
+  static async start(config: BrindleConfig, log: Logger): Promise<Daemon> {
+    const store = await openStore(
+      config.datastore.type === 'etcd'
+        ? { backend: 'etcd', endpoints: config.datastore.etcdEndpoints, prefix: config.datastore.etcdPrefix }
+        : { backend: 'lmdb', path: config.datastore.path },
+    );
+    const daemon = new Daemon(config, store, new ResourceStore(store), new ResourceCache(store, log), log);
+    log.info(
+      { event: 'start', mode: config.mode, node: config.nodeName, datastore: config.datastore.type },
+      'brindle starting',
+    );
+    await daemon.registerNode();
+    daemon.subscription.add(
+      daemon.cache.health$.subscribe((health) =>
+        log.info({ event: 'datastore', health }, `datastore ${health}`),
+      ),
+    );
+    daemon.subscription.add(daemon.cache.snapshot$.subscribe((s) => s && daemon.enqueue(s)));
+    await daemon.cache.start();
+    return daemon;
+  }
+
+  /** This node's Node resource carries the addresses from the daemon config (as calico-node writes them at start). */
+  private async registerNode(): Promise<void> {
+    const { ipv4Address, ipv6Address } = this.config.node;
+    if (!ipv4Address && !ipv6Address) return;
+    const current = (await this.resources.get('Node', this.config.nodeName)) as Node | undefined;
+    const bgp = {
+      ...current?.spec.bgp,
+      ...(ipv4Address ? { ipv4Address } : {}),
+      ...(ipv6Address ? { ipv6Address } : {}),
+    };
+    const metadata = current?.metadata.labels
+      ? { name: this.config.nodeName, labels: current.metadata.labels }
+      : { name: this.config.nodeName };
+    const node = {
+      apiVersion: 'projectcalico.org/v3',
+      kind: 'Node',
+      metadata,
+      spec: { ...current?.spec, bgp },
+    };
+    const result = await this.resources.write(node, 'apply');
+    if (!result.ok)
+      this.log.error({ event: 'node-register', errors: result.errors }, 'cannot register this node');
+  }
+
+  /** Snapshots are applied one at a time, in order. */
+  private enqueue(snapshot: ResourceSnapshot): void {
+    this.applying = this.applying
+      .then(() => this.apply(snapshot))
+      .catch((error: unknown) =>
+        this.log.error({ event: 'apply-failed', reason: String(error) }, 'could not apply resources'),
+      );
+  }
+
+  private async apply(snapshot: ResourceSnapshot): Promise<void> {
+    const topology = computeTopology({
+      localNode: this.config.nodeName,
+      nodes: snapshot.nodes,
+      peers: snapshot.peers,
+      configs: snapshot.configs,
+      routerId: this.config.routerId || undefined,
+    });
+    const speaker = topology.speaker;
+    if (!speaker) {
+      this.log.warn(
+        { event: 'no-node', node: this.config.nodeName },
+        'no Node resource for this node yet; sessions unchanged',
+      );
+      return;
+    }
+    const identity = this.identityOf(speaker, snapshot);
+    if (!identity) return;
+    await this.ensureRouter(identity);
+    this.applyPeerings(dedupe(topology.peerings, this.log), identity);
+  }
+
+  private identityOf(speaker: SpeakerSettings, snapshot: ResourceSnapshot): SpeakerIdentity | undefined {
+    const routerId = speaker.routerId ? parseIpv4(speaker.routerId) : -1;
+    if (routerId <= 0) {
+      this.log.error(
+        { event: 'no-router-id', node: speaker.nodeName },
+        'no router ID: give the node an IPv4 address or set routerId',
+      );
+      return undefined;
+    }
+    const clusterId = speaker.routeReflectorClusterId
+      ? parseIpv4(speaker.routeReflectorClusterId)
+      : undefined;
+    // BGPConfiguration's listenPort wins; without one the daemon config decides.
+    const listenPort =
+      configuredListenPort(snapshot.configs, this.config.nodeName) ?? this.config.bgp.listenPort;
+    const listenAddresses = speaker.listenAddresses ?? [this.config.bgp.listenAddress];
+    return { routerId, localAs: speaker.asNumber, clusterId, listenAddresses, listenPort };
+  }
+
+  /** A new router ID, AS, cluster ID or listen address means a new router: every session restarts. */
+  private async ensureRouter(identity: SpeakerIdentity): Promise<void> {
+    if (this.router && this.identity && sameIdentity(this.identity, identity)) return;
+    if (this.router) {
+      this.log.warn(
+        { event: 'speaker-changed' },
+        'router ID, AS, cluster ID or listen address changed: restarting every session',
+      );
+      await this.router.close(CeaseSubcode.OtherConfigurationChange);
+      this.peerings = [];
+    }
+    const router = new Router({
+      routerId: identity.routerId,
+      localAs: identity.localAs,
+      clusterId: identity.clusterId,
+      log: this.log,
+    });
+    for (const address of identity.listenAddresses) await router.listen(address, identity.listenPort);
+    for (const [prefix, attributes] of this.originated) router.originate(prefix, attributes);
+    this.router = router;
+    this.identity = identity;
+    this.log.info(
+      { event: 'listening', addresses: identity.listenAddresses, port: identity.listenPort },
+      'BGP listening',
+    );
+  }
+
+  private applyPeerings(desired: DesiredPeering[], identity: SpeakerIdentity): void {
+    const router = this.router!;
+    const diff = diffPeerings(this.peerings, desired);
+    for (const p of diff.removed) {
+      this.log.info({ event: 'peer-removed', peer: p.name }, 'peer removed');
+      router.removePeer(p.remoteAddress, CeaseSubcode.PeerDeConfigured);
+    }
+    for (const change of diff.changed) {
+      if (change.fields.every((f) => INFORMATIONAL_FIELDS.has(f))) continue;
+      this.log.info(
+        { event: 'peer-changed', peer: change.name, fields: change.fields },
+        'peer changed; restarting its session',
+      );
+      router.removePeer(change.before.remoteAddress, CeaseSubcode.OtherConfigurationChange);
+      router.addPeer(routerPeer(change.after, identity));
+    }
+    for (const p of diff.added) {
+      this.log.info({ event: 'peer-added', peer: p.name, remote: p.remoteAddress }, 'peer added');
+      router.addPeer(routerPeer(p, identity));
+    }
+    this.peerings = desired;
+  }
+
+  get bgp(): Router | undefined {
+    return this.router;
+  }
+
+  /** Originates a route from this node (kept across router restarts). */
+  originate(prefix: string, attributes: RouteAttributes = {}): void {
+    this.originated.set(prefix, attributes);
+    this.router?.originate(prefix, attributes);
+  }
+
+  withdrawOriginated(prefix: string): void {
+    this.originated.delete(prefix);
+    this.router?.withdrawOriginated(prefix);
+  }
+
+  /** Administrative shutdown of every session, then the datastore. */
+  async stop(message = 'brindle stopping'): Promise<void> {
+    await this.applying;
+    this.subscription.unsubscribe();
+    this.cache.stop();
+    await this.router?.close(CeaseSubcode.AdministrativeShutdown, message);
+    await this.store.close();
+  }
+}
+
+/** Two peerings to one address (a mesh session and an explicit BGPPeer): the listener can take one. */
+function dedupe(peerings: readonly DesiredPeering[], log: Logger): DesiredPeering[] {
+  const seen = new Set<string>();
+  return peerings.filter((p) => {
+    if (!seen.has(p.remoteAddress)) return seen.add(p.remoteAddress);
+    log.warn(
+      { event: 'duplicate-peering', peer: p.name, remote: p.remoteAddress },
+      'a second session to the same address is ignored',
+    );
+    return false;
+  });
+}
+
+function routerPeer(p: DesiredPeering, identity: SpeakerIdentity): RouterPeerOptions {
+  return {
+    ...toPeerConfig(p, identity.routerId),
+    routeReflectorClient: p.routeReflectorClient,
+    nextHopMode: p.nextHopMode.toLowerCase() as NextHopMode,
+    addPathSend: 'all',
+  };
+}

@@ -1,0 +1,119 @@
+// `brindle`: the daemon's entry point. Parses argv, loads and checks the config, starts the daemon,
+// and turns signals into orderly actions: SIGTERM/SIGINT stop every session with Cease/Administrative
+// Shutdown and exit 0 within a bound; SIGHUP re-reads the config file (the log level applies at once).
+
+import { readFileSync } from 'node:fs';
+import { stringify } from 'yaml';
+import { createLogger } from '../lib/log.ts';
+import type { Logger } from '../lib/log.ts';
+import { describeSettings, loadConfig } from './config.ts';
+import type { BrindleConfig } from './config.ts';
+import { Daemon } from './daemon.ts';
+
+const USAGE = `usage: brindle [--config FILE] [--check-config] [--help] [--version]
+
+  --config FILE    YAML or JSON daemon config (default: $BRINDLE_CONFIG, else /etc/brindle/brindle.yaml
+                   when it exists, else built-in defaults)
+  --check-config   print the effective configuration, or every error, and exit (0 valid, 1 invalid)
+
+Settings (each can also be set with its environment variable):`;
+
+/** How long a stop may take before the process exits anyway. */
+const STOP_BOUND_MS = 5000;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+function defaultConfigFile(): string | undefined {
+  if (process.env.BRINDLE_CONFIG) return process.env.BRINDLE_CONFIG;
+  try {
+    readFileSync('/etc/brindle/brindle.yaml');
+    return '/etc/brindle/brindle.yaml';
+  } catch {
+    return undefined;
+  }
+}
+
+function help(): string {
+  const rows = describeSettings().map(
+    (s) => `  ${s.setting} (${s.env}, default ${JSON.stringify(s.default)})\n      ${s.doc}`,
+  );
+  return `${USAGE}\n${rows.join('\n')}`;
+}
+
+function parseArgs(argv: string[]): { file?: string; check: boolean } | string {
+  let file: string | undefined;
+  let check = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--help' || arg === '-h') return help();
+    if (arg === '--version') return `brindle ${version()}`;
+    if (arg === '--check-config') check = true;
+    else if (arg === '--config' && argv[i + 1]) file = argv[++i];
+    else if (arg.startsWith('--config=')) file = arg.slice('--config='.length);
+    else return `brindle: unknown argument "${arg}"\n\n${USAGE}`;
+  }
+  return { file: file ?? defaultConfigFile(), check };
+}
+
+function handleSignals(daemon: Daemon, log: Logger, file: string | undefined): void {
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ event: 'stop', signal }, 'stopping');
+    setTimeout(() => process.exit(0), STOP_BOUND_MS).unref();
+    void daemon.stop(`brindle stopping (${signal})`).then(() => {
+      log.flush();
+      setTimeout(() => process.exit(0), 300).unref();
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => {
+    const reloaded = loadConfig(file);
+    if (!reloaded.ok)
+      return log.error(
+        { event: 'reload', errors: reloaded.errors },
+        'config reload failed; keeping the running config',
+      );
+    log.level = reloaded.config.log.level;
+    log.info({ event: 'reload', level: log.level }, 'config reloaded (resources are followed live)');
+  });
+}
+
+async function run(config: BrindleConfig, file: string | undefined): Promise<void> {
+  const log = createLogger(config.log.level);
+  process.on('uncaughtException', (error) => {
+    log.fatal({ event: 'uncaught', reason: error.stack ?? String(error) }, 'uncaught exception');
+    log.flush();
+    process.exit(70);
+  });
+  const daemon = await Daemon.start(config, log);
+  handleSignals(daemon, log, file);
+}
+
+const args = parseArgs(process.argv.slice(2));
+if (typeof args === 'string') {
+  console.log(args);
+  process.exit(args.startsWith('brindle: unknown') ? 2 : 0);
+}
+const loaded = loadConfig(args.file);
+if (!loaded.ok) {
+  console.error(
+    `brindle: invalid configuration${loaded.file ? ` in ${loaded.file}` : ''}:\n${loaded.errors.map((e) => `  ${e}`).join('\n')}`,
+  );
+  process.exit(1);
+}
+if (args.check) {
+  console.log(
+    `# effective configuration${loaded.file ? ` (${loaded.file} over defaults and environment)` : ' (defaults and environment)'}`,
+  );
+  console.log(stringify(loaded.config).trimEnd());
+  process.exit(0);
+}
+await run(loaded.config, args.file);
