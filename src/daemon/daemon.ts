@@ -249,5 +249,6 @@ function routerPeer(p: DesiredPeering, identity: SpeakerIdentity): RouterPeerOpt
     routeReflectorClient: p.routeReflectorClient,
     nextHopMode: p.nextHopMode.toLowerCase() as NextHopMode,
     addPathSend: 'all',
+    ttlSecurityHops: p.ttlSecurityHops,
   };
 }

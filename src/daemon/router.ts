@@ -111,6 +111,10 @@ export class Router {
       throw new Error(`a peer at ${options.remoteAddress} already exists`);
     const peer = new Peer(options, this.clock, this.log);
     const routed = new RoutedPeer(options, peer);
+    for (const listener of this.listeners) {
+      if (options.md5Key) listener.setMd5Key(options.remoteAddress, options.md5Key);
+      if (options.ttlSecurityHops !== undefined) listener.enableGtsm();
+    }
     this.peers.set(options.remoteAddress, routed);
     peer.events$.subscribe((event) => this.onEvent(routed, event));
     peer.start();
@@ -124,6 +128,7 @@ export class Router {
     routed.peer.close(subcode, shutdownCommunication);
     this.sessionDown(routed);
     this.peers.delete(remoteAddress);
+    if (routed.options.md5Key) for (const listener of this.listeners) listener.setMd5Key(remoteAddress, '');
   }
 
   getPeer(remoteAddress: string): Peer | undefined {

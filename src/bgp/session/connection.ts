@@ -16,7 +16,9 @@ import type { Logger } from '../../lib/log.ts';
 import { INITIAL_STATE, SessionState, step } from './fsm.ts';
 import type { DownReason, FsmAction, FsmConfig, FsmInput, FsmState, TimerName } from './fsm.ts';
 import type { NegotiatedSession } from './negotiate.ts';
+import { socketOptions } from './peer-config.ts';
 import type { PeerConfig } from './peer-config.ts';
+import { connectWithOptions, requestsSocketOptions } from '../../lib/tcp-options.ts';
 import type { PeerCounters } from './counters.ts';
 
 /** OpenBGPD handles at most 25 messages per peer per loop; UPDATEs here are bigger, so 64. */
@@ -205,15 +207,31 @@ export class Connection {
     this.closeSocket();
     this.direction = 'outbound';
     this.counters.connectAttempts++;
-    const socket = net.connect({
-      host: this.config.remoteAddress,
-      port: this.config.remotePort,
-      localAddress: this.config.localAddress,
-    });
+    const socket = this.openSocket();
+    if (!socket) return;
     this.bind(socket);
     socket.once('connect', () => {
       if (this.socket === socket) this.input({ kind: 'tcp-connected' });
     });
+  }
+
+  /**
+   * Plain node:net, or — with TTL, GTSM or MD5 configured — a socket whose options are set before the
+   * SYN (the project's native addon). An option the kernel refuses fails the attempt, not the process.
+   */
+  private openSocket(): net.Socket | undefined {
+    const { remoteAddress: host, remotePort: port, localAddress } = this.config;
+    const options = socketOptions(this.config);
+    if (!requestsSocketOptions(options)) return net.connect({ host, port, localAddress });
+    try {
+      return connectWithOptions({ host, port, localAddress, ...options });
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      this.counters.error(`connect: ${reason}`);
+      this.log.error({ event: 'socket-options', reason }, 'cannot set TTL/GTSM/MD5 on the connection');
+      queueMicrotask(() => this.input({ kind: 'tcp-failed', reason }));
+      return undefined;
+    }
   }
 
   /** Takes over an accepted connection (TcpConnectionConfirmed). */

@@ -5,6 +5,9 @@
 import net from 'node:net';
 import type { Logger } from '../../lib/log.ts';
 import type { Peer } from './peer.ts';
+import { socketOptions } from './peer-config.ts';
+import { applyListenerOptions } from '../../lib/tcp-options.ts';
+import { setMinTtl, setTtl, socketFamily, socketFd } from '../../lib/native.ts';
 
 /** "::ffff:192.0.2.1" (an IPv4 peer on a dual-stack socket) → "192.0.2.1". */
 export function normalizeAddress(address: string): string {
@@ -42,9 +45,56 @@ export class BgpListener {
       socket.destroy();
       return;
     }
-    if (!peer.acceptIncoming(socket)) {
+    if (!this.applyPeerOptions(socket, peer) || !peer.acceptIncoming(socket)) {
       this.rejectedByPeer++;
       socket.destroy();
+    }
+  }
+
+  /**
+   * TTL and GTSM for an accepted connection, set before our OPEN goes out. (The SYN itself was not
+   * TTL-checked: one listener serves peers with different settings. MD5 keys, which must sign the
+   * SYN, are set on the listener by setMd5Key.)
+   */
+  private applyPeerOptions(socket: net.Socket, peer: Peer): boolean {
+    const { ttl, minTtl } = socketOptions(peer.config);
+    if (ttl === undefined && minTtl === undefined) return true;
+    try {
+      const fd = socketFd(socket);
+      const family = socketFamily(fd);
+      if (ttl !== undefined) setTtl(fd, family, ttl);
+      if (minTtl !== undefined) setMinTtl(fd, family, minTtl);
+      return true;
+    } catch (error) {
+      this.log.error(
+        { event: 'socket-options', peer: peer.config.name, reason: String(error) },
+        'cannot set TTL/GTSM on an accepted connection',
+      );
+      return false;
+    }
+  }
+
+  /**
+   * RFC 5082 §3: a GTSM peer drops anything below its minimum TTL, the SYN-ACK included, which the
+   * kernel sends before any accepted socket exists: with a GTSM peer, the listener sends with TTL 255.
+   */
+  enableGtsm(): void {
+    try {
+      applyListenerOptions(this.server, { ttl: 255 });
+    } catch (error) {
+      this.log.error({ event: 'gtsm', reason: String(error) }, 'cannot set TTL 255 on the listener');
+    }
+  }
+
+  /** RFC 2385: the key the listener expects on SYNs from `address` ("" removes it). */
+  setMd5Key(address: string, key: string): void {
+    try {
+      applyListenerOptions(this.server, { md5: [{ address, key }] });
+    } catch (error) {
+      this.log.error(
+        { event: 'md5', remote: address, reason: String(error) },
+        'cannot set the TCP MD5 key on the listener',
+      );
     }
   }
 

@@ -32,6 +32,15 @@ export interface PeerConfig {
   readonly gracefulRestartTimeSec?: number;
   readonly hostname?: string;
   readonly timers?: Partial<FsmTimers>;
+  /**
+   * Outgoing TTL: 1 for a directly connected eBGP peer. Unset, the system default applies, which is
+   * multihop — what Calico does for every session (calico-routing.md §3.3).
+   */
+  readonly ttl?: number;
+  /** RFC 5082 GTSM (Calico's ttlSecurity): send with TTL 255 and accept only TTL ≥ 256 − hops. */
+  readonly ttlSecurityHops?: number;
+  /** RFC 2385 TCP MD5 signature key (at most 80 octets). */
+  readonly md5Key?: string;
 }
 
 export const DEFAULT_HOLD_TIME_SEC = 240;
@@ -110,5 +119,15 @@ export function fsmConfig(config: PeerConfig): FsmConfig {
     },
     localOpen: localOpen(config),
     passive: config.passive,
+  };
+}
+
+/** The socket options a peer's connections need (empty when plain node:net will do). */
+export function socketOptions(config: PeerConfig): { ttl?: number; minTtl?: number; md5Key?: string } {
+  const gtsm = config.ttlSecurityHops;
+  return {
+    ttl: gtsm !== undefined ? 255 : config.ttl,
+    minTtl: gtsm !== undefined ? 256 - gtsm : undefined,
+    md5Key: config.md5Key,
   };
 }

@@ -2,6 +2,8 @@
 // negotiation, collisions, shutdown with a communication, hold-timer expiry, unknown peers.
 import net from 'node:net';
 import test from 'ava';
+import type { ExecutionContext } from 'ava';
+import type { PeerConfig } from '../../../src/bgp/session/peer-config.ts';
 import { SessionState } from '../../../src/bgp/session/fsm.ts';
 import { CeaseSubcode, ErrorCode, MessageType } from '../../../src/bgp/constants.ts';
 import { encodeKeepalive } from '../../../src/bgp/codec/message.ts';
@@ -174,4 +176,40 @@ test('a connection from an unconfigured address is closed and counted', async (t
   });
   t.true(closed);
   t.is(a.listener.rejectedUnknown, 1);
+});
+
+/** Both directions of one session, established or not after `ms`. */
+async function sessionWith(
+  t: ExecutionContext,
+  a: Partial<PeerConfig>,
+  b: Partial<PeerConfig>,
+  ms: number,
+): Promise<boolean> {
+  const sa = await speaker();
+  const sb = await speaker();
+  t.teardown(() => Promise.all([sa.close(), sb.close()]));
+  const pb = sb.peerWith(sa, { localAs: 64512, peerAs: 64512, passive: true, ...b });
+  const pa = sa.peerWith(sb, { localAs: 64512, peerAs: 64512, ...a });
+  if (b.md5Key) sb.listener.setMd5Key(sa.address, b.md5Key);
+  if (b.ttlSecurityHops !== undefined) sb.listener.enableGtsm();
+  try {
+    await Promise.all([nextEvent(pa, 'established', ms), nextEvent(pb, 'established', ms)]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('RFC 5082 GTSM: both ends at TTL 255 establish; a peer sending TTL 64 to a GTSM end does not', async (t) => {
+  t.true(await sessionWith(t, { ttlSecurityHops: 1 }, { ttlSecurityHops: 1 }, 5000));
+  t.false(await sessionWith(t, {}, { ttlSecurityHops: 1 }, 2500));
+});
+
+test('RFC 2385 TCP MD5: matching keys establish, a wrong key does not', async (t) => {
+  t.true(await sessionWith(t, { md5Key: 'calico-bgp' }, { md5Key: 'calico-bgp' }, 5000));
+  t.false(await sessionWith(t, { md5Key: 'wrong' }, { md5Key: 'calico-bgp' }, 2500));
+});
+
+test('single-hop eBGP: the TTL is set on the connection', async (t) => {
+  t.true(await sessionWith(t, { ttl: 1, peerAs: 64999 }, { localAs: 64999 }, 5000));
 });
