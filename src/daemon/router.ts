@@ -19,7 +19,7 @@ import type { SessionEvent } from '../bgp/session/peer.ts';
 import type { PeerConfig } from '../bgp/session/peer-config.ts';
 import type { NegotiatedSession } from '../bgp/session/negotiate.ts';
 import { AdjRibOut } from '../rib/adj-rib-out.ts';
-import type { AddPathSendMode, GroupMember } from '../rib/adj-rib-out.ts';
+import type { AddPathSendMode, AdjRibOutOptions, GroupMember } from '../rib/adj-rib-out.ts';
 import type { RouteAttributes } from '../rib/attr-set.ts';
 import type { DecisionOptions } from '../rib/decision.ts';
 import type { ExportTarget, NextHopMode } from '../rib/export.ts';
@@ -37,6 +37,7 @@ export interface RouterOptions {
   readonly clock?: Clock;
   readonly log?: Logger;
   readonly decision?: DecisionOptions;
+  readonly adjRibOut?: AdjRibOutOptions;
 }
 
 /** A peer as the router runs it: the session config plus its routing role. */
@@ -85,7 +86,12 @@ export class Router {
     };
     this.locRib = new LocRib(options.decision);
     this.ingress = new ReflectorIngress(this.identity);
-    this.adjRibOut = new AdjRibOut(this.locRib, new ReflectorExport(this.identity), this.log);
+    this.adjRibOut = new AdjRibOut(
+      this.locRib,
+      new ReflectorExport(this.identity),
+      this.log,
+      options.adjRibOut,
+    );
     this.localPeer = {
       id: 0,
       name: 'local',

@@ -49,10 +49,17 @@ interface RefreshRequest {
   readonly enhanced: boolean;
 }
 
-/** Above this, a member of a shared group is split off; a group waits while a member is above it. */
-const MEMBER_BACKLOG_LIMIT = 4 * 1024 * 1024;
-/** Destinations a group exports per event-loop turn. */
-const DESTS_PER_TURN = 10_000;
+export interface AdjRibOutOptions {
+  /** Above this many queued octets a member of a shared group is split off; a group waits while a member is above it. */
+  readonly memberBacklogLimit: number;
+  /** Destinations a group exports per event-loop turn. */
+  readonly destsPerTurn: number;
+}
+
+export const DEFAULT_ADJ_RIB_OUT_OPTIONS: AdjRibOutOptions = {
+  memberBacklogLimit: 4 * 1024 * 1024,
+  destsPerTurn: 10_000,
+};
 /**
  * Path Identifier of the single best path on ADD-PATH sessions in 'best' mode: 0 (any value is valid,
  * RFC 7911 §3), so the Dest itself serves as the NLRI with no object per prefix.
@@ -138,6 +145,7 @@ export class AdjRibOut {
     private readonly rib: LocRib,
     private readonly policy: ExportPolicy,
     private readonly log: Logger,
+    private readonly options: AdjRibOutOptions = DEFAULT_ADJ_RIB_OUT_OPTIONS,
   ) {
     rib.changes$.subscribe((changes) => this.stage(changes));
   }
@@ -257,11 +265,11 @@ export class AdjRibOut {
     });
   }
 
-  /** Exports up to DESTS_PER_TURN staged destinations and writes the UPDATEs to every member. */
+  /** Exports up to destsPerTurn staged destinations and writes the UPDATEs to every member. */
   private drain(group: UpdateGroup): void {
     if (!this.ready(group)) return;
     const batch = new Batch();
-    let budget = DESTS_PER_TURN;
+    let budget = this.options.destsPerTurn;
     for (const dest of group.pending) {
       if (budget-- <= 0) break;
       group.pending.delete(dest);
@@ -281,7 +289,7 @@ export class AdjRibOut {
   /** A group drains while every member keeps up; a member that backs up leaves a shared group. */
   private ready(group: UpdateGroup): boolean {
     for (const member of group.members) {
-      if (member.bufferedBytes < MEMBER_BACKLOG_LIMIT) continue;
+      if (member.bufferedBytes < this.options.memberBacklogLimit) continue;
       if (group.members.size === 1) return false;
       this.split(group, member);
     }

@@ -38,6 +38,8 @@ export class ScriptedPeer {
   private readonly queue: (BgpMessage | BgpError)[] = [];
   private waiter: (() => void) | undefined;
   closed = false;
+  /** How received messages are decoded: set addPath when the session negotiated ADD-PATH. */
+  context: CodecContext = CTX;
 
   private constructor(readonly socket: net.Socket) {
     socket.on('data', (chunk: Buffer) => {
@@ -47,7 +49,7 @@ export class ScriptedPeer {
           this.queue.push(f);
           break;
         }
-        const d = decodeMessage(f, CTX, true);
+        const d = decodeMessage(f, this.context, true);
         this.queue.push(d.ok ? d.message : d.error);
       }
       this.waiter?.();
