@@ -21,8 +21,7 @@ import type { AttrSet } from './attr-set.ts';
 import type { ExportPolicy, ExportTarget } from './export.ts';
 import { exportTargetKey } from './export.ts';
 import type { LocRib } from './loc-rib.ts';
-import { PrefixMap } from './route.ts';
-import type { Dest, Path, RibPeer } from './route.ts';
+import type { Advertised, Dest, Path, RibPeer } from './route.ts';
 
 /** RFC 7911 §3 ADD-PATH send: the best path only, every eligible path, or the multipath set. */
 export type AddPathSendMode = 'best' | 'all' | 'ecmp';
@@ -66,12 +65,6 @@ export const DEFAULT_ADJ_RIB_OUT_OPTIONS: AdjRibOutOptions = {
  */
 const BEST_PATH_ID = 0;
 
-/**
- * What a group has advertised for a destination: the attributes of its one path (single-path
- * families, the common case, with no Map per prefix), or path id → attributes (ADD-PATH 'all'/'ecmp').
- */
-type Advertised = AttrSet | Map<number, AttrSet>;
-
 /** What one drain turn sends for one family. */
 class FamilyBatch {
   readonly announce = new Map<AttrSet, Nlri[]>();
@@ -109,8 +102,12 @@ class Batch {
 
 class UpdateGroup {
   readonly members = new Set<GroupMember>();
-  readonly sent = new PrefixMap<Advertised>();
-  pending = new Set<Dest>();
+  /**
+   * Destinations staged since the last drain, in order, from `cursor` on. A destination may appear
+   * twice: export at drain time is idempotent, which is cheaper than keeping a set.
+   */
+  pending: Dest[] = [];
+  cursor = 0;
   walker: Iterator<Dest> | undefined;
   scheduled = false;
   /** Members still waiting for their End-of-RIB after the initial dump. */
@@ -122,21 +119,67 @@ class UpdateGroup {
 
   constructor(
     readonly id: number,
+    /** Where this group's Adj-RIB-Out lives on each Dest (Dest.adv for 0, Dest.advMore for the rest). */
+    readonly slot: number,
     readonly key: string,
     readonly target: ExportTarget,
     readonly context: CodecContext,
     readonly mode: AddPathSendMode,
   ) {}
 
-  get idle(): boolean {
-    return !this.walker && this.pending.size === 0;
+  get staged(): number {
+    return this.pending.length - this.cursor;
   }
+
+  get idle(): boolean {
+    return !this.walker && this.staged === 0;
+  }
+
+  stage(dest: Dest): void {
+    this.pending.push(dest);
+  }
+
+  /** The staged destinations not yet exported (for a split-off copy). */
+  remaining(): Dest[] {
+    return this.pending.slice(this.cursor);
+  }
+
+  /** Drops duplicates when a blocked group keeps collecting changes of the same destinations. */
+  compact(): void {
+    this.pending = [...new Set(this.remaining())];
+    this.cursor = 0;
+  }
+}
+
+function advertisedIn(dest: Dest, slot: number): Advertised | undefined {
+  return slot === 0 ? dest.adv : dest.advMore?.[slot - 1];
+}
+
+function setAdvertised(dest: Dest, slot: number, value: Advertised | undefined): void {
+  if (slot === 0) {
+    dest.adv = value;
+    return;
+  }
+  const more = dest.advMore;
+  if (!more) {
+    if (value === undefined) return;
+    // Exact size: an array grown by assignment would reserve far more slots than groups exist.
+    const fresh = new Array<Advertised | undefined>(slot).fill(undefined);
+    fresh[slot - 1] = value;
+    dest.advMore = fresh;
+    return;
+  }
+  if (slot > more.length) more.length = slot;
+  more[slot - 1] = value;
+  if (value === undefined && more.every((v) => v === undefined)) dest.advMore = undefined;
 }
 
 export class AdjRibOut {
   private readonly groups = new Set<UpdateGroup>();
   private readonly groupOf = new Map<GroupMember, UpdateGroup>();
   private nextGroupId = 1;
+  /** Update group slots in use on the Dests (see UpdateGroup.slot). */
+  private readonly slotsInUse: boolean[] = [];
   private mergeScheduled = false;
   /** UPDATE messages built (once per group, however many members). */
   messagesBuilt = 0;
@@ -157,7 +200,7 @@ export class AdjRibOut {
   /** Destinations staged in all groups and not yet exported: the backlog. */
   get backlog(): number {
     let n = 0;
-    for (const g of this.groups) n += g.pending.size;
+    for (const g of this.groups) n += g.staged;
     return n;
   }
 
@@ -224,15 +267,30 @@ export class AdjRibOut {
 
   private newGroup(target: ExportTarget, context: CodecContext, mode: AddPathSendMode): UpdateGroup {
     const key = `${exportTargetKey(target)}|${[...context.addPath].sort().join(',')}|${context.fourOctetAs}|${context.maxMessageLength}|${mode}`;
-    const group = new UpdateGroup(this.nextGroupId++, key, target, context, mode);
+    let slot = this.slotsInUse.indexOf(false);
+    if (slot < 0) slot = this.slotsInUse.length;
+    this.slotsInUse[slot] = true;
+    const group = new UpdateGroup(this.nextGroupId++, slot, key, target, context, mode);
     this.groups.add(group);
     return group;
   }
 
+  /** Every destination that may hold state of `group`: the Loc-RIB, and staged ones it no longer has. */
+  private *destsOf(group: UpdateGroup): IterableIterator<Dest> {
+    yield* this.rib.dests();
+    for (const dest of group.remaining()) if (dest.paths.length === 0) yield dest;
+  }
+
+  /** Forgets the group and its Adj-RIB-Out (a walk over the table: groups go rarely). */
   private dropGroup(group: UpdateGroup): void {
     this.groups.delete(group);
-    for (const advertised of group.sent.values())
+    for (const dest of this.destsOf(group)) {
+      const advertised = advertisedIn(dest, group.slot);
+      if (advertised === undefined) continue;
       this.forEachAttrs(advertised, (attrs) => this.rib.attrSets.release(attrs));
+      setAdvertised(dest, group.slot, undefined);
+    }
+    this.slotsInUse[group.slot] = false;
     this.clearExportCache(group);
   }
 
@@ -251,8 +309,10 @@ export class AdjRibOut {
   private stage(decided: readonly Dest[]): void {
     for (const group of this.groups) {
       const everyPath = group.mode !== 'best' && group.context.addPath.size > 0;
-      for (const dest of decided) if (dest.bestChanged || everyPath) group.pending.add(dest);
-      if (group.pending.size > 0) this.schedule(group);
+      for (const dest of decided) if (dest.bestChanged || everyPath) group.stage(dest);
+      // A blocked group keeps collecting; duplicates are dropped before they outgrow the table.
+      if (group.staged > 2 * this.rib.destCount + 10_000) group.compact();
+      if (group.staged > 0) this.schedule(group);
     }
   }
 
@@ -270,10 +330,12 @@ export class AdjRibOut {
     if (!this.ready(group)) return;
     const batch = new Batch();
     let budget = this.options.destsPerTurn;
-    for (const dest of group.pending) {
-      if (budget-- <= 0) break;
-      group.pending.delete(dest);
-      this.exportDest(group, dest, batch);
+    const pending = group.pending;
+    while (group.cursor < pending.length && budget-- > 0)
+      this.exportDest(group, pending[group.cursor++], batch);
+    if (group.cursor === pending.length) {
+      group.pending = [];
+      group.cursor = 0;
     }
     while (group.walker && budget-- > 0) {
       const next = group.walker.next();
@@ -305,12 +367,14 @@ export class AdjRibOut {
     const own = this.newGroup(group.target, group.context, group.mode);
     own.members.add(member);
     this.groupOf.set(member, own);
-    for (const dest of group.pending) own.pending.add(dest);
+    own.pending = group.remaining();
     own.walker = group.walker && group.awaitingEndOfRib.has(member) ? this.rib.dests() : undefined;
     if (group.awaitingEndOfRib.delete(member)) own.awaitingEndOfRib.add(member);
-    for (const [prefix, advertised] of group.sent.entries()) {
+    for (const dest of this.destsOf(group)) {
+      const advertised = advertisedIn(dest, group.slot);
+      if (advertised === undefined) continue;
       this.forEachAttrs(advertised, (attrs) => this.rib.attrSets.retain(attrs));
-      own.sent.set(prefix, advertised instanceof Map ? new Map(advertised) : advertised);
+      setAdvertised(dest, own.slot, advertised instanceof Map ? new Map(advertised) : advertised);
     }
   }
 
@@ -327,7 +391,7 @@ export class AdjRibOut {
       if (attrs) wanted.set(path.localPathId, attrs);
     }
     const advertised =
-      (group.sent.get(dest) as Map<number, AttrSet> | undefined) ?? new Map<number, AttrSet>();
+      (advertisedIn(dest, group.slot) as Map<number, AttrSet> | undefined) ?? new Map<number, AttrSet>();
     for (const [pathId, attrs] of wanted) {
       if (advertised.get(pathId) === attrs) continue;
       this.record(dest, advertised.get(pathId), attrs, pathId, batch);
@@ -338,18 +402,16 @@ export class AdjRibOut {
       this.record(dest, previous, undefined, pathId, batch);
       advertised.delete(pathId);
     }
-    if (advertised.size > 0) group.sent.set(dest, advertised);
-    else group.sent.delete(dest);
+    setAdvertised(dest, group.slot, advertised.size > 0 ? advertised : undefined);
   }
 
   /** One path per destination: the best one, exported. */
   private exportSingle(group: UpdateGroup, dest: Dest, pathId: number, batch: Batch): void {
     const attrs = dest.best && this.exported(group, dest.best);
-    const previous = group.sent.get(dest) as AttrSet | undefined;
+    const previous = advertisedIn(dest, group.slot) as AttrSet | undefined;
     if (previous === attrs) return;
     this.record(dest, previous, attrs, pathId, batch);
-    if (attrs) group.sent.set(dest, attrs);
-    else group.sent.delete(dest);
+    setAdvertised(dest, group.slot, attrs);
   }
 
   /** Adds an announcement or withdrawal to the batch and moves the attribute-set reference. */
@@ -447,7 +509,8 @@ export class AdjRibOut {
 
   private mergeIdleGroups(): void {
     const keep = new Map<string, UpdateGroup>();
-    for (const group of [...this.groups]) {
+    // The survivor is the group with the lowest slot: slot 0 lives in Dest.adv, with no array.
+    for (const group of [...this.groups].sort((a, b) => a.slot - b.slot)) {
       if (!group.idle || group.scheduled) continue;
       const survivor = keep.get(group.key);
       if (!survivor) {

@@ -28,6 +28,12 @@ const EMPTY: Path[] = [];
 Object.freeze(EMPTY);
 const NO_PATHS: readonly Path[] = EMPTY;
 
+/**
+ * What one update group has advertised for a destination: the attributes of its one path
+ * (single-path families, the common case), or path id → attributes (ADD-PATH 'all'/'ecmp').
+ */
+export type Advertised = AttrSet | Map<number, AttrSet>;
+
 const PathFlag = { Eligible: 1, Stale: 2 } as const;
 const DestFlag = { Queued: 1, BestChanged: 2 } as const;
 
@@ -92,6 +98,12 @@ export class Dest implements Nlri {
    * when the best path is the only one (see `multipath`).
    */
   ecmp: readonly Path[] = NO_PATHS;
+  /**
+   * The Adj-RIB-Out, kept on the destination rather than in a map per update group: what group slot 0
+   * has advertised here (`adv`), and slots 1… in `advMore` (see rib/adj-rib-out.ts).
+   */
+  adv: Advertised | undefined = undefined;
+  advMore: (Advertised | undefined)[] | undefined = undefined;
   private flags = 0;
 
   constructor(prefix: Prefix) {
