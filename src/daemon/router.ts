@@ -22,6 +22,7 @@ import { AdjRibOut } from '../rib/adj-rib-out.ts';
 import type { AddPathSendMode, AdjRibOutOptions, GroupMember } from '../rib/adj-rib-out.ts';
 import type { RouteAttributes } from '../rib/attr-set.ts';
 import type { DecisionOptions } from '../rib/decision.ts';
+import type { NextHopResolver } from '../rib/nexthop.ts';
 import type { ExportTarget, NextHopMode } from '../rib/export.ts';
 import { applyUpdate } from '../rib/ingress.ts';
 import { LocRib } from '../rib/loc-rib.ts';
@@ -38,6 +39,8 @@ export interface RouterOptions {
   readonly log?: Logger;
   readonly decision?: DecisionOptions;
   readonly adjRibOut?: AdjRibOutOptions;
+  /** How NEXT_HOPs resolve (the kernel's view on a node); every next hop is reachable by default. */
+  readonly nextHops?: NextHopResolver;
 }
 
 /** A peer as the router runs it: the session config plus its routing role. */
@@ -84,7 +87,7 @@ export class Router {
       clusterId: options.clusterId ?? options.routerId,
       localAs: options.localAs,
     };
-    this.locRib = new LocRib(options.decision);
+    this.locRib = new LocRib(options.decision, options.nextHops);
     this.ingress = new ReflectorIngress(this.identity);
     this.adjRibOut = new AdjRibOut(
       this.locRib,

@@ -5,6 +5,7 @@
 
 import { AsPathSegmentType } from '../bgp/constants.ts';
 import type { PathAttributes } from '../bgp/types.ts';
+import type { NextHopState } from './nexthop.ts';
 
 /** A route's attributes as the RIB holds them: the wire attributes plus the next hop of any family. */
 export interface RouteAttributes extends PathAttributes {
@@ -27,6 +28,9 @@ export class AttrSet {
   readonly med: number;
   /** Wire encodings per session context key (see encodedFor in rib/adj-rib-out). */
   readonly encodings = new Map<string, unknown>();
+  /** The NEXT_HOP's resolution, valid while nextHopGeneration matches the RIB's (see loc-rib). */
+  nextHopState: NextHopState | undefined;
+  nextHopGeneration = -1;
 
   constructor(
     readonly id: number,

@@ -9,6 +9,8 @@ import { AttrSetTable } from './attr-set.ts';
 import type { AttrSet } from './attr-set.ts';
 import { decide, DEFAULT_DECISION_OPTIONS } from './decision.ts';
 import type { DecisionOptions } from './decision.ts';
+import { ALWAYS_REACHABLE } from './nexthop.ts';
+import type { NextHopResolver, NextHopState } from './nexthop.ts';
 import { Dest, Path, PrefixMap } from './route.ts';
 import type { RibPeer } from './route.ts';
 
@@ -26,7 +28,56 @@ export class LocRib {
   pathCount = 0;
   maxDecisionsPerTurn = 20_000;
 
-  constructor(private readonly options: DecisionOptions = DEFAULT_DECISION_OPTIONS) {}
+  /** Bumped whenever the resolver reports changes: cached next-hop states older than this are stale. */
+  private nextHopGeneration = 0;
+
+  constructor(
+    private readonly options: DecisionOptions = DEFAULT_DECISION_OPTIONS,
+    private readonly nextHops: NextHopResolver = ALWAYS_REACHABLE,
+  ) {
+    nextHops.changes$.subscribe((changed) => this.reresolve(new Set(changed)));
+  }
+
+  /** The NEXT_HOP's state for paths with these attributes (cached on the attribute set). */
+  private nextHopState(peer: RibPeer, attrs: AttrSet): NextHopState {
+    const nextHop = attrs.attributes.nextHop;
+    if (peer.local || nextHop === undefined) return REACHABLE;
+    if (attrs.nextHopGeneration !== this.nextHopGeneration || !attrs.nextHopState) {
+      attrs.nextHopState = this.nextHops.resolve(nextHop);
+      attrs.nextHopGeneration = this.nextHopGeneration;
+    }
+    return attrs.nextHopState;
+  }
+
+  /**
+   * The resolver says these next hops changed: paths using them are re-resolved, and where the
+   * outcome differs replaced (a new Path is how the decision notices) and decided again.
+   */
+  private reresolve(changed: ReadonlySet<string>): void {
+    this.nextHopGeneration++;
+    for (const dest of this.table.values()) {
+      for (let i = 0; i < dest.paths.length; i++) {
+        const path = dest.paths[i];
+        const nextHop = path.attrs.attributes.nextHop;
+        if (nextHop === undefined || !changed.has(nextHop)) continue;
+        const state = this.nextHopState(path.peer, path.attrs);
+        if (state.reachable === path.reachable && state.igpCost === path.igpCost) continue;
+        const fresh = new Path(
+          dest,
+          path.peer,
+          path.pathId,
+          path.attrs,
+          path.loopFree,
+          path.localPathId,
+          state.reachable,
+        );
+        fresh.igpCost = state.igpCost;
+        fresh.stale = path.stale;
+        dest.paths[i] = fresh;
+        this.enqueue(dest);
+      }
+    }
+  }
 
   get(prefix: Prefix): Dest | undefined {
     return this.table.get(prefix);
@@ -41,7 +92,8 @@ export class LocRib {
   }
 
   /** Announces a peer's path, replacing its previous one for the prefix and path id (implicit withdraw). */
-  announce(peer: RibPeer, prefix: Nlri, attrs: AttrSet, eligible: boolean, igpCost = 0): void {
+  /** `loopFree`: the ingress policy found no loop; the NEXT_HOP is resolved here. */
+  announce(peer: RibPeer, prefix: Nlri, attrs: AttrSet, loopFree: boolean): void {
     let dest = this.table.get(prefix);
     if (!dest) {
       dest = new Dest(prefix);
@@ -49,15 +101,17 @@ export class LocRib {
     }
     const index = findPathIndex(dest, peer, prefix.pathId);
     const previous = index >= 0 ? dest.paths[index] : undefined;
+    const nextHop = this.nextHopState(peer, attrs);
     const path = new Path(
       dest,
       peer,
       prefix.pathId,
       this.attrSets.retain(attrs),
-      eligible,
+      loopFree,
       previous?.localPathId,
+      nextHop.reachable,
     );
-    path.igpCost = igpCost;
+    path.igpCost = nextHop.igpCost;
     if (previous) {
       this.attrSets.release(previous.attrs);
       dest.paths[index] = path;
@@ -176,6 +230,7 @@ export class LocRib {
 }
 
 const NO_PATHS: readonly Path[] = Object.freeze([]);
+const REACHABLE: NextHopState = Object.freeze({ reachable: true, igpCost: 0 });
 
 function findPathIndex(dest: Dest, peer: RibPeer, pathId: number): number {
   const paths = dest.paths;

@@ -34,7 +34,7 @@ const NO_PATHS: readonly Path[] = EMPTY;
  */
 export type Advertised = AttrSet | Map<number, AttrSet>;
 
-const PathFlag = { Eligible: 1, Stale: 2 } as const;
+const PathFlag = { LoopFree: 1, Stale: 2, Unreachable: 4 } as const;
 const DestFlag = { Queued: 1, BestChanged: 2 } as const;
 
 /** RFC 7911 Path Identifiers we send with; unique across the table, wrapping at 32 bits. */
@@ -57,18 +57,29 @@ export class Path {
     /** The Path Identifier the peer sent (0 without ADD-PATH). */
     readonly pathId: number,
     readonly attrs: AttrSet,
-    eligible: boolean,
+    /** No loop (AS_PATH, ORIGINATOR_ID, CLUSTER_LIST): the ingress policy's verdict. */
+    loopFree: boolean,
     /** The replaced path's identifier, so a re-announcement keeps its ADD-PATH identity. */
     localPathId?: number,
+    /** The NEXT_HOP resolves (RFC 4271 §9.1.2). */
+    reachable = true,
   ) {
-    this.flags = eligible ? PathFlag.Eligible : 0;
+    this.flags = (loopFree ? PathFlag.LoopFree : 0) | (reachable ? 0 : PathFlag.Unreachable);
     this.localPathId = localPathId ?? nextLocalPathId;
     if (localPathId === undefined) nextLocalPathId = (nextLocalPathId % 0xffffffff) + 1;
   }
 
-  /** False when a loop (AS_PATH, ORIGINATOR_ID, CLUSTER_LIST) or an unresolvable next hop rules it out (§9.1.2). */
+  /** May take part in the decision: no loop and a resolvable NEXT_HOP (§9.1.2). */
   get eligible(): boolean {
-    return (this.flags & PathFlag.Eligible) !== 0;
+    return (this.flags & (PathFlag.LoopFree | PathFlag.Unreachable)) === PathFlag.LoopFree;
+  }
+
+  get loopFree(): boolean {
+    return (this.flags & PathFlag.LoopFree) !== 0;
+  }
+
+  get reachable(): boolean {
+    return (this.flags & PathFlag.Unreachable) === 0;
   }
 
   /** RFC 7313 §4.2 (and graceful restart): kept until re-announced or swept. */
