@@ -1,8 +1,8 @@
 // Opens the configured datastore backend; the daemon and brindlectl call this and see only a Store.
+// Each backend is imported when chosen: etcd3 (gRPC, protobufjs) alone costs half a second to load,
+// which every brindlectl run against the embedded store would pay.
 
-import { openEtcdStore } from './etcd-store.ts';
 import type { EtcdStoreOptions } from './etcd-store.ts';
-import { openLmdbStore } from './lmdb-store.ts';
 import type { LmdbStoreOptions } from './lmdb-store.ts';
 import type { Store } from './store.ts';
 
@@ -12,8 +12,8 @@ export type StoreConfig =
 export async function openStore(config: StoreConfig): Promise<Store> {
   switch (config.backend) {
     case 'lmdb':
-      return openLmdbStore(config);
+      return (await import('./lmdb-store.ts')).openLmdbStore(config);
     case 'etcd':
-      return openEtcdStore(config);
+      return (await import('./etcd-store.ts')).openEtcdStore(config);
   }
 }

@@ -1,0 +1,283 @@
+// `brindlectl`: the operator's CLI. Owns argv → command, the global options, the context commands run
+// in (the daemon's own config, the datastore it names) and the mapping of every outcome to an exit
+// code (command.ts: 0 ok, 1 failed, 2 usage, 3 unavailable). Expected errors print their message,
+// never a stack trace. The commands live in their own modules and hold no routing logic.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { loadConfig } from '../daemon/config.ts';
+import type { BrindleConfig } from '../daemon/config.ts';
+import { openStore } from '../datastore/open.ts';
+import { isStoreError } from '../datastore/store.ts';
+import type { Store, StoreError } from '../datastore/store.ts';
+import { CliError, EXIT, EXIT_CODES_HELP, parseArgs, UsageError } from './command.ts';
+import type { Command, CommandContext, ExitCode, Io } from './command.ts';
+import { resourceCommands } from './resources.ts';
+
+/** The deadline of each etcd call, and of connecting to etcd at all. */
+const ETCD_REQUEST_TIMEOUT_MS = 5_000;
+/** close() of the datastore may not hold the exit up longer than this. */
+const CLOSE_BOUND_MS = 2_000;
+const SYSTEM_CONFIG = '/etc/brindle/brindle.yaml';
+
+function packageVersion(): string {
+  const url = new URL('../../package.json', import.meta.url);
+  return (JSON.parse(readFileSync(url, 'utf8')) as { version: string }).version;
+}
+
+const versionCommand: Command = {
+  name: 'version',
+  summary: 'Print the version of brindlectl',
+  help: 'usage: brindlectl version\n\nPrint the version of brindlectl.',
+  options: [],
+  run: (args, context) => {
+    if (args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]}"`);
+    context.io.out(`Client Version:   ${packageVersion()}\n`);
+    return Promise.resolve();
+  },
+};
+
+const COMMANDS: readonly Command[] = [...resourceCommands, versionCommand];
+
+function usage(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 3;
+  return `usage: brindlectl [--config FILE] COMMAND [ARGS...]
+
+Manage Brindle's resources (projectcalico.org/v3 BGPConfiguration, BGPPeer, BGPFilter, Node, IPPool,
+IPAMConfiguration) in its datastore, embedded or etcd, whether or not the daemon runs: the daemon
+follows every change.
+
+Commands:
+${COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join('\n')}
+
+Run 'brindlectl COMMAND --help' for a command's arguments.
+
+Options:
+  --config FILE   the daemon's config file, read for its datastore settings (default:
+                  $BRINDLE_CONFIG, else ${SYSTEM_CONFIG} when it exists, else built-in
+                  defaults); BRINDLE_DATASTORE, BRINDLE_DATASTORE_PATH, BRINDLE_ETCD_ENDPOINTS and
+                  BRINDLE_ETCD_PREFIX override it, as they do for the daemon
+  -h, --help      show this help
+  --version       print the version
+
+${EXIT_CODES_HELP}
+`;
+}
+
+function commandHelp(command: Command): string {
+  return `${command.help}
+
+Global options:
+  --config FILE        the daemon's config file, for the datastore settings
+  -h, --help           show this help
+
+${EXIT_CODES_HELP}
+`;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The context: config and datastore, loaded on first use (help and version need neither).
+
+function defaultConfigFile(): string | undefined {
+  if (process.env.BRINDLE_CONFIG) return process.env.BRINDLE_CONFIG;
+  return existsSync(SYSTEM_CONFIG) ? SYSTEM_CONFIG : undefined;
+}
+
+/** The datastore as the messages name it: the etcd endpoints or the embedded store's directory. */
+function describeDatastore(config: BrindleConfig): string {
+  const d = config.datastore;
+  return d.type === 'etcd'
+    ? `etcd ${d.etcdEndpoints.join(',')}, prefix ${d.etcdPrefix}`
+    : `embedded datastore ${d.path}`;
+}
+
+class Context implements CommandContext {
+  private loaded: BrindleConfig | undefined;
+  private opened: Promise<Store> | undefined;
+
+  constructor(
+    readonly io: Io,
+    private readonly configFile: string | undefined,
+  ) {}
+
+  config(): BrindleConfig {
+    if (this.loaded) return this.loaded;
+    const result = loadConfig(this.configFile);
+    if (!result.ok) {
+      const where = result.file ? ` in ${result.file}` : '';
+      throw new CliError(EXIT.usage, [
+        `Invalid configuration${where}:`,
+        ...result.errors.map((e) => `  ${e}`),
+      ]);
+    }
+    this.loaded = result.config;
+    return this.loaded;
+  }
+
+  store(): Promise<Store> {
+    const d = this.config().datastore;
+    this.opened ??= openStore(
+      d.type === 'etcd'
+        ? {
+            backend: 'etcd',
+            endpoints: d.etcdEndpoints,
+            prefix: d.etcdPrefix,
+            requestTimeoutMs: ETCD_REQUEST_TIMEOUT_MS,
+          }
+        : { backend: 'lmdb', path: d.path },
+    );
+    return this.opened;
+  }
+
+  datastore(): string | undefined {
+    return this.loaded && describeDatastore(this.loaded);
+  }
+
+  async close(): Promise<void> {
+    const store = await this.opened?.catch(() => undefined);
+    if (!store) return;
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_BOUND_MS)));
+    await Promise.race([store.close().catch(() => undefined), bound]);
+    clearTimeout(timer);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// argv → command → exit code
+
+interface Invocation {
+  readonly configFile?: string;
+  /** Absent: the top-level help (or version) was asked for. */
+  readonly command?: Command;
+  readonly rest: readonly string[];
+  readonly help: boolean;
+}
+
+/** Takes the global options (anywhere before `--`) out of argv and finds the command. */
+function invocation(argv: readonly string[]): Invocation | 'version' {
+  let configFile: string | undefined;
+  const rest: string[] = [];
+  let help = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--') {
+      rest.push(...argv.slice(i));
+      break;
+    }
+    if (arg === '--config') {
+      configFile = argv[++i];
+      if (!configFile) throw new UsageError('option --config needs a value');
+    } else if (arg.startsWith('--config=')) configFile = arg.slice('--config='.length);
+    else if (arg === '-h' || arg === '--help') help = true;
+    else if (arg === '--version' && rest.length === 0) return 'version';
+    else rest.push(arg);
+  }
+  const [name, ...args] = rest;
+  if (name === undefined) {
+    if (help) return { configFile, rest: [], help };
+    throw new UsageError('no command given');
+  }
+  if (name === 'help') {
+    return {
+      configFile,
+      command: args[0] === undefined ? undefined : findCommand(args[0]),
+      rest: [],
+      help: true,
+    };
+  }
+  return { configFile, command: findCommand(name), rest: args, help };
+}
+
+function findCommand(name: string): Command {
+  const command = COMMANDS.find((c) => c.name === name);
+  if (!command) throw new UsageError(`unknown command "${name}"`);
+  return command;
+}
+
+/** gRPC ends its messages with a "Resolution note:" that is empty for a plain connection failure. */
+const withoutEmptyNote = (text: string) => text.replace(/\s*Resolution note:\s*$/, '');
+
+function storeErrorLines(error: StoreError, datastore: string | undefined): string[] {
+  // "datastore unavailable (key "v3/bgppeer/"): etcd list failed: …" → what failed, and why.
+  const detail = withoutEmptyNote(error.message.replace(/^datastore \w+( \(key "[^"]*"\))?: /, ''));
+  const cause = error.cause instanceof Error ? withoutEmptyNote(error.cause.message) : '';
+  const reason = cause === '' || detail.includes(cause) ? detail : `${detail}: ${cause}`;
+  const where = datastore ?? 'the datastore';
+  return error.kind === 'unavailable'
+    ? [`Datastore unavailable (${where}): ${reason}`]
+    : [`Datastore error (${error.kind}) from ${where}: ${reason}`];
+}
+
+function report(
+  error: unknown,
+  command: Command | undefined,
+  context: Context | undefined,
+  io: Io,
+): ExitCode {
+  if (error instanceof UsageError) {
+    const name = command ? `brindlectl ${command.name}` : 'brindlectl';
+    io.err(`${name}: ${error.message}\nRun '${name} --help' for usage.\n`);
+    return EXIT.usage;
+  }
+  if (error instanceof CliError) {
+    io.err(error.lines.map((line) => `${line}\n`).join(''));
+    return error.exitCode;
+  }
+  if (isStoreError(error)) {
+    io.err(`${storeErrorLines(error, context?.datastore()).join('\n')}\n`);
+    return error.kind === 'unavailable' ? EXIT.unavailable : EXIT.failed;
+  }
+  // Not expected: a bug, so the stack is worth having.
+  io.err(
+    `brindlectl: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  return EXIT.failed;
+}
+
+async function main(argv: readonly string[], io: Io): Promise<ExitCode> {
+  let found: Invocation | 'version';
+  try {
+    found = invocation(argv);
+  } catch (error) {
+    return report(error, undefined, undefined, io);
+  }
+  if (found === 'version') return main(['version'], io);
+  const { command } = found;
+  if (found.help) {
+    io.out(command ? commandHelp(command) : usage());
+    return EXIT.ok;
+  }
+  if (!command) return EXIT.usage; // unreachable: invocation() throws when there is no command
+  const context = new Context(io, found.configFile ?? defaultConfigFile());
+  try {
+    await command.run(parseArgs(found.rest, command.options), context);
+    return EXIT.ok;
+  } catch (error) {
+    return report(error, command, context, io);
+  } finally {
+    await context.close();
+  }
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** `brindlectl get … | head` closes the pipe early: that is the reader's choice, not an error. */
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(EXIT.ok);
+  throw error;
+});
+
+const processIo: Io = {
+  out: (text) => void process.stdout.write(text),
+  err: (text) => void process.stderr.write(text),
+  readStdin,
+};
+
+const code = await main(process.argv.slice(2), processIo);
+// Pending writes drain first; the exit itself does not wait for etcd's client to wind down.
+await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+process.exit(code);

@@ -1,0 +1,291 @@
+// The resource commands — apply, create, replace, get, delete — as calicoctl has them, straight
+// against the datastore (the daemon need not run; it follows the changes through its watch). A file
+// is validated whole before anything is written: one invalid resource and nothing changes. create,
+// replace and delete check every resource's presence first for the same reason; only a concurrent
+// writer between that check and the writes can leave a file half applied, and the output says so.
+
+import { readFile } from 'node:fs/promises';
+import { formatValidationError, parseResources, RESOURCE_KINDS } from '../reflector/resources/index.ts';
+import type { BGPConfiguration, Resource, ResourceKind } from '../reflector/resources/index.ts';
+import { kindOf, resourceKey, ResourceStore } from '../reflector/resources/store.ts';
+import type { Command, CommandContext, Io, OptionSpec, ParsedArgs } from './command.ts';
+import { CliError, EXIT, failure, optionValue, UsageError } from './command.ts';
+import { formatResources, OUTPUT_FORMATS, parseOutputFormat, summaryLines } from './output.ts';
+
+const FILENAME: OptionSpec = { long: 'filename', short: 'f', value: true };
+const OUTPUT: OptionSpec = { long: 'output', short: 'o', value: true };
+const SKIP_EXISTS: OptionSpec = { long: 'skip-exists' };
+const SKIP_NOT_EXISTS: OptionSpec = { long: 'skip-not-exists' };
+
+const KINDS_HELP = `Kinds (case-insensitive, singular or plural): bgpconfiguration (bgpconfig), bgppeer (bgpp, bp),
+bgpfilter, node, ippool (pool), ipamconfiguration (ipamconfig).`;
+
+const FILE_HELP = `FILE holds one or more resources: YAML documents separated by '---', a JSON object or array, or a
+List; '-' reads stdin.`;
+
+type WriteMode = 'apply' | 'create' | 'replace';
+
+const PAST: Record<WriteMode | 'delete', string> = {
+  apply: 'applied',
+  create: 'created',
+  replace: 'replaced',
+  delete: 'deleted',
+};
+
+// ---------------------------------------------------------------------------------------------------
+// Input
+
+const READ_ERRORS: Record<string, string> = {
+  ENOENT: 'no such file',
+  EACCES: 'permission denied',
+  EISDIR: 'is a directory',
+};
+
+async function readInput(file: string, io: Io): Promise<{ text: string; source: string }> {
+  if (file === '-') return { text: await io.readStdin(), source: 'stdin' };
+  try {
+    return { text: await readFile(file, 'utf8'), source: file };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    const reason = READ_ERRORS[code] ?? (error instanceof Error ? error.message : String(error));
+    throw new CliError(EXIT.usage, [`Failed to read ${file}: ${reason}`]);
+  }
+}
+
+/** Every resource in the file, or every reason one is invalid (exit 1, nothing written). */
+async function loadResources(file: string, io: Io, verb: string): Promise<Resource[]> {
+  const { text, source } = await readInput(file, io);
+  const { resources, errors } = parseResources(text, source);
+  if (errors.length > 0) {
+    throw failure(
+      ...errors.map(formatValidationError),
+      `Failed to ${verb} resources from ${source}: ${errors.length} error(s); nothing was ${verb === 'delete' ? 'deleted' : 'written'}`,
+    );
+  }
+  if (resources.length === 0) throw failure(`Failed to ${verb}: no resources in ${source}`);
+  return resources;
+}
+
+function requireKind(text: string | undefined): ResourceKind {
+  if (text === undefined) throw new UsageError('missing KIND');
+  const kind = kindOf(text);
+  if (!kind) {
+    const known = RESOURCE_KINDS.map((k) => k.toLowerCase()).join(', ');
+    throw new UsageError(`unknown resource kind "${text}" (one of: ${known})`);
+  }
+  return kind;
+}
+
+function requireFile(args: ParsedArgs): string {
+  const file = optionValue(args, FILENAME.long);
+  if (file === undefined) throw new UsageError(`missing -f FILE (or -f - for stdin)`);
+  if (args.positionals.length > 0) {
+    throw new UsageError(`unexpected argument "${args.positionals[0]}" (resources come from -f FILE)`);
+  }
+  return file;
+}
+
+const id = (r: Pick<Resource, 'kind' | 'metadata'>) => `${r.kind}/${r.metadata.name}`;
+
+// ---------------------------------------------------------------------------------------------------
+// apply, create, replace
+
+/** Whether each resource is in the datastore (read straight from it, valid or not). */
+function presence(rs: ResourceStore, resources: readonly Pick<Resource, 'kind' | 'metadata'>[]) {
+  return Promise.all(
+    resources.map(async (r) => (await rs.store.get(resourceKey(r.kind, r.metadata.name))) !== undefined),
+  );
+}
+
+/**
+ * What create or replace may write: every resource, or a failure (nothing written) naming each one
+ * whose presence is wrong — create refuses what exists (unless skipped), replace what does not.
+ */
+async function writable(rs: ResourceStore, resources: Resource[], mode: WriteMode, skipExisting: boolean) {
+  if (mode === 'apply') return resources;
+  const present = await presence(rs, resources);
+  const refused = resources.filter((_, i) => present[i] === (mode === 'create'));
+  if (mode === 'create' && skipExisting) return resources.filter((r) => !refused.includes(r));
+  if (refused.length === 0) return resources;
+  const [reason, what] =
+    mode === 'create'
+      ? ['already exists (use replace or apply)', 'already exist']
+      : ['does not exist (use create or apply)', 'do not exist'];
+  throw failure(
+    ...refused.map((r) => `${id(r)}: ${reason}`),
+    `Failed to ${mode}: ${refused.length} resource(s) ${what}; nothing was written`,
+  );
+}
+
+async function writeResources(mode: WriteMode, args: ParsedArgs, context: CommandContext): Promise<void> {
+  const resources = await loadResources(requireFile(args), context.io, mode);
+  const rs = new ResourceStore(await context.store());
+  const todo = await writable(rs, resources, mode, args.options.has(SKIP_EXISTS.long));
+  const written: Resource[] = [];
+  try {
+    for (const r of todo) {
+      const result = await rs.write(r, mode);
+      if (!result.ok) {
+        throw failure(
+          ...result.errors,
+          `Failed to ${mode} ${id(r)} (changed concurrently); ${written.length} of ${todo.length} resource(s) were written`,
+        );
+      }
+      written.push(result.resource);
+    }
+  } finally {
+    // Also after a failure part way: what was written stays written, and the output says so.
+    context.io.out(lines(summaryLines(PAST[mode], written)));
+  }
+  if (todo.length < resources.length) {
+    context.io.out(`Skipped ${resources.length - todo.length} resource(s) that already exist\n`);
+  }
+}
+
+function lines(list: readonly string[]): string {
+  return list.map((line) => `${line}\n`).join('');
+}
+
+// ---------------------------------------------------------------------------------------------------
+// get
+
+async function get(args: ParsedArgs, context: CommandContext): Promise<void> {
+  const [kindText, ...names] = args.positionals;
+  const kind = requireKind(kindText);
+  const formatText = optionValue(args, OUTPUT.long) ?? 'table';
+  const format = parseOutputFormat(formatText);
+  if (!format)
+    throw new UsageError(`unknown output format "${formatText}" (one of: ${OUTPUT_FORMATS.join(', ')})`);
+  const rs = new ResourceStore(await context.store());
+  let resources: Resource[];
+  const missing: string[] = [];
+  if (names.length === 0) {
+    resources = await rs.list(kind);
+  } else {
+    const found = await Promise.all(names.map((name) => rs.get(kind, name)));
+    resources = found.filter((r): r is Resource => r !== undefined);
+    names.forEach((name, i) => found[i] === undefined && missing.push(`${kind}/${name}: does not exist`));
+  }
+  // Node rows show the global AS number, in parentheses, for nodes without their own.
+  const configs =
+    kind === 'Node'
+      ? (await rs.list('BGPConfiguration')).filter(
+          (r): r is BGPConfiguration => r.kind === 'BGPConfiguration',
+        )
+      : [];
+  if (resources.length > 0 || missing.length === 0) {
+    context.io.out(
+      formatResources({ kind, resources, format, single: names.length === 1, context: { configs } }),
+    );
+  }
+  if (missing.length > 0) throw failure(...missing);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// delete
+
+async function deleteResources(args: ParsedArgs, context: CommandContext): Promise<void> {
+  const file = optionValue(args, FILENAME.long);
+  let targets: Pick<Resource, 'kind' | 'metadata'>[];
+  if (file !== undefined) {
+    targets = await loadResources(requireFile(args), context.io, 'delete');
+  } else {
+    const [kindText, ...names] = args.positionals;
+    const kind = requireKind(kindText);
+    if (names.length === 0) throw new UsageError('missing NAME (delete KIND NAME... or delete -f FILE)');
+    targets = [...new Set(names)].map((name) => ({ kind, metadata: { name } }));
+  }
+  const rs = new ResourceStore(await context.store());
+  const present = await presence(rs, targets);
+  const missing = targets.filter((_, i) => !present[i]);
+  const skip = args.options.has(SKIP_NOT_EXISTS.long);
+  if (missing.length > 0 && !skip) {
+    throw failure(
+      ...missing.map((r) => `${id(r)}: does not exist`),
+      `Failed to delete: ${missing.length} resource(s) do not exist; nothing was deleted`,
+    );
+  }
+  const deleted: Pick<Resource, 'kind'>[] = [];
+  for (const target of targets) {
+    if (await rs.delete(target.kind, target.metadata.name)) deleted.push(target);
+  }
+  context.io.out(lines(summaryLines(PAST.delete, deleted)));
+  const gone = targets.length - deleted.length;
+  if (gone > 0 && skip) context.io.out(`Skipped ${gone} resource(s) that do not exist\n`);
+  else if (gone > 0) throw failure(`${gone} resource(s) were deleted concurrently by someone else`);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The commands
+
+function writeCommand(mode: WriteMode, summary: string, detail: string): Command {
+  const skip =
+    mode === 'create' ? '\n  --skip-exists        leave resources that already exist as they are' : '';
+  return {
+    name: mode,
+    summary,
+    help: `usage: brindlectl ${mode} -f FILE${mode === 'create' ? ' [--skip-exists]' : ''}
+
+${summary}. ${detail}
+
+${FILE_HELP} Every resource is validated
+before anything is written: if any is invalid, each error is printed (file:line, resource, field,
+reason) and nothing is written.
+
+Options:
+  -f, --filename FILE  the resources to ${mode} ('-' for stdin)${skip}`,
+    options: mode === 'create' ? [FILENAME, SKIP_EXISTS] : [FILENAME],
+    run: (args, context) => writeResources(mode, args, context),
+  };
+}
+
+export const resourceCommands: readonly Command[] = [
+  writeCommand(
+    'apply',
+    'Create or replace resources from a file',
+    'Resources that exist are replaced, the others created.',
+  ),
+  writeCommand(
+    'create',
+    'Create resources from a file',
+    'Fails, writing nothing, if any of them already exists.',
+  ),
+  writeCommand(
+    'replace',
+    'Replace resources from a file',
+    'Fails, writing nothing, if any of them does not exist.',
+  ),
+  {
+    name: 'get',
+    summary: 'Show resources of one kind',
+    help: `usage: brindlectl get KIND [NAME...] [-o table|wide|yaml|json]
+
+Show every resource of KIND, or the ones named. Without -o, a table with calicoctl's columns; wide
+adds columns for some kinds. yaml and json print one resource asked for by name as itself, and
+anything else as a List (kind: <Kind>List, items: [...]), which apply -f accepts back.
+
+${KINDS_HELP}
+
+Options:
+  -o, --output FORMAT  table (default), wide, yaml or json`,
+    options: [OUTPUT],
+    run: get,
+  },
+  {
+    name: 'delete',
+    summary: 'Delete resources by kind and name, or those in a file',
+    help: `usage: brindlectl delete KIND NAME... [--skip-not-exists]
+       brindlectl delete -f FILE [--skip-not-exists]
+
+Delete the named resources of KIND, or the resources in FILE (only their kind and name matter, but the
+file must be valid). Fails, deleting nothing, if any of them does not exist.
+
+${KINDS_HELP}
+
+Options:
+  -f, --filename FILE  delete the resources in FILE ('-' for stdin)
+  --skip-not-exists    ignore resources that do not exist`,
+    options: [FILENAME, SKIP_NOT_EXISTS],
+    run: deleteResources,
+  },
+];
