@@ -2,7 +2,8 @@
 // (the topology) and applies only the difference to the router: new peers start, removed peers get a
 // Cease, changed peers restart, and no other session flaps. No protocol logic lives here.
 
-import { Subscription } from 'rxjs';
+import { BehaviorSubject, Subscription } from 'rxjs';
+import type { Observable } from 'rxjs';
 import type { Logger } from '../lib/log.ts';
 import { parseIpv4 } from '../lib/address.ts';
 import { CeaseSubcode } from '../bgp/constants.ts';
@@ -50,6 +51,9 @@ export class Daemon {
   private readonly originated = new Map<string, RouteAttributes>();
   private readonly subscription = new Subscription();
   private applying = Promise.resolve();
+  private readonly routers = new BehaviorSubject<Router | undefined>(undefined);
+  /** The running router, then each replacement (the metrics and the API follow it). */
+  readonly router$: Observable<Router | undefined> = this.routers.asObservable();
 
   private constructor(
     readonly config: BrindleConfig,
@@ -176,6 +180,7 @@ export class Daemon {
     for (const [prefix, attributes] of this.originated) router.originate(prefix, attributes);
     this.router = router;
     this.identity = identity;
+    this.routers.next(router);
     this.log.info(
       { event: 'listening', addresses: identity.listenAddresses, port: identity.listenPort },
       'BGP listening',
@@ -226,6 +231,7 @@ export class Daemon {
     this.subscription.unsubscribe();
     this.cache.stop();
     await this.router?.close(CeaseSubcode.AdministrativeShutdown, message);
+    this.routers.complete();
     await this.store.close();
   }
 }

@@ -4,6 +4,9 @@
 
 import { readFileSync } from 'node:fs';
 import { stringify } from 'yaml';
+import { startDaemonApi } from '../api/daemon-api.ts';
+import type { DaemonApi } from '../api/daemon-api.ts';
+import type { ReloadResult } from '../api/server.ts';
 import { createLogger } from '../lib/log.ts';
 import type { Logger } from '../lib/log.ts';
 import { describeSettings, loadConfig } from './config.ts';
@@ -60,30 +63,39 @@ function parseArgs(argv: string[]): { file?: string; check: boolean } | string {
   return { file: file ?? defaultConfigFile(), check };
 }
 
-function handleSignals(daemon: Daemon, log: Logger, file: string | undefined): void {
+/** Re-reads the config file (SIGHUP, or POST /api/v1/reload): the log level applies at once. */
+function reload(log: Logger, file: string | undefined): ReloadResult {
+  const reloaded = loadConfig(file);
+  if (!reloaded.ok) {
+    log.error(
+      { event: 'reload', errors: reloaded.errors },
+      'config reload failed; keeping the running config',
+    );
+    return { ok: false, errors: reloaded.errors };
+  }
+  log.level = reloaded.config.log.level;
+  log.info({ event: 'reload', logLevel: log.level }, 'config reloaded (resources are followed live)');
+  return { ok: true, level: log.level };
+}
+
+function handleSignals(daemon: Daemon, api: DaemonApi, log: Logger, file: string | undefined): void {
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ event: 'stop', signal }, 'stopping');
     setTimeout(() => process.exit(0), STOP_BOUND_MS).unref();
-    void daemon.stop(`brindle stopping (${signal})`).then(() => {
-      log.flush();
-      setTimeout(() => process.exit(0), 300).unref();
-    });
+    void api
+      .close()
+      .then(() => daemon.stop(`brindle stopping (${signal})`))
+      .then(() => {
+        log.flush();
+        setTimeout(() => process.exit(0), 300).unref();
+      });
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGHUP', () => {
-    const reloaded = loadConfig(file);
-    if (!reloaded.ok)
-      return log.error(
-        { event: 'reload', errors: reloaded.errors },
-        'config reload failed; keeping the running config',
-      );
-    log.level = reloaded.config.log.level;
-    log.info({ event: 'reload', level: log.level }, 'config reloaded (resources are followed live)');
-  });
+  process.on('SIGHUP', () => reload(log, file));
 }
 
 async function run(config: BrindleConfig, file: string | undefined): Promise<void> {
@@ -94,7 +106,16 @@ async function run(config: BrindleConfig, file: string | undefined): Promise<voi
     process.exit(70);
   });
   const daemon = await Daemon.start(config, log);
-  handleSignals(daemon, log, file);
+  let api: DaemonApi;
+  try {
+    api = await startDaemonApi(daemon, log, () => reload(log, file), version());
+  } catch (error) {
+    log.fatal({ event: 'api-failed', reason: String(error) }, 'cannot start the API; stopping');
+    await daemon.stop('brindle could not start its API');
+    log.flush();
+    process.exit(1);
+  }
+  handleSignals(daemon, api, log, file);
 }
 
 const args = parseArgs(process.argv.slice(2));

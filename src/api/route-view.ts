@@ -1,0 +1,174 @@
+// Loc-RIB destinations as JSON: every candidate path with its attributes, which one is best, which are
+// in the ECMP set, and for each loser the decision step that eliminated it (rib/decision.ts explain()),
+// so `brindlectl routes` can say why a route lost. Pure functions of the Loc-RIB.
+
+import { AsPathSegmentType, Origin } from '../bgp/constants.ts';
+import type { AsPathSegment } from '../bgp/types.ts';
+import { formatIpv4, isIpv4 } from '../lib/address.ts';
+import { Afi } from '../lib/family.ts';
+import { formatPrefix, maxPrefixLength, parsePrefix } from '../lib/prefix.ts';
+import type { Prefix } from '../lib/prefix.ts';
+import type { RouteAttributes } from '../rib/attr-set.ts';
+import { DECISION_STEPS, explain } from '../rib/decision.ts';
+import type { DecisionStep } from '../rib/decision.ts';
+import type { LocRib } from '../rib/loc-rib.ts';
+import type { Dest, Path } from '../rib/route.ts';
+import { destFamily } from '../metrics/rib-census.ts';
+import { HttpError } from './http.ts';
+
+const ORIGIN_NAMES: Record<number, string> = {
+  [Origin.Igp]: 'IGP',
+  [Origin.Egp]: 'EGP',
+  [Origin.Incomplete]: 'INCOMPLETE',
+};
+
+/** Routes listed when no limit is given; a full table is for the CLI to page through, not one reply. */
+export const DEFAULT_ROUTE_LIMIT = 1000;
+export const MAX_ROUTE_LIMIT = 100_000;
+
+export interface RouteQuery {
+  /** Exact prefix ("10.0.0.0/24"), or an address for the longest match ("10.0.0.7"). */
+  readonly prefix?: string;
+  readonly afi?: Afi;
+  readonly limit: number;
+}
+
+/** The query string of GET /api/v1/routes, validated (400 on anything unknown). */
+export function parseRouteQuery(query: URLSearchParams): RouteQuery {
+  for (const key of query.keys())
+    if (!['prefix', 'family', 'limit'].includes(key))
+      throw new HttpError(400, `unknown query parameter "${key}"`);
+  const family = query.get('family');
+  let afi: Afi | undefined;
+  if (family !== null) {
+    if (/^ipv4(-unicast)?$/.test(family)) afi = Afi.Ipv4;
+    else if (/^ipv6(-unicast)?$/.test(family)) afi = Afi.Ipv6;
+    else throw new HttpError(400, `family must be ipv4 or ipv6, not "${family}"`);
+  }
+  const limitText = query.get('limit');
+  const limit = limitText === null ? DEFAULT_ROUTE_LIMIT : Number(limitText);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_ROUTE_LIMIT)
+    throw new HttpError(400, `limit must be an integer from 1 to ${MAX_ROUTE_LIMIT}`);
+  return { prefix: query.get('prefix') ?? undefined, afi, limit };
+}
+
+export function routesDocument(rib: LocRib | undefined, query: RouteQuery) {
+  const dests = rib ? selectDests(rib, query) : { dests: [], truncated: false };
+  return {
+    count: dests.dests.length,
+    truncated: dests.truncated,
+    routes: dests.dests.sort(compareDests).map(destView),
+  };
+}
+
+function selectDests(rib: LocRib, query: RouteQuery): { dests: Dest[]; truncated: boolean } {
+  if (query.prefix !== undefined) {
+    const dest = lookup(rib, query.prefix);
+    const matches = dest && (query.afi === undefined || dest.afi === query.afi) ? [dest] : [];
+    return { dests: matches, truncated: false };
+  }
+  const dests: Dest[] = [];
+  for (const dest of rib.dests()) {
+    if (query.afi !== undefined && dest.afi !== query.afi) continue;
+    if (dests.length === query.limit) return { dests, truncated: true };
+    dests.push(dest);
+  }
+  return { dests, truncated: false };
+}
+
+/** An exact prefix, or the longest prefix that covers an address (BIRD's `show route for`). */
+function lookup(rib: LocRib, text: string): Dest | undefined {
+  if (text.includes('/')) {
+    const prefix = parsePrefix(text);
+    if (!prefix) throw new HttpError(400, `not a prefix: "${text}"`);
+    return rib.get(prefix);
+  }
+  const host = parsePrefix(`${text}/${isIpv4(text) ? 32 : 128}`);
+  if (!host) throw new HttpError(400, `not a prefix or an address: "${text}"`);
+  for (let length = maxPrefixLength(host.afi); length >= 0; length--) {
+    const dest = rib.get(parsePrefix(`${text}/${length}`) as Prefix);
+    if (dest) return dest;
+  }
+  return undefined;
+}
+
+function compareDests(a: Dest, b: Dest): number {
+  return a.afi - b.afi || a.w0 - b.w0 || a.w1 - b.w1 || a.w2 - b.w2 || a.w3 - b.w3 || a.length - b.length;
+}
+
+/** Best first, then losers by how far they got in the decision process, ineligible last. */
+function rank(lostAt: DecisionStep | 'ineligible' | undefined): number {
+  if (lostAt === undefined) return -1;
+  if (lostAt === 'ineligible') return DECISION_STEPS.length;
+  return DECISION_STEPS.length - DECISION_STEPS.indexOf(lostAt);
+}
+
+export function destView(dest: Dest) {
+  const explained = explain(dest.paths).sort((a, b) => rank(a.lostAt) - rank(b.lostAt));
+  return {
+    prefix: formatPrefix(dest),
+    family: destFamily(dest),
+    paths: explained.map(({ path, lostAt }) => pathView(dest, path, lostAt)),
+  };
+}
+
+export function pathView(dest: Dest, path: Path, lostAt?: DecisionStep | 'ineligible') {
+  return {
+    from: path.peer.local ? 'local' : path.peer.name,
+    best: dest.best === path,
+    ecmp: dest.ecmp.includes(path),
+    eligible: path.eligible,
+    stale: path.stale,
+    lostAt: dest.best === path ? null : (lostAt ?? null),
+    pathId: path.pathId,
+    attributes: attributesView(path.attrs.attributes),
+  };
+}
+
+export function attributesView(a: Readonly<RouteAttributes>) {
+  return {
+    origin: a.origin === undefined ? null : (ORIGIN_NAMES[a.origin] ?? String(a.origin)),
+    asPath: formatAsPath(a.asPath ?? []),
+    nextHop: a.nextHop ?? null,
+    ...(a.linkLocalNextHop ? { linkLocalNextHop: a.linkLocalNextHop } : {}),
+    med: a.multiExitDisc ?? null,
+    localPref: a.localPref ?? null,
+    ...(a.atomicAggregate ? { atomicAggregate: true } : {}),
+    ...(a.aggregator ? { aggregator: `${a.aggregator.asn} ${a.aggregator.address}` } : {}),
+    communities: (a.communities ?? []).map((c) => `${c >>> 16}:${c & 0xffff}`),
+    ...(a.largeCommunities?.length
+      ? {
+          largeCommunities: a.largeCommunities.map(
+            (c) => `${c.globalAdministrator}:${c.localData1}:${c.localData2}`,
+          ),
+        }
+      : {}),
+    ...(a.extendedCommunities?.length
+      ? { extendedCommunities: a.extendedCommunities.map((c) => c.toString(16).padStart(16, '0')) }
+      : {}),
+    originatorId: a.originatorId === undefined ? null : formatIpv4(a.originatorId),
+    clusterList: (a.clusterList ?? []).map(formatIpv4),
+    ...(a.unknown?.length ? { unknownAttributes: a.unknown.map((u) => u.typeCode) } : {}),
+  };
+}
+
+/** "64512 64513 {64514,64515}", confederation segments in parentheses (as BIRD prints them). */
+export function formatAsPath(segments: readonly AsPathSegment[]): string {
+  return segments
+    .map((s) => {
+      const asns = s.asns.join(' ');
+      switch (s.type) {
+        case AsPathSegmentType.AsSequence:
+          return asns;
+        case AsPathSegmentType.AsSet:
+          return `{${s.asns.join(',')}}`;
+        case AsPathSegmentType.AsConfedSequence:
+          return `(${asns})`;
+        case AsPathSegmentType.AsConfedSet:
+          return `({${s.asns.join(',')}})`;
+        default:
+          return asns;
+      }
+    })
+    .join(' ');
+}

@@ -1,0 +1,333 @@
+// The daemon's API: one HTTP server on `api.listen` (loopback by default) for /metrics, the health
+// endpoints and the read-only JSON API, and one on the unix socket `api.socket` that serves the same
+// plus the commands that change state (reset a peer, reload, log level). Changing state needs access
+// to the socket file (mode 0660), never just network reach to the TCP port.
+//
+// GET  /metrics                      Prometheus text exposition
+// GET  /health/live | /health/ready  200 or 503 with a JSON body (health.ts)
+// GET  /api/v1/status                every session, one line each (calicoctl node status)
+// GET  /api/v1/peers[/NAME|ADDR]     session detail: capabilities, timers, counters, last error
+// GET  /api/v1/routes                ?prefix=P|ADDR &family=ipv4|ipv6 &limit=N; paths and why each lost
+// GET  /api/v1/fib | /api/v1/ipam    501 until the FIB / IPAM register a view
+// GET  /api/v1/events/routes         Server-Sent Events of best-path changes
+// GET  /api/v1/log-level
+// socket only:
+// POST /api/v1/peers/NAME|ADDR/reset Cease/Administrative Reset, then the session starts again
+// POST /api/v1/reload                re-read the config file, as SIGHUP does
+// PUT  /api/v1/log-level             {"level": "debug"}
+
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { systemClock } from '../lib/clock.ts';
+import type { Clock } from '../lib/clock.ts';
+import type { Logger } from '../lib/log.ts';
+import { scrapedCounter, scrapedGauge } from '../metrics/collect.ts';
+import type { BrindleMetrics } from '../metrics/registry.ts';
+import type { BrindleSource } from '../metrics/source.ts';
+import { READINESS_THRESHOLD_MS, readiness } from './health.ts';
+import { HttpError, readJson, RouteTable, serve } from './http.ts';
+import type { ApiRequest, Reply } from './http.ts';
+import { findPeer, peerDetail, sortedPeers, statusDocument } from './peer-view.ts';
+import { RouteEvents } from './route-events.ts';
+import type { RouteEventsOptions } from './route-events.ts';
+import { parseRouteQuery, routesDocument } from './route-view.ts';
+import { listenUnix, removeSocketFile } from './unix-socket.ts';
+
+/** Per listener; Node closes connections beyond it at once. */
+const MAX_CONNECTIONS = 256;
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+
+/** What a reload did: the daemon's SIGHUP handler returns it too. */
+export type ReloadResult =
+  { readonly ok: true; readonly level: string } | { readonly ok: false; readonly errors: string[] };
+
+/** A module's read-only JSON view (the FIB's routes, IPAM's blocks), plugged in when the module runs. */
+export type ExtensionView = () => unknown;
+
+export interface ApiServerOptions {
+  readonly source: BrindleSource;
+  readonly metrics: BrindleMetrics;
+  /** The daemon's root logger: PUT /api/v1/log-level sets its level (children follow). */
+  readonly log: Logger;
+  /** "host:port" or "[v6]:port"; port 0 picks a free port. No TCP listener when absent. */
+  readonly listen?: string;
+  /** The control socket's path. No control socket when absent. */
+  readonly socketPath?: string;
+  readonly clock?: Clock;
+  readonly readinessThresholdMs?: number;
+  /** Re-reads the configuration (POST /api/v1/reload); 501 when absent. */
+  readonly reload?: () => ReloadResult;
+  readonly events?: RouteEventsOptions;
+}
+
+export class ApiServer {
+  private readonly events: RouteEvents;
+  private readonly clock: Clock;
+  private readonly startedAt: number;
+  private readonly startedAtWall = Date.now();
+  private tcp: Server | undefined;
+  private unix: { server: Server; path: string; inode: number } | undefined;
+  private fib: ExtensionView | undefined;
+  private ipam: ExtensionView | undefined;
+
+  private constructor(private readonly options: ApiServerOptions) {
+    this.clock = options.clock ?? systemClock;
+    this.startedAt = this.clock.now();
+    this.events = new RouteEvents(options.source, options.log, options.events);
+    this.registerMetrics();
+  }
+
+  /** The route event stream's own series (once per registry). */
+  private registerMetrics(): void {
+    const registry = this.options.metrics.registry;
+    if (registry.getSingleMetric('brindle_api_route_event_clients')) return;
+    scrapedGauge(
+      registry,
+      { name: 'brindle_api_route_event_clients', help: 'Clients of GET /api/v1/events/routes.' },
+      (emit) => emit({}, this.events.clientCount),
+    );
+    scrapedCounter(
+      registry,
+      {
+        name: 'brindle_api_route_event_clients_dropped_total',
+        help: 'Route event clients disconnected for falling behind.',
+      },
+      (emit) => emit({}, this.events.dropped),
+    );
+  }
+
+  static async start(options: ApiServerOptions): Promise<ApiServer> {
+    const api = new ApiServer(options);
+    try {
+      if (options.listen !== undefined) await api.listenTcp(options.listen);
+      if (options.socketPath !== undefined) await api.listenSocket(options.socketPath);
+    } catch (error) {
+      await api.close();
+      throw error;
+    }
+    return api;
+  }
+
+  private async listenTcp(listen: string): Promise<void> {
+    const { host, port } = parseListen(listen);
+    const server = createServer(serve(this.routes('tcp'), this.options.log));
+    server.maxConnections = MAX_CONNECTIONS;
+    this.tcp = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host, port }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.options.log.info({ event: 'api-listening', address: this.url }, 'API listening');
+  }
+
+  private async listenSocket(path: string): Promise<void> {
+    const server = createServer(serve(this.routes('socket'), this.options.log));
+    server.maxConnections = MAX_CONNECTIONS;
+    const inode = await listenUnix(server, path);
+    this.unix = { server, path, inode };
+    this.options.log.info({ event: 'api-listening', socket: path }, 'control socket listening');
+  }
+
+  /** The TCP listener's address (with the port chosen when 0 was asked). */
+  get address(): { host: string; port: number } | undefined {
+    const address = this.tcp?.address() as AddressInfo | null | undefined;
+    return address ? { host: address.address, port: address.port } : undefined;
+  }
+
+  get url(): string | undefined {
+    const a = this.address;
+    return a && `http://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
+  }
+
+  get socketPath(): string | undefined {
+    return this.unix?.path;
+  }
+
+  /** SSE clients now connected, and those dropped for falling behind. */
+  get eventClients(): { connected: number; dropped: number } {
+    return { connected: this.events.clientCount, dropped: this.events.dropped };
+  }
+
+  /** GET /api/v1/fib serves this view once the FIB runs (501 until then). */
+  setFibView(view: ExtensionView | undefined): void {
+    this.fib = view;
+  }
+
+  setIpamView(view: ExtensionView | undefined): void {
+    this.ipam = view;
+  }
+
+  private routes(listener: 'tcp' | 'socket'): RouteTable {
+    const table = new RouteTable()
+      .add('GET', '/metrics', () => this.metricsReply())
+      .add('GET', '/health/live', () => this.live())
+      .add('GET', '/health/ready', () => this.ready())
+      .add('GET', '/api/v1', () => ({ body: { endpoints: ENDPOINTS } }))
+      .add('GET', '/api/v1/status', () => ({ body: statusDocument(this.options.source.bgp) }))
+      .add('GET', '/api/v1/peers', async () => ({ body: { peers: await this.peers() } }))
+      .add('GET', '/api/v1/peers/:peer', async (r) => ({ body: await this.peer(r.params.peer) }))
+      .add('GET', '/api/v1/routes', (r) => this.routesReply(r))
+      .add('GET', '/api/v1/fib', () => extension(this.fib, 'the FIB'))
+      .add('GET', '/api/v1/ipam', () => extension(this.ipam, 'IPAM'))
+      .add('GET', '/api/v1/events/routes', (r) => this.attachEvents(r))
+      .add('GET', '/api/v1/log-level', () => ({ body: { level: this.options.log.level } }));
+    if (listener === 'tcp') {
+      const refuse = () => {
+        throw new HttpError(
+          403,
+          'commands that change state are accepted only on the control socket (api.socket)',
+        );
+      };
+      return table
+        .add('POST', '/api/v1/peers/:peer/reset', refuse)
+        .add('POST', '/api/v1/reload', refuse)
+        .add('PUT', '/api/v1/log-level', refuse);
+    }
+    return table
+      .add('POST', '/api/v1/peers/:peer/reset', (r) => this.resetPeer(r.params.peer))
+      .add('POST', '/api/v1/reload', () => this.reload())
+      .add('PUT', '/api/v1/log-level', (r) => this.setLogLevel(r));
+  }
+
+  private async metricsReply(): Promise<Reply> {
+    const { contentType, body } = await this.options.metrics.exposition();
+    return { body, contentType };
+  }
+
+  private live(): Reply {
+    return {
+      body: {
+        live: true,
+        uptimeSec: Math.round((Date.now() - this.startedAtWall) / 1000),
+        datastore: this.options.metrics.datastore ?? 'unknown',
+      },
+    };
+  }
+
+  private ready(): Reply {
+    const threshold = this.options.readinessThresholdMs ?? READINESS_THRESHOLD_MS;
+    const result = readiness(this.options.source.bgp, this.clock.now() - this.startedAt, threshold);
+    return { status: result.ready ? 200 : 503, body: result };
+  }
+
+  private async peers() {
+    const census = await this.options.metrics.rib.census();
+    return sortedPeers(this.options.source.bgp).map((p) => peerDetail(p, census));
+  }
+
+  private async peer(key: string) {
+    const peer = findPeer(this.options.source.bgp, key);
+    if (!peer) throw new HttpError(404, `no peer named or at "${key}"`);
+    return peerDetail(peer, await this.options.metrics.rib.census());
+  }
+
+  private routesReply(request: ApiRequest): Reply {
+    const query = parseRouteQuery(request.query);
+    return { body: routesDocument(this.options.source.bgp?.locRib, query) };
+  }
+
+  private attachEvents(request: ApiRequest): Reply {
+    this.events.attach(request.response);
+    return undefined;
+  }
+
+  private resetPeer(key: string): Reply {
+    const peer = findPeer(this.options.source.bgp, key);
+    if (!peer) throw new HttpError(404, `no peer named or at "${key}"`);
+    const before = peer.state;
+    this.options.log.info(
+      { event: 'peer-reset', peer: peer.config.name, state: before },
+      'peer reset requested',
+    );
+    peer.reset('reset by the operator');
+    return {
+      status: 202,
+      body: { peer: peer.config.name, remote: peer.config.remoteAddress, before, state: peer.state },
+    };
+  }
+
+  private reload(): Reply {
+    if (!this.options.reload) throw new HttpError(501, 'reload is not available in this process');
+    const result = this.options.reload();
+    if (!result.ok)
+      return {
+        status: 422,
+        body: {
+          error: 'the configuration is invalid; kept the running one',
+          status: 422,
+          errors: result.errors,
+        },
+      };
+    return { body: { reloaded: true, level: result.level } };
+  }
+
+  private async setLogLevel(request: ApiRequest): Promise<Reply> {
+    const body = await readJson(request.raw);
+    const level = (body as { level?: unknown } | null)?.level;
+    if (typeof level !== 'string' || !(LOG_LEVELS as readonly string[]).includes(level))
+      throw new HttpError(400, `level must be one of ${LOG_LEVELS.join(', ')}`);
+    const log = this.options.log;
+    const previous = log.level;
+    // `from`/`to`, not `level`: that field is pino's own.
+    const say = () =>
+      log.info({ event: 'log-level', from: previous, to: level }, `log level ${previous} -> ${level}`);
+    // Said at info under whichever of the two levels shows info, so the change is on record.
+    const infoShown = log.levels.values[level] <= log.levels.values.info;
+    if (!infoShown) say();
+    log.level = level;
+    if (infoShown) say();
+    return { body: { level, previous } };
+  }
+
+  async close(): Promise<void> {
+    this.events.close();
+    const servers = [this.tcp, this.unix?.server].filter((s) => s !== undefined);
+    await Promise.all(
+      servers.map(
+        (server) =>
+          new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            server.closeAllConnections();
+          }),
+      ),
+    );
+    if (this.unix) removeSocketFile(this.unix.path, this.unix.inode);
+    this.tcp = undefined;
+    this.unix = undefined;
+  }
+}
+
+const ENDPOINTS = [
+  'GET /metrics',
+  'GET /health/live',
+  'GET /health/ready',
+  'GET /api/v1/status',
+  'GET /api/v1/peers',
+  'GET /api/v1/peers/{name|address}',
+  'GET /api/v1/routes?prefix=&family=&limit=',
+  'GET /api/v1/fib',
+  'GET /api/v1/ipam',
+  'GET /api/v1/events/routes',
+  'GET /api/v1/log-level',
+  'POST /api/v1/peers/{name|address}/reset (control socket)',
+  'POST /api/v1/reload (control socket)',
+  'PUT /api/v1/log-level (control socket)',
+];
+
+function extension(view: ExtensionView | undefined, what: string): Reply {
+  if (!view) throw new HttpError(501, `${what} is not available yet`);
+  return { body: view() };
+}
+
+/** "127.0.0.1:9179", "[::1]:9179", "localhost:9179" → host and port. */
+export function parseListen(listen: string): { host: string; port: number } {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(listen);
+  const port = Number(match?.[3]);
+  if (!match || port > 65535) throw new Error(`api.listen must be host:port or [v6]:port, not "${listen}"`);
+  return { host: match[1] ?? match[2], port };
+}

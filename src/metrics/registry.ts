@@ -1,0 +1,134 @@
+// Brindle's Prometheus registry: every `brindle_*` series (BGP sessions, Loc-RIB, Adj-RIB-Out, the
+// datastore, build info) plus prom-client's process and Node.js metrics. Series are computed on scrape
+// from the live objects; the registry holds a subscription to the Loc-RIB's changes (best-path change
+// counts) and to the datastore's health, both released by close().
+
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import type { Subscription } from 'rxjs';
+import type { StoreHealth } from '../datastore/store.ts';
+import { formatIpv4 } from '../lib/address.ts';
+import { registerBgpMetrics } from './bgp-metrics.ts';
+import { scrapedGauge } from './collect.ts';
+import { registerFibMetrics, registerIpamMetrics } from './extensions.ts';
+import type { FibMetricsSource, IpamMetricsSource } from './extensions.ts';
+import { RibWatcher } from './rib-census.ts';
+import type { RibWatcherOptions } from './rib-census.ts';
+import { registerRibMetrics } from './rib-metrics.ts';
+import type { BrindleSource } from './source.ts';
+
+export type { FibMetricsSource, FibStats, IpamMetricsSource, IpamStats } from './extensions.ts';
+export { registerFibMetrics, registerIpamMetrics } from './extensions.ts';
+
+export interface BuildInfo {
+  readonly version: string;
+  readonly mode: string;
+  readonly nodeName: string;
+  readonly datastore: string;
+}
+
+export interface MetricsOptions {
+  readonly build?: BuildInfo;
+  /** prom-client's process_* and nodejs_* series (default on). */
+  readonly processMetrics?: boolean;
+  readonly census?: RibWatcherOptions;
+}
+
+export class BrindleMetrics {
+  readonly registry = new Registry();
+  readonly rib: RibWatcher;
+  private datastoreHealth: StoreHealth | undefined;
+  private readonly subscription: Subscription | undefined;
+  private fibRegistered = false;
+  private ipamRegistered = false;
+
+  constructor(
+    readonly source: BrindleSource,
+    options: MetricsOptions = {},
+  ) {
+    this.rib = new RibWatcher(source, options.census);
+    this.subscription = source.datastoreHealth$?.subscribe((h) => (this.datastoreHealth = h));
+    registerBgpMetrics(this.registry, source, this.rib);
+    registerRibMetrics(this.registry, source, this.rib);
+    this.registerDaemonMetrics(options.build);
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+  }
+
+  private registerDaemonMetrics(build: BuildInfo | undefined): void {
+    scrapedGauge(
+      this.registry,
+      {
+        name: 'brindle_datastore_up',
+        help: 'Whether the datastore answers (1) or not (0); Brindle keeps routing on its last good view meanwhile.',
+        labelNames: ['datastore'],
+      },
+      (emit) => {
+        const datastore = build?.datastore ?? 'unknown';
+        if (this.datastoreHealth !== undefined) emit({ datastore }, this.datastoreHealth === 'up' ? 1 : 0);
+      },
+    );
+    scrapedGauge(
+      this.registry,
+      {
+        name: 'brindle_build_info',
+        help: 'Version, mode and node of this Brindle (value 1).',
+        labelNames: ['version', 'mode', 'node', 'datastore', 'nodejs'],
+      },
+      (emit) => {
+        if (build) {
+          const { version, mode, nodeName, datastore } = build;
+          emit({ version, mode, node: nodeName, datastore, nodejs: process.version }, 1);
+        }
+      },
+    );
+    scrapedGauge(
+      this.registry,
+      {
+        name: 'brindle_bgp_router_info',
+        help: 'The running BGP speaker: router ID, cluster ID and local AS (value 1).',
+        labelNames: ['router_id', 'cluster_id', 'local_as'],
+      },
+      (emit) => {
+        const id = this.source.bgp?.identity;
+        if (id)
+          emit(
+            {
+              router_id: formatIpv4(id.routerId),
+              cluster_id: formatIpv4(id.clusterId),
+              local_as: String(id.localAs),
+            },
+            1,
+          );
+      },
+    );
+  }
+
+  /** The datastore's last reported health; undefined before the first report or without a datastore. */
+  get datastore(): StoreHealth | undefined {
+    return this.datastoreHealth;
+  }
+
+  /** The FIB's series (brindle_fib_*), once node mode programs the kernel. */
+  registerFib(fib: FibMetricsSource): void {
+    if (this.fibRegistered) throw new Error('FIB metrics are already registered');
+    this.fibRegistered = true;
+    registerFibMetrics(this.registry, fib);
+  }
+
+  /** IPAM's series (brindle_ipam_*), once the allocator runs in the daemon. */
+  registerIpam(ipam: IpamMetricsSource): void {
+    if (this.ipamRegistered) throw new Error('IPAM metrics are already registered');
+    this.ipamRegistered = true;
+    registerIpamMetrics(this.registry, ipam);
+  }
+
+  /** The text exposition format and its content type. */
+  async exposition(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+
+  close(): void {
+    this.subscription?.unsubscribe();
+    this.rib.close();
+    this.registry.clear();
+  }
+}
