@@ -12,6 +12,7 @@ import type { Store, StoreError } from '../datastore/store.ts';
 import { CliError, EXIT, EXIT_CODES_HELP, parseArgs, UsageError } from './command.ts';
 import type { Command, CommandContext, ExitCode, Io } from './command.ts';
 import { resourceCommands } from './resources.ts';
+import { daemonCommands } from './daemon.ts';
 
 /** The deadline of each etcd call, and of connecting to etcd at all. */
 const ETCD_REQUEST_TIMEOUT_MS = 5_000;
@@ -36,7 +37,7 @@ const versionCommand: Command = {
   },
 };
 
-const COMMANDS: readonly Command[] = [...resourceCommands, versionCommand];
+const COMMANDS: readonly Command[] = [...resourceCommands, ...daemonCommands, versionCommand];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 3;
