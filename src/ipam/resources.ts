@@ -1,0 +1,80 @@
+// What IPAM reads from the routing resources (calico-routing.md §6, §7.1): the IPPools, the
+// IPAMConfiguration singleton with its in-memory defaults, and a node's labels for pool nodeSelectors.
+// An interface, so the daemon can serve it from its ResourceCache while brindlectl and the CNI plugin
+// read the Store directly (storeResources).
+
+import type { Store } from '../datastore/store.ts';
+import { decodeResource } from '../reflector/resources/decode.ts';
+import { DEFAULTS, ipamMaxBlocksPerHost, ipPoolNodeSelector } from '../reflector/resources/defaults.ts';
+import { IPAM_CONFIG_NAME } from '../reflector/resources/ipam-configuration.ts';
+import { ResourceStore, resourceKey } from '../reflector/resources/store.ts';
+import type { IPAMConfigurationSpec, IPPool, Resource } from '../reflector/resources/types.ts';
+import type { Labels } from '../reflector/selector.ts';
+
+export interface IpamResourceView {
+  readonly pools: readonly IPPool[];
+  /** The spec of IPAMConfiguration `default`; undefined when absent (defaults apply, §7.1). */
+  readonly ipamConfiguration: IPAMConfigurationSpec | undefined;
+  /** The Node resource's labels ({} when it has none, or when no pool's nodeSelector looks at labels). */
+  readonly nodeLabels: Labels;
+}
+
+export interface IpamResources {
+  /** One consistent-enough view for one request; `node` only when labels matter (allocation). */
+  read(node?: string): Promise<IpamResourceView>;
+}
+
+const POOL_PREFIX = resourceKey('IPPool', '');
+const CONFIG_KEY = resourceKey('IPAMConfiguration', IPAM_CONFIG_NAME);
+/** `v3/ipamconfiguration/…` and `v3/ippool/…` share this prefix: one list reads both. */
+const IPAM_RESOURCES_PREFIX = 'v3/ip';
+
+/**
+ * Read from the Store on every call, as a short-lived CLI or CNI process wants: one list for pools and
+ * the IPAMConfiguration, plus the Node only when some pool's nodeSelector is not all(). Stored
+ * resources that fail validation are skipped, as the ResourceCache skips them.
+ */
+export function storeResources(store: Store): IpamResources {
+  const resources = new ResourceStore(store);
+  return {
+    async read(node) {
+      const { items } = await store.list(IPAM_RESOURCES_PREFIX);
+      const decoded = items.map((kv) => ({ key: kv.key, resource: decodeStoredResource(kv.value) }));
+      const pools = decoded
+        .filter((d) => d.key.startsWith(POOL_PREFIX))
+        .map((d) => d.resource)
+        .filter((r): r is IPPool => r?.kind === 'IPPool');
+      const config = decoded.find((d) => d.key === CONFIG_KEY)?.resource;
+      const ipamConfiguration = config?.kind === 'IPAMConfiguration' ? config.spec : undefined;
+      const labelsMatter =
+        node !== undefined && pools.some((p) => ipPoolNodeSelector(p.spec).trim() !== 'all()');
+      const nodeLabels = labelsMatter ? ((await resources.get('Node', node))?.metadata.labels ?? {}) : {};
+      return { pools, ipamConfiguration, nodeLabels };
+    },
+  };
+}
+
+function decodeStoredResource(text: string): Resource | undefined {
+  try {
+    return decodeResource(JSON.parse(text)).resource;
+  } catch {
+    return undefined;
+  }
+}
+
+/** IPAMConfiguration with its defaults applied (§7.1). */
+export interface IpamConfig {
+  readonly strictAffinity: boolean;
+  readonly autoAllocateBlocks: boolean;
+  /** 0 in the resource means 20. */
+  readonly maxBlocksPerHost: number;
+}
+
+export function effectiveIpamConfig(spec: IPAMConfigurationSpec | undefined): IpamConfig {
+  const defaults = DEFAULTS.IPAMConfiguration;
+  return {
+    strictAffinity: spec?.strictAffinity ?? defaults.strictAffinity,
+    autoAllocateBlocks: spec?.autoAllocateBlocks ?? defaults.autoAllocateBlocks,
+    maxBlocksPerHost: ipamMaxBlocksPerHost(spec),
+  };
+}
