@@ -7,6 +7,8 @@ import type { BenchRow } from './table.ts';
 const suites: Record<string, () => Promise<BenchRow[]>> = {
   codec: async () => (await import('./codec.ts')).runCodecBench(),
   sessions: async () => (await import('./sessions.ts')).runSessionBench(),
+  reflector: async () => (await import('./reflector/index.ts')).runReflectorBench(),
+  fib: async () => (await import('./fib.ts')).runFibBench(),
 };
 
 const wanted = process.argv.slice(2);

@@ -170,9 +170,10 @@ export const configSchema = {
       env: 'BRINDLE_FIB_TABLE',
     },
     protocol: {
+      // 205: unused by the usual routing daemons (FRR names 186-197, BIRD 12, Calico's Felix 80).
       doc: "Route protocol number of Brindle's kernel routes (shown as 'proto brindle' once named in rt_protos).",
       format: 'nat',
-      default: 196,
+      default: 205,
       env: 'BRINDLE_FIB_PROTOCOL',
     },
     keepRoutesOnStop: {
