@@ -19,6 +19,10 @@ import type { NextHopMode } from '../rib/export.ts';
 import type { RouteAttributes } from '../rib/attr-set.ts';
 import type { BrindleConfig } from './config.ts';
 import { Router } from './router.ts';
+import { NodeRouting } from './node-routing.ts';
+import { IpamRoutes } from './ipam-routes.ts';
+import type { NodeRoutes } from '../ipam/routes.ts';
+import { formatPrefix } from '../lib/prefix.ts';
 import type { RouterPeerOptions } from './router.ts';
 
 /** Fields of a desired peering that are only informational: a change to them restarts nothing. */
@@ -47,6 +51,10 @@ export class Daemon {
   private identity: SpeakerIdentity | undefined;
   /** The peerings the router runs, by name. */
   private peerings: DesiredPeering[] = [];
+  /** Node mode: the kernel FIB and the routes of this node's IPAM blocks. */
+  private nodeRouting: NodeRouting | undefined;
+  private ipam: IpamRoutes | undefined;
+  private readonly ipamOriginated = new Set<string>();
   /** Routes this node originates (its address blocks); replayed into a new router. */
   private readonly originated = new Map<string, RouteAttributes>();
   private readonly subscription = new Subscription();
@@ -75,6 +83,7 @@ export class Daemon {
       'brindle starting',
     );
     await daemon.registerNode();
+    if (config.mode === 'node') await daemon.startNodeRouting();
     daemon.subscription.add(
       daemon.cache.health$.subscribe((health) =>
         log.info({ event: 'datastore', health }, `datastore ${health}`),
@@ -83,6 +92,34 @@ export class Daemon {
     daemon.subscription.add(daemon.cache.snapshot$.subscribe((s) => s && daemon.enqueue(s)));
     await daemon.cache.start();
     return daemon;
+  }
+
+  /**
+   * Node mode: the kernel FIB (refusing to start without the native addon) and the routes this
+   * node's IPAM blocks call for — originated over BGP, blackholed in the kernel.
+   */
+  private async startNodeRouting(): Promise<void> {
+    if (this.config.fib.enabled) this.nodeRouting = await NodeRouting.start(this.config, this.log);
+    const ipam = new IpamRoutes(this.store, this.config.nodeName, this.log);
+    this.ipam = ipam;
+    this.subscription.add(this.cache.snapshot$.subscribe((s) => s && ipam.setPools(s.pools)));
+    this.subscription.add(ipam.routes$.subscribe((routes) => this.applyIpamRoutes(routes)));
+    await ipam.start();
+  }
+
+  private applyIpamRoutes(routes: NodeRoutes): void {
+    const wanted = new Set(routes.originate.map((p) => formatPrefix(p)));
+    for (const prefix of [...this.ipamOriginated]) {
+      if (wanted.has(prefix)) continue;
+      this.withdrawOriginated(prefix);
+      this.ipamOriginated.delete(prefix);
+    }
+    for (const prefix of wanted) {
+      if (this.ipamOriginated.has(prefix)) continue;
+      this.originate(prefix);
+      this.ipamOriginated.add(prefix);
+    }
+    this.nodeRouting?.setBlackholes(routes.blackhole);
   }
 
   /** This node's Node resource carries the addresses from the daemon config (as calico-node writes them at start). */
@@ -175,7 +212,9 @@ export class Daemon {
       localAs: identity.localAs,
       clusterId: identity.clusterId,
       log: this.log,
+      nextHops: this.nodeRouting?.ribResolver(),
     });
+    this.nodeRouting?.follow(router.locRib);
     for (const address of identity.listenAddresses) await router.listen(address, identity.listenPort);
     for (const [prefix, attributes] of this.originated) router.originate(prefix, attributes);
     this.router = router;
@@ -225,13 +264,26 @@ export class Daemon {
     this.router?.withdrawOriginated(prefix);
   }
 
+  /**
+   * SIGHUP: lists the resources again and applies them like any other snapshot, so only sessions whose
+   * desired parameters changed restart. False when the datastore did not answer (the last good view
+   * stays; the cache keeps retrying).
+   */
+  async reload(): Promise<boolean> {
+    const listed = await this.cache.resync();
+    await this.applying;
+    return listed;
+  }
+
   /** Administrative shutdown of every session, then the datastore. */
   async stop(message = 'brindle stopping'): Promise<void> {
     await this.applying;
     this.subscription.unsubscribe();
     this.cache.stop();
+    this.ipam?.stop();
     await this.router?.close(CeaseSubcode.AdministrativeShutdown, message);
     this.routers.complete();
+    await this.nodeRouting?.stop();
     await this.store.close();
   }
 }

@@ -1,6 +1,7 @@
 // `brindle`: the daemon's entry point. Parses argv, loads and checks the config, starts the daemon,
 // and turns signals into orderly actions: SIGTERM/SIGINT stop every session with Cease/Administrative
-// Shutdown and exit 0 within a bound; SIGHUP re-reads the config file (the log level applies at once).
+// Shutdown and exit 0 within a bound; SIGHUP re-reads the config file (the log level applies at once,
+// any other changed setting is logged as needing a restart) and lists the resources again.
 
 import { readFileSync } from 'node:fs';
 import { stringify } from 'yaml';
@@ -63,8 +64,27 @@ function parseArgs(argv: string[]): { file?: string; check: boolean } | string {
   return { file: file ?? defaultConfigFile(), check };
 }
 
-/** Re-reads the config file (SIGHUP, or POST /api/v1/reload): the log level applies at once. */
-function reload(log: Logger, file: string | undefined): ReloadResult {
+/** Settings a reload applies at once; a change to any other waits for a restart. */
+const APPLIED_ON_RELOAD = new Set(['log.level']);
+
+/** Dotted names of the settings whose values differ: "bgp.listenPort", "datastore.etcdEndpoints". */
+function changedSettings(running: object, next: object, path = ''): string[] {
+  const section = (v: unknown): v is object => typeof v === 'object' && v !== null && !Array.isArray(v);
+  const keys = new Set([...Object.keys(running), ...Object.keys(next)]);
+  return [...keys].flatMap((key) => {
+    const a = (running as Record<string, unknown>)[key];
+    const b = (next as Record<string, unknown>)[key];
+    if (section(a) && section(b)) return changedSettings(a, b, `${path}${key}.`);
+    return JSON.stringify(a) === JSON.stringify(b) ? [] : [`${path}${key}`];
+  });
+}
+
+/**
+ * SIGHUP, or POST /api/v1/reload: re-reads the config file — the log level applies at once, other
+ * changes are compared with the running config and named as needing a restart — and lists the
+ * resources again; only sessions whose desired parameters changed restart.
+ */
+function reload(daemon: Daemon, log: Logger, file: string | undefined): ReloadResult {
   const reloaded = loadConfig(file);
   if (!reloaded.ok) {
     log.error(
@@ -74,7 +94,22 @@ function reload(log: Logger, file: string | undefined): ReloadResult {
     return { ok: false, errors: reloaded.errors };
   }
   log.level = reloaded.config.log.level;
-  log.info({ event: 'reload', logLevel: log.level }, 'config reloaded (resources are followed live)');
+  const needsRestart = changedSettings(daemon.config, reloaded.config).filter(
+    (setting) => !APPLIED_ON_RELOAD.has(setting),
+  );
+  if (needsRestart.length > 0)
+    log.warn(
+      { event: 'reload', needsRestart },
+      `needs restart: ${needsRestart.join(', ')} changed; the running values stay until then`,
+    );
+  log.info({ event: 'reload', logLevel: log.level }, 'config reloaded; listing the resources again');
+  void daemon
+    .reload()
+    .then((listed) =>
+      listed
+        ? log.info({ event: 'resync', revision: daemon.cache.current?.revision }, 'resources re-synced')
+        : log.warn({ event: 'resync' }, 'datastore did not answer; keeping the last good view'),
+    );
   return { ok: true, level: log.level };
 }
 
@@ -95,7 +130,7 @@ function handleSignals(daemon: Daemon, api: DaemonApi, log: Logger, file: string
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGHUP', () => reload(log, file));
+  process.on('SIGHUP', () => reload(daemon, log, file));
 }
 
 async function run(config: BrindleConfig, file: string | undefined): Promise<void> {
@@ -108,7 +143,7 @@ async function run(config: BrindleConfig, file: string | undefined): Promise<voi
   const daemon = await Daemon.start(config, log);
   let api: DaemonApi;
   try {
-    api = await startDaemonApi(daemon, log, () => reload(log, file), version());
+    api = await startDaemonApi(daemon, log, () => reload(daemon, log, file), version());
   } catch (error) {
     log.fatal({ event: 'api-failed', reason: String(error) }, 'cannot start the API; stopping');
     await daemon.stop('brindle could not start its API');

@@ -1,0 +1,136 @@
+// Node mode's kernel side, wired here because only the daemon may join the RIB and the FIB: the
+// Loc-RIB's best paths become kernel routes (ECMP when the decision leaves several equal paths), the
+// node's own IPAM blocks become blackholes, and the kernel's own routes resolve BGP next hops for the
+// decision process. The FIB engine never blocks the RIB: it coalesces and batches on its own.
+
+import type { Subscription } from 'rxjs';
+import { map } from 'rxjs';
+import type { Logger } from '../lib/log.ts';
+import type { Prefix } from '../lib/prefix.ts';
+import { formatPrefix } from '../lib/prefix.ts';
+import { loadNative } from '../lib/native.ts';
+import { Fib } from '../fib/fib.ts';
+import { NetlinkBackend } from '../fib/netlink-backend.ts';
+import { NextHopResolver as KernelNextHops } from '../fib/nexthop.ts';
+import type { FibNextHop, FibRoute } from '../fib/types.ts';
+import type { LocRib } from '../rib/loc-rib.ts';
+import type { NextHopResolver } from '../rib/nexthop.ts';
+import type { Dest } from '../rib/route.ts';
+import type { BrindleConfig } from './config.ts';
+
+/** Stale routes from before a restart stay until the RIB has had this long to converge (RFC 4724 §4.1 spirit). */
+const PRUNE_AFTER_MS = 60_000;
+
+export class NodeRouting {
+  private ribSubscription: Subscription | undefined;
+  private readonly blackholes = new Map<string, Prefix>();
+  private pruneTimer: NodeJS.Timeout | undefined;
+
+  private constructor(
+    private readonly fib: Fib,
+    private readonly nextHops: KernelNextHops,
+    private readonly keepRoutesOnStop: boolean,
+    private readonly log: Logger,
+  ) {}
+
+  /** Starts the FIB, or explains why node mode cannot run (the native addon did not build or load). */
+  static async start(config: BrindleConfig, log: Logger): Promise<NodeRouting> {
+    const native = loadNative();
+    if (!native.ok)
+      throw new Error(`node mode needs the native addon to program the kernel FIB: ${native.reason}`);
+    const backend = new NetlinkBackend();
+    const fib = new Fib(backend, {
+      table: config.fib.table,
+      protocol: config.fib.protocol,
+      keepRoutesOnStop: config.fib.keepRoutesOnStop,
+      logger: log,
+    });
+    const nextHops = new KernelNextHops(backend, {
+      ownProtocol: config.fib.protocol,
+      tables: [config.fib.table],
+      logger: log,
+    });
+    await nextHops.start();
+    // Routes left by a previous run keep forwarding until the RIB has converged (graceful restart).
+    const summary = await fib.start({ deferPrune: true });
+    log.info({ event: 'fib-start', ...summary }, 'kernel FIB reconciled');
+    const routing = new NodeRouting(fib, nextHops, config.fib.keepRoutesOnStop, log);
+    routing.pruneTimer = setTimeout(() => void routing.prune(), PRUNE_AFTER_MS);
+    routing.pruneTimer.unref();
+    return routing;
+  }
+
+  private async prune(): Promise<void> {
+    const removed = await this.fib.prune();
+    if (removed > 0)
+      this.log.info({ event: 'fib-prune', removed }, 'stale routes from before the restart removed');
+  }
+
+  /** The kernel's view of BGP next hops, for the decision process (reachability and IGP cost). */
+  ribResolver(): NextHopResolver {
+    return {
+      resolve: (nextHop) => {
+        const r = this.nextHops.resolve(nextHop);
+        return { reachable: r.reachable, igpCost: r.igpCost ?? 0 };
+      },
+      changes$: this.nextHops.changes$.pipe(map((r) => [r.nextHop])),
+    };
+  }
+
+  /** Follows a (new) router's Loc-RIB: every best-path change becomes a desired kernel route. */
+  follow(rib: LocRib): void {
+    this.ribSubscription?.unsubscribe();
+    for (const dest of rib.dests()) this.apply(dest);
+    this.ribSubscription = rib.changes$.subscribe((decided) => {
+      for (const dest of decided) if (dest.bestChanged) this.apply(dest);
+    });
+  }
+
+  private apply(dest: Dest): void {
+    const key = formatPrefix(dest);
+    if (this.blackholes.has(key)) return; // our own block: the blackhole stays, whatever BGP says
+    const paths = dest.multipath.filter((p) => !p.peer.local && p.attrs.attributes.nextHop !== undefined);
+    if (!dest.best || dest.best.peer.local || paths.length === 0) {
+      this.fib.remove(dest);
+      return;
+    }
+    const nextHops: FibNextHop[] = [];
+    for (const path of paths) {
+      const hop = this.resolve(path.attrs.attributes.nextHop as string);
+      if (hop && !nextHops.some((h) => h.gateway === hop.gateway && h.device === hop.device))
+        nextHops.push(hop);
+    }
+    if (nextHops.length === 0) this.fib.remove(dest);
+    else this.fib.setDesired({ prefix: dest, kind: 'unicast', nextHops } satisfies FibRoute);
+  }
+
+  /** A BGP next hop as the kernel reaches it: on-link it is the gateway itself; otherwise via the IGP route. */
+  private resolve(nextHop: string): FibNextHop | undefined {
+    const r = this.nextHops.resolve(nextHop);
+    if (!r.reachable) return undefined;
+    const connected = r.gateway === undefined || r.gateway === nextHop;
+    return connected ? { gateway: nextHop, device: r.device } : { gateway: r.gateway, device: r.device };
+  }
+
+  /** The node's own IPAM blocks: a blackhole each (pods inside get more specific routes of their own). */
+  setBlackholes(prefixes: readonly Prefix[]): void {
+    const wanted = new Map(prefixes.map((p) => [formatPrefix(p), p]));
+    for (const [key, prefix] of this.blackholes) if (!wanted.has(key)) this.fib.remove(prefix);
+    for (const [key, prefix] of wanted) {
+      if (!this.blackholes.has(key)) this.fib.setDesired({ prefix, kind: 'blackhole', nextHops: [] });
+    }
+    this.blackholes.clear();
+    for (const [key, prefix] of wanted) this.blackholes.set(key, prefix);
+  }
+
+  get status() {
+    return this.fib.status;
+  }
+
+  async stop(): Promise<void> {
+    if (this.pruneTimer) clearTimeout(this.pruneTimer);
+    this.ribSubscription?.unsubscribe();
+    await this.fib.stop({ keepRoutes: this.keepRoutesOnStop });
+    await this.nextHops.stop();
+  }
+}
