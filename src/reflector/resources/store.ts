@@ -178,26 +178,39 @@ export class ResourceCache {
 
   /** Starts listing (retrying until the datastore answers); resolves after the first attempt. */
   async start(): Promise<void> {
-    await this.resync();
+    await this.list();
   }
 
-  private async resync(): Promise<void> {
-    if (this.stopped) return;
+  /**
+   * Lists every resource again and replaces the view (SIGHUP): a new snapshot is emitted even when
+   * nothing changed, since consumers apply only the difference. Resolves false when the datastore did
+   * not answer: the last good view stays and the retry loop carries on, as at start.
+   */
+  async resync(): Promise<boolean> {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    return this.list();
+  }
+
+  private async list(): Promise<boolean> {
+    if (this.stopped) return false;
     try {
       const { items, revision } = await this.store.list(PREFIX);
+      if (this.stopped) return false;
       this.byKey.clear();
       for (const kv of items) this.put(kv.key, kv.value, kv.modRevision);
       this.attempts = 0;
       this.snapshots.next(snapshotOf(this.byKey, revision));
       this.follow(revision);
+      return true;
     } catch (error) {
       const delay = RETRY_MS[Math.min(this.attempts++, RETRY_MS.length - 1)];
       this.log.warn(
         { event: 'datastore-unavailable', reason: String(error), retryMs: delay },
         'cannot list resources; keeping the last good view',
       );
-      this.retryTimer = setTimeout(() => void this.resync(), delay);
+      this.retryTimer = setTimeout(() => void this.list(), delay);
       this.retryTimer.unref();
+      return false;
     }
   }
 
@@ -211,7 +224,7 @@ export class ResourceCache {
           { event: 'watch-restart', reason: String(error) },
           'resource watch ended; listing again',
         );
-        void this.resync();
+        void this.list();
       },
     });
   }
