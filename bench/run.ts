@@ -9,6 +9,7 @@ const suites: Record<string, () => Promise<BenchRow[]>> = {
   sessions: async () => (await import('./sessions.ts')).runSessionBench(),
   reflector: async () => (await import('./reflector/index.ts')).runReflectorBench(),
   fib: async () => (await import('./fib.ts')).runFibBench(),
+  ipam: async () => (await import('./ipam.ts')).runIpamBench(),
 };
 
 const wanted = process.argv.slice(2);

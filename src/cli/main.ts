@@ -13,6 +13,7 @@ import { CliError, EXIT, EXIT_CODES_HELP, parseArgs, UsageError } from './comman
 import type { Command, CommandContext, ExitCode, Io } from './command.ts';
 import { resourceCommands } from './resources.ts';
 import { daemonCommands } from './daemon.ts';
+import { ipamCommand } from './ipam.ts';
 
 /** The deadline of each etcd call, and of connecting to etcd at all. */
 const ETCD_REQUEST_TIMEOUT_MS = 5_000;
@@ -37,7 +38,7 @@ const versionCommand: Command = {
   },
 };
 
-const COMMANDS: readonly Command[] = [...resourceCommands, ...daemonCommands, versionCommand];
+const COMMANDS: readonly Command[] = [...resourceCommands, ...daemonCommands, ipamCommand, versionCommand];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 3;
