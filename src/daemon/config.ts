@@ -133,6 +133,12 @@ export const configSchema = {
       default: 179,
       env: 'BRINDLE_BGP_LISTEN_PORT',
     },
+    gracefulRestart: {
+      doc: "Announce the Graceful Restart capability (RFC 4724), as Calico's BIRD does: peers keep this node's routes while Brindle restarts, for the restart time of BGPConfiguration/BGPPeer (default 120 s). false: peers drop them at once.",
+      format: Boolean,
+      default: true,
+      env: 'BRINDLE_BGP_GRACEFUL_RESTART',
+    },
   },
   api: {
     listen: {
@@ -196,7 +202,11 @@ export interface BrindleConfig {
     readonly etcdEndpoints: string[];
     readonly etcdPrefix: string;
   };
-  readonly bgp: { readonly listenAddress: string; readonly listenPort: number };
+  readonly bgp: {
+    readonly listenAddress: string;
+    readonly listenPort: number;
+    readonly gracefulRestart: boolean;
+  };
   readonly api: { readonly listen: string; readonly socket: string };
   readonly log: { readonly level: string };
   readonly fib: {

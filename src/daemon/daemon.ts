@@ -240,17 +240,36 @@ export class Daemon {
         'peer changed; restarting its session',
       );
       router.removePeer(change.before.remoteAddress, CeaseSubcode.OtherConfigurationChange);
-      router.addPeer(routerPeer(change.after, identity));
+      router.addPeer(routerPeer(change.after, identity, this.restartSettings()));
     }
     for (const p of diff.added) {
       this.log.info({ event: 'peer-added', peer: p.name, remote: p.remoteAddress }, 'peer added');
-      router.addPeer(routerPeer(p, identity));
+      router.addPeer(routerPeer(p, identity, this.restartSettings()));
     }
     this.peerings = desired;
   }
 
+  /**
+   * RFC 4724 §3: the capability when graceful restart is on; the Forwarding State bit only when the
+   * kernel routes really survive a restart (node mode keeping its routes on stop). A route reflector
+   * forwards nothing, and without deferring its best-path selection after a restart (§4.1) it does
+   * not claim preserved state.
+   */
+  private restartSettings(): RestartSettings {
+    return {
+      enabled: this.config.bgp.gracefulRestart,
+      forwardingState:
+        this.config.mode === 'node' && this.config.fib.enabled && this.config.fib.keepRoutesOnStop,
+    };
+  }
+
   get bgp(): Router | undefined {
     return this.router;
+  }
+
+  /** Node mode's kernel FIB, for the metrics and the API; undefined in reflector mode or with fib.enabled false. */
+  get fib(): NodeRouting | undefined {
+    return this.nodeRouting;
   }
 
   /** Originates a route from this node (kept across router restarts). */
@@ -301,9 +320,21 @@ function dedupe(peerings: readonly DesiredPeering[], log: Logger): DesiredPeerin
   });
 }
 
-function routerPeer(p: DesiredPeering, identity: SpeakerIdentity): RouterPeerOptions {
+interface RestartSettings {
+  readonly enabled: boolean;
+  readonly forwardingState: boolean;
+}
+
+function routerPeer(
+  p: DesiredPeering,
+  identity: SpeakerIdentity,
+  restart: RestartSettings,
+): RouterPeerOptions {
+  const config = toPeerConfig(p, identity.routerId);
   return {
-    ...toPeerConfig(p, identity.routerId),
+    ...config,
+    gracefulRestartTimeSec: restart.enabled ? config.gracefulRestartTimeSec : undefined,
+    gracefulRestartForwarding: restart.forwardingState,
     routeReflectorClient: p.routeReflectorClient,
     nextHopMode: p.nextHopMode.toLowerCase() as NextHopMode,
     addPathSend: 'all',

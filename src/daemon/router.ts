@@ -11,7 +11,9 @@ import { parsePrefix } from '../lib/prefix.ts';
 import type { Nlri } from '../lib/prefix.ts';
 import { MessageType, Origin, RouteRefreshSubtype } from '../bgp/constants.ts';
 import { encodeRouteRefresh } from '../bgp/codec/route-refresh.ts';
-import type { RouteRefreshMessage } from '../bgp/types.ts';
+import type { GracefulRestartCapability, RouteRefreshMessage, UpdateMessage } from '../bgp/types.ts';
+import { endOfRibFamily } from '../bgp/codec/update.ts';
+import type { DownReason } from '../bgp/session/fsm.ts';
 import { familyKey } from '../lib/family.ts';
 import { BgpListener } from '../bgp/session/listener.ts';
 import { Peer } from '../bgp/session/peer.ts';
@@ -26,6 +28,7 @@ import type { NextHopResolver } from '../rib/nexthop.ts';
 import type { ExportTarget, NextHopMode } from '../rib/export.ts';
 import { applyUpdate } from '../rib/ingress.ts';
 import { LocRib } from '../rib/loc-rib.ts';
+import { GracefulRestartHelper } from '../rib/graceful-restart.ts';
 import type { RibPeer } from '../rib/route.ts';
 import { ReflectorExport, ReflectorIngress } from '../reflector/reflection.ts';
 import type { ReflectorIdentity } from '../reflector/reflection.ts';
@@ -41,6 +44,8 @@ export interface RouterOptions {
   readonly adjRibOut?: AdjRibOutOptions;
   /** How NEXT_HOPs resolve (the kernel's view on a node); every next hop is reachable by default. */
   readonly nextHops?: NextHopResolver;
+  /** RFC 4724 §4.2: how long a restarted peer's stale paths wait for its End-of-RIB. */
+  readonly stalePathTimeSec?: number;
 }
 
 /** A peer as the router runs it: the session config plus its routing role. */
@@ -59,6 +64,8 @@ export interface RouterPeerOptions extends PeerConfig {
 class RoutedPeer {
   ribPeer: RibPeer | undefined;
   member: GroupMember | undefined;
+  /** The peer's Graceful Restart capability on the current session (RFC 4724 §3). */
+  gracefulRestart: GracefulRestartCapability | undefined;
 
   constructor(
     readonly options: RouterPeerOptions,
@@ -78,6 +85,7 @@ export class Router {
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly localPeer: RibPeer;
+  private readonly gracefulRestart: GracefulRestartHelper;
 
   constructor(options: RouterOptions) {
     this.clock = options.clock ?? systemClock;
@@ -94,6 +102,12 @@ export class Router {
       new ReflectorExport(this.identity),
       this.log,
       options.adjRibOut,
+    );
+    this.gracefulRestart = new GracefulRestartHelper(
+      this.locRib,
+      this.clock,
+      this.log,
+      options.stalePathTimeSec,
     );
     this.localPeer = {
       id: 0,
@@ -136,6 +150,7 @@ export class Router {
     if (!routed) return;
     routed.peer.close(subcode, shutdownCommunication);
     this.sessionDown(routed);
+    this.gracefulRestart.remove(remoteAddress);
     this.peers.delete(remoteAddress);
     if (routed.options.md5Key) for (const listener of this.listeners) listener.setMd5Key(remoteAddress, '');
   }
@@ -170,6 +185,7 @@ export class Router {
   async close(subcode?: number, shutdownCommunication?: string): Promise<void> {
     for (const routed of this.peers.values()) routed.peer.close(subcode, shutdownCommunication);
     this.peers.clear();
+    this.gracefulRestart.close();
     await Promise.all(this.listeners.map((l) => l.close()));
   }
 
@@ -180,7 +196,10 @@ export class Router {
       case 'established':
         return this.sessionUp(routed, event.negotiated);
       case 'update':
-        if (routed.ribPeer) applyUpdate(this.locRib, routed.ribPeer, event.update, this.ingress);
+        if (!routed.ribPeer) return;
+        applyUpdate(this.locRib, routed.ribPeer, event.update, this.ingress);
+        if (this.gracefulRestart.isRestarting(routed.options.remoteAddress))
+          this.endOfRib(routed, event.update);
         return;
       case 'route-refresh':
         return this.routeRefresh(routed, event.message);
@@ -188,7 +207,7 @@ export class Router {
         if (routed.member) this.adjRibOut.writable(routed.member);
         return;
       case 'down':
-        return this.sessionDown(routed);
+        return this.sessionDown(routed, event.reason);
       case 'state':
         return;
     }
@@ -215,14 +234,26 @@ export class Router {
     const { options, peer } = routed;
     const session = peer.session;
     if (!session) return;
-    routed.ribPeer = {
+    routed.gracefulRestart = negotiated.peerGracefulRestart;
+    const routeReflectorClient = options.routeReflectorClient ?? false;
+    // A restarted peer takes its stale paths back: what it re-announces replaces them (RFC 4724 §4.2).
+    const retained = this.gracefulRestart.sessionUp(
+      options.remoteAddress,
+      negotiated.peerGracefulRestart,
+      (previous) =>
+        previous.bgpIdentifier === negotiated.peerBgpIdentifier &&
+        previous.peerAs === negotiated.peerAs &&
+        previous.external === negotiated.external &&
+        previous.routeReflectorClient === routeReflectorClient,
+    );
+    routed.ribPeer = retained ?? {
       id: nextRibPeerId++,
       name: options.name,
       addressKey: addressKey(options.remoteAddress),
       bgpIdentifier: negotiated.peerBgpIdentifier,
       external: negotiated.external,
       peerAs: negotiated.peerAs,
-      routeReflectorClient: options.routeReflectorClient ?? false,
+      routeReflectorClient,
       local: false,
     };
     const member: GroupMember = {
@@ -262,11 +293,24 @@ export class Router {
     };
   }
 
-  private sessionDown(routed: RoutedPeer): void {
+  /** Without a reason (de-configured) or without graceful restart, the peer's paths go at once. */
+  private sessionDown(routed: RoutedPeer, reason?: DownReason): void {
     if (routed.member) this.adjRibOut.removeMember(routed.member);
-    if (routed.ribPeer) this.locRib.withdrawPeer(routed.ribPeer);
+    const { ribPeer } = routed;
+    const kept =
+      ribPeer !== undefined &&
+      reason !== undefined &&
+      this.gracefulRestart.sessionLost(routed.options.remoteAddress, ribPeer, routed.gracefulRestart, reason);
+    if (ribPeer && !kept) this.locRib.withdrawPeer(ribPeer);
     routed.member = undefined;
     routed.ribPeer = undefined;
+    routed.gracefulRestart = undefined;
+  }
+
+  /** RFC 4724 §4.2: the restarted peer's End-of-RIB ends the wait for that family. */
+  private endOfRib(routed: RoutedPeer, update: UpdateMessage): void {
+    const family = endOfRibFamily(update);
+    if (family) this.gracefulRestart.endOfRib(routed.options.remoteAddress, family.afi);
   }
 }
 

@@ -30,6 +30,8 @@ export interface PeerConfig {
   readonly extendedMessage: boolean;
   /** RFC 4724 restart time to announce; undefined announces no Graceful Restart capability. */
   readonly gracefulRestartTimeSec?: number;
+  /** RFC 4724 §3 Forwarding State bit for every family: the FIB survives a restart of this speaker. */
+  readonly gracefulRestartForwarding?: boolean;
   readonly hostname?: string;
   readonly timers?: Partial<FsmTimers>;
   /**
@@ -76,7 +78,11 @@ export function localCapabilities(config: PeerConfig): Capability[] {
       restartState: false,
       notification: false,
       restartTimeSec: config.gracefulRestartTimeSec,
-      families: config.families.map((f) => ({ afi: f >> 8, safi: f & 0xff, forwardingState: false })),
+      families: config.families.map((f) => ({
+        afi: f >> 8,
+        safi: f & 0xff,
+        forwardingState: config.gracefulRestartForwarding ?? false,
+      })),
     });
   }
   caps.push({ code: 65, asn: config.localAs });
