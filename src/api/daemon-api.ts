@@ -1,12 +1,16 @@
 // The API and the metrics of a running Daemon, as main.ts starts them: the registry follows the
 // daemon's routers and datastore health, the HTTP server listens on `api.listen` and the control
-// socket on `api.socket`. The FIB and IPAM plug in through `metrics.registerFib/registerIpam` and
-// `api.setFibView/setIpamView` when they run.
+// socket on `api.socket`. Node mode adds the kernel FIB (brindle_fib_*, GET /api/v1/fib) and this
+// node's IPAM figures (brindle_ipam_*, read from the datastore on scrape, cached). A daemon without a
+// FIB answers GET /api/v1/fib with `enabled: false` and why — reflector mode, or fib.enabled false —
+// so `brindlectl fib` says so plainly instead of reporting an error.
 
 import type { Daemon } from '../daemon/daemon.ts';
 import type { Logger } from '../lib/log.ts';
+import { CachedIpamStats, readNodeIpamStats } from '../metrics/ipam-stats.ts';
 import { BrindleMetrics } from '../metrics/registry.ts';
 import type { BrindleSource } from '../metrics/source.ts';
+import { fibDocument, noFibDocument, parseFibQuery } from './fib-view.ts';
 import { ApiServer } from './server.ts';
 import type { ReloadResult } from './server.ts';
 
@@ -37,6 +41,12 @@ export async function startDaemonApi(
   const metrics = new BrindleMetrics(source, {
     build: { version, mode: config.mode, nodeName: config.nodeName, datastore: config.datastore.type },
   });
+  const fib = daemon.fib;
+  if (fib) metrics.registerFib(fib);
+  if (config.mode === 'node') {
+    const read = () => readNodeIpamStats(daemon.store, config.nodeName);
+    metrics.registerIpam(new CachedIpamStats(read, { log }));
+  }
   try {
     const api = await ApiServer.start({
       source,
@@ -46,6 +56,8 @@ export async function startDaemonApi(
       socketPath: config.api.socket,
       reload,
     });
+    if (fib) api.setFibView((query) => fibDocument(fib, config.fib, parseFibQuery(query)));
+    else api.setFibView(() => noFibDocument(noFibReason(config.mode)));
     return {
       metrics,
       api,
@@ -58,4 +70,10 @@ export async function startDaemonApi(
     metrics.close();
     throw error;
   }
+}
+
+function noFibReason(mode: 'node' | 'reflector'): string {
+  return mode === 'reflector'
+    ? 'reflector mode: a route reflector programs no kernel routes'
+    : 'fib.enabled is false: this node programs no kernel routes';
 }

@@ -8,7 +8,9 @@
 // GET  /api/v1/status                every session, one line each (calicoctl node status)
 // GET  /api/v1/peers[/NAME|ADDR]     session detail: capabilities, timers, counters, last error
 // GET  /api/v1/routes                ?prefix=P|ADDR &family=ipv4|ipv6 &limit=N; paths and why each lost
-// GET  /api/v1/fib | /api/v1/ipam    501 until the FIB / IPAM register a view
+// GET  /api/v1/fib                  ?prefix=P|ADDR &family= &state= &limit=; kernel vs desired routes
+//                                    (enabled: false without a FIB; 501 until the daemon says which)
+// GET  /api/v1/ipam                  501 until IPAM registers a view
 // GET  /api/v1/events/routes         Server-Sent Events of best-path changes
 // GET  /api/v1/log-level
 // socket only:
@@ -43,8 +45,11 @@ export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] a
 export type ReloadResult =
   { readonly ok: true; readonly level: string } | { readonly ok: false; readonly errors: string[] };
 
-/** A module's read-only JSON view (the FIB's routes, IPAM's blocks), plugged in when the module runs. */
-export type ExtensionView = () => unknown;
+/**
+ * A module's read-only JSON view (the FIB's routes, IPAM's blocks), plugged in when the module runs;
+ * it validates its own query string (an HttpError for a bad one).
+ */
+export type ExtensionView = (query: URLSearchParams) => unknown;
 
 export interface ApiServerOptions {
   readonly source: BrindleSource;
@@ -172,8 +177,8 @@ export class ApiServer {
       .add('GET', '/api/v1/peers', async () => ({ body: { peers: await this.peers() } }))
       .add('GET', '/api/v1/peers/:peer', async (r) => ({ body: await this.peer(r.params.peer) }))
       .add('GET', '/api/v1/routes', (r) => this.routesReply(r))
-      .add('GET', '/api/v1/fib', () => extension(this.fib, 'the FIB'))
-      .add('GET', '/api/v1/ipam', () => extension(this.ipam, 'IPAM'))
+      .add('GET', '/api/v1/fib', (r) => extension(this.fib, 'the FIB', r.query))
+      .add('GET', '/api/v1/ipam', (r) => extension(this.ipam, 'IPAM', r.query))
       .add('GET', '/api/v1/events/routes', (r) => this.attachEvents(r))
       .add('GET', '/api/v1/log-level', () => ({ body: { level: this.options.log.level } }));
     if (listener === 'tcp') {
@@ -310,7 +315,7 @@ const ENDPOINTS = [
   'GET /api/v1/peers',
   'GET /api/v1/peers/{name|address}',
   'GET /api/v1/routes?prefix=&family=&limit=',
-  'GET /api/v1/fib',
+  'GET /api/v1/fib?prefix=&family=&state=&limit=',
   'GET /api/v1/ipam',
   'GET /api/v1/events/routes',
   'GET /api/v1/log-level',
@@ -319,9 +324,9 @@ const ENDPOINTS = [
   'PUT /api/v1/log-level (control socket)',
 ];
 
-function extension(view: ExtensionView | undefined, what: string): Reply {
+function extension(view: ExtensionView | undefined, what: string, query: URLSearchParams): Reply {
   if (!view) throw new HttpError(501, `${what} is not available yet`);
-  return { body: view() };
+  return { body: view(query) };
 }
 
 /** "127.0.0.1:9179", "[::1]:9179", "localhost:9179" → host and port. */

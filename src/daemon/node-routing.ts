@@ -12,7 +12,9 @@ import { loadNative } from '../lib/native.ts';
 import { Fib } from '../fib/fib.ts';
 import { NetlinkBackend } from '../fib/netlink-backend.ts';
 import { NextHopResolver as KernelNextHops } from '../fib/nexthop.ts';
-import type { FibNextHop, FibRoute } from '../fib/types.ts';
+import type { FibFamilyCounts, FibNextHop, FibRoute, FibRouteReport } from '../fib/types.ts';
+import { Afi, familyName, Safi } from '../lib/family.ts';
+import type { FibStats } from '../metrics/extensions.ts';
 import type { LocRib } from '../rib/loc-rib.ts';
 import type { NextHopResolver } from '../rib/nexthop.ts';
 import type { Dest } from '../rib/route.ts';
@@ -125,6 +127,34 @@ export class NodeRouting {
 
   get status() {
     return this.fib.status;
+  }
+
+  /** The FIB's figures for the metrics (brindle_fib_*); cheap enough for every scrape. */
+  fibStats(): FibStats {
+    const activity = this.fib.activity();
+    const status = this.fib.status;
+    const byFamily = (counts: FibFamilyCounts) =>
+      new Map([
+        [familyName(Afi.Ipv4, Safi.Unicast), counts.ipv4],
+        [familyName(Afi.Ipv6, Safi.Unicast), counts.ipv6],
+      ]);
+    const at = activity.lastReconcileAt;
+    return {
+      installedRoutes: byFamily(activity.installed),
+      desiredRoutes: byFamily(activity.desired),
+      pendingRoutes: status.backlog,
+      failedRoutes: status.failed,
+      writes: activity.writes,
+      reconciles: activity.reconciles,
+      // The engine runs on the system clock (performance.now()): its times are offsets from timeOrigin.
+      lastReconcileAt: at === undefined ? undefined : performance.timeOrigin + at,
+      overruns: activity.overruns,
+    };
+  }
+
+  /** Every route Brindle wants or holds in the kernel, and its state (GET /api/v1/fib). */
+  fibRoutes(): Iterable<FibRouteReport> {
+    return this.fib.routeReports();
   }
 
   async stop(): Promise<void> {

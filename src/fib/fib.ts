@@ -41,17 +41,31 @@ import type {
   RouteContext,
 } from './desired.ts';
 import { LinkTable } from './links.ts';
-import { EEXIST, ENOBUFS, ENODEV, ENOENT, errnoName, ESRCH, RT_TABLE_MAIN } from './netlink.ts';
+import {
+  EEXIST,
+  ENOBUFS,
+  ENODEV,
+  ENOENT,
+  errnoName,
+  ESRCH,
+  RT_TABLE_MAIN,
+  RTN_BLACKHOLE,
+  RTNH_F_ONLINK,
+} from './netlink.ts';
 import type { KernelRoute } from './netlink.ts';
 import { DEFAULT_FIB_PROTOCOL } from './types.ts';
 import type {
+  FibActivity,
   FibBackend,
   FibCounters,
   FibFailure,
+  FibNextHop,
   FibOp,
   FibOpResult,
   FibOptions,
   FibRoute,
+  FibRouteReport,
+  FibRouteState,
   FibState,
   FibStatus,
   KernelEvent,
@@ -62,10 +76,13 @@ import type {
 
 export { DEFAULT_FIB_PROTOCOL };
 export type {
+  FibActivity,
   FibCounters,
   FibFailure,
   FibOptions,
   FibRoute,
+  FibRouteReport,
+  FibRouteState,
   FibState,
   FibStatus,
   ReconcileSummary,
@@ -149,6 +166,17 @@ export class Fib {
   private readonly statusSubject: BehaviorSubject<FibStatus>;
   private readonly failureSubject = new Subject<FibFailure>();
   private readonly count = { routesWritten: 0, routesDeleted: 0, writeFailures: 0, restored: 0, resyncs: 0 };
+  /** For activity(): IPv6 shares of desiredCount / installedCount, and what the metrics count. */
+  private desiredV6 = 0;
+  private installedV6 = 0;
+  private readonly writes = {
+    add: { ok: 0, failed: 0 },
+    replace: { ok: 0, failed: 0 },
+    delete: { ok: 0, failed: 0 },
+  };
+  private reconciles = 0;
+  private lastReconcileAt: number | undefined;
+  private overruns = 0;
   private readonly batchSize: number;
   private readonly maxBatchesInFlight: number;
   private readonly retryInitialMs: number;
@@ -198,7 +226,7 @@ export class Fib {
     const next = desiredRoute(route);
     const e = this.entries.get(next.key) ?? this.create(next.key, route.prefix);
     const previous = e.desired;
-    if (!previous) this.desiredCount += 1;
+    if (!previous) this.countDesired(e, 1);
     e.desired = next;
     if (previous && sameDesired(previous, next)) return;
     this.clearFailure(e);
@@ -210,7 +238,7 @@ export class Fib {
   remove(prefix: Prefix): void {
     const e = this.entries.get(prefixKey(prefix));
     if (!e) return;
-    if (e.desired) this.desiredCount -= 1;
+    if (e.desired) this.countDesired(e, -1);
     e.desired = undefined;
     this.clearFailure(e);
     e.restores = 0;
@@ -248,6 +276,63 @@ export class Fib {
     return [...this.failed].map((e) =>
       this.describeFailure(e, Math.max(0, Math.round((e.failure?.retryAt ?? now) - now))),
     );
+  }
+
+  /** Counts for the metrics: O(1), nothing is walked. */
+  activity(): FibActivity {
+    const w = this.writes;
+    return {
+      desired: { ipv4: this.desiredCount - this.desiredV6, ipv6: this.desiredV6 },
+      installed: { ipv4: this.installedCount - this.installedV6, ipv6: this.installedV6 },
+      writes: { add: { ...w.add }, replace: { ...w.replace }, delete: { ...w.delete } },
+      reconciles: this.reconciles,
+      lastReconcileAt: this.lastReconcileAt,
+      overruns: this.overruns,
+    };
+  }
+
+  /** Every prefix Brindle wants or holds in the kernel, and how the two compare (GET /api/v1/fib). */
+  *routeReports(): IterableIterator<FibRouteReport> {
+    const now = this.clock.now();
+    for (const e of this.entries.values()) {
+      if (!e.desired && !e.installed) continue; // a delete just acknowledged, about to be released
+      yield {
+        prefix: e.prefix,
+        state: this.routeState(e),
+        ...(e.desired ? { desired: e.desired.route } : {}),
+        ...(e.installed ? { kernel: this.kernelView(e.installed) } : {}),
+        ...(e.failure
+          ? { failure: this.describeFailure(e, Math.max(0, Math.round(e.failure.retryAt - now))) }
+          : {}),
+      };
+    }
+  }
+
+  private routeState(e: Entry): FibRouteState {
+    if (e.failure) return 'failed';
+    if (!e.desired) return 'stale';
+    const writing = e.writing !== undefined || e.queued || e.deferred;
+    const matches = e.installed && routeMatches(e.desired, e.installed, this.context, this.ifindexOf);
+    return matches && !writing ? 'installed' : 'pending';
+  }
+
+  /** A kernel route in the desired routes' terms: device names instead of ifindexes. */
+  private kernelView(route: KernelRoute): FibRoute {
+    const nextHops = route.nextHops.map((hop): FibNextHop => {
+      const device = hop.ifindex === 0 ? undefined : (this.links.name(hop.ifindex) ?? `if${hop.ifindex}`);
+      return {
+        ...(hop.gateway === undefined ? {} : { gateway: hop.gateway }),
+        ...(device === undefined ? {} : { device }),
+        ...((hop.flags & RTNH_F_ONLINK) !== 0 ? { onlink: true } : {}),
+      };
+    });
+    const kind = route.type === RTN_BLACKHOLE ? 'blackhole' : 'unicast';
+    return { prefix: route.prefix, kind, nextHops: kind === 'blackhole' ? [] : nextHops };
+  }
+
+  private reconciled(): void {
+    this.reconciles += 1;
+    this.lastReconcileAt = this.clock.now();
   }
 
   /** Resolves once nothing is queued or in flight (refused routes waiting for a retry excepted). */
@@ -295,6 +380,7 @@ export class Fib {
       this.pump();
       if (this.notifiedDuringStart) this.scheduleResync(false);
       await this.idle();
+      this.reconciled();
       const summary = this.summarize(plan);
       this.log.info({ event: 'fib-synced', ...summary }, 'fib in sync');
       return summary;
@@ -351,7 +437,7 @@ export class Fib {
       e.restores = 0;
       this.release(e);
     }
-    this.installedCount = this.deferredCount = 0;
+    this.installedCount = this.installedV6 = this.deferredCount = 0;
     this.state = 'stopped';
     this.log.info({ event: 'fib-stop', keepRoutes: keep, removed }, 'fib stopped');
     this.emitStatus();
@@ -404,8 +490,17 @@ export class Fib {
   }
 
   private setInstalled(e: Entry, route: KernelRoute | undefined): void {
-    if (!e.installed !== !route) this.installedCount += route ? 1 : -1;
+    if (!e.installed !== !route) {
+      this.installedCount += route ? 1 : -1;
+      if (typeof e.key === 'string') this.installedV6 += route ? 1 : -1;
+    }
     e.installed = route;
+  }
+
+  /** IPv6 prefix keys are strings, IPv4 ones numbers (desired.ts). */
+  private countDesired(e: Entry, delta: 1 | -1): void {
+    this.desiredCount += delta;
+    if (typeof e.key === 'string') this.desiredV6 += delta;
   }
 
   private *desiredKeys(): IterableIterator<PrefixKey> {
@@ -476,7 +571,10 @@ export class Fib {
         table: this.context.table,
         protocol: this.context.protocol,
       });
-      if (this.state === 'running') this.applyResync(routes, retryFailed);
+      if (this.state === 'running') {
+        this.applyResync(routes, retryFailed);
+        this.reconciled();
+      }
     } catch (error) {
       this.log.warn({ event: 'fib-resync-failed', reason: (error as Error).message }, 'fib resync failed');
       this.resyncAgain = true;
@@ -663,12 +761,14 @@ export class Fib {
     let lost = false;
     for (let i = 0; i < batch.ops.length; i++) {
       const e = batch.entries[i];
-      if (!e) continue; // stray deletes: a later resync sees any leftover
       const op = batch.ops[i];
       const result = results[i];
+      const done = result.ok || (op.op === 'delete' && (result.errno === ESRCH || result.errno === ENOENT));
+      this.writes[op.op][done ? 'ok' : 'failed'] += 1;
+      if (!e) continue; // stray deletes: a later resync sees any leftover
       e.writing = undefined;
       this.writingCount -= 1;
-      if (result.ok || (op.op === 'delete' && (result.errno === ESRCH || result.errno === ENOENT))) {
+      if (done) {
         this.succeeded(e, op);
       } else if (result.errno === ENOBUFS) {
         lost = true; // outcome unknown: the resync below finds out
@@ -803,6 +903,7 @@ export class Fib {
       case 'address':
         return this.scheduleResync(event.action === 'new');
       case 'overrun':
+        this.overruns += 1;
         this.log.warn({ event: 'fib-overrun' }, 'kernel dropped route notifications; resynchronising');
         return this.scheduleResync(false);
     }

@@ -201,3 +201,43 @@ export interface StartOptions {
    */
   readonly deferPrune?: boolean;
 }
+
+/** Kernel writes by operation since the engine was created: acknowledged, and refused or unanswered. */
+export type FibWriteTally = Readonly<Record<FibOp['op'], { readonly ok: number; readonly failed: number }>>;
+
+/** Counts per IP version (the metrics label them with the family name). */
+export interface FibFamilyCounts {
+  readonly ipv4: number;
+  readonly ipv6: number;
+}
+
+/** What the engine holds and has done, for the metrics (read on scrape; nothing is walked). */
+export interface FibActivity {
+  readonly desired: FibFamilyCounts;
+  /** Brindle routes the kernel holds, as acknowledgements, dumps and notifications say. */
+  readonly installed: FibFamilyCounts;
+  readonly writes: FibWriteTally;
+  /** Reconciles (kernel dump and diff) completed: the one at start and every resync. */
+  readonly reconciles: number;
+  /** The engine clock's time of the last completed reconcile. */
+  readonly lastReconcileAt?: number;
+  /** Times the kernel dropped route notifications (ENOBUFS), each answered by a resync. */
+  readonly overruns: number;
+}
+
+/**
+ * installed: the kernel holds Brindle's route as desired. pending: a write is queued or in flight.
+ * failed: the last write was refused; it is retried with backoff. stale: Brindle's route is in the
+ * kernel but no longer desired (kept until prune() after a restart, or being deleted).
+ */
+export type FibRouteState = 'installed' | 'pending' | 'failed' | 'stale';
+
+/** One prefix as the engine sees it: what Brindle wants there and what the kernel holds. */
+export interface FibRouteReport {
+  readonly prefix: Prefix;
+  readonly state: FibRouteState;
+  readonly desired?: FibRoute;
+  /** Brindle's route in the kernel, next hops named by device. */
+  readonly kernel?: FibRoute;
+  readonly failure?: FibFailure;
+}

@@ -1,7 +1,8 @@
-// Where the FIB and IPAM plug their series in once they exist. Each declares the figures it will hand
-// over as plain data (a snapshot taken on scrape); the series names and labels are fixed here so
-// dashboards can be written now. IPAM mirrors calico-kube-controllers' names (calico-routing.md §9)
-// under the `brindle_` prefix, with `_total` on the one counter.
+// The FIB's and IPAM's series, registered by node mode (api/daemon-api.ts). Each source hands over its
+// figures as plain data, a snapshot taken on scrape; the series names and labels are fixed here. IPAM
+// mirrors calico-kube-controllers' names (calico-routing.md §9) under the `brindle_` prefix, less the
+// garbage-collection and reservation series: Brindle reclaims no leaked addresses on its own (`brindlectl
+// ipam check --fix` does, when asked) and has no IPReservations, so those would only ever read 0.
 
 import type { Registry } from 'prom-client';
 import { scrapedCounter, scrapedGauge } from './collect.ts';
@@ -19,6 +20,10 @@ export interface FibStats {
   readonly installedRoutes: ReadonlyMap<string, number>;
   /** Routes Brindle wants there (best paths and its blocks' blackholes), by family name. */
   readonly desiredRoutes: ReadonlyMap<string, number>;
+  /** Prefixes waiting for a kernel write, those in flight included. */
+  readonly pendingRoutes: number;
+  /** Prefixes whose last write the kernel refused (retried with backoff). */
+  readonly failedRoutes: number;
   /** Kernel writes since start, by operation. */
   readonly writes: Readonly<Record<'add' | 'replace' | 'delete', FibWriteCounts>>;
   /** Full resynchronisations (dump and diff) since start. */
@@ -51,11 +56,27 @@ export function registerFibMetrics(registry: Registry, fib: FibMetricsSource): v
     },
     perFamily((s) => s.desiredRoutes),
   );
+  scrapedGauge(
+    registry,
+    {
+      name: 'brindle_fib_pending_routes',
+      help: 'Routes waiting to be written to the kernel, writes in flight included.',
+    },
+    (emit) => emit({}, fib.fibStats().pendingRoutes),
+  );
+  scrapedGauge(
+    registry,
+    {
+      name: 'brindle_fib_failed_routes',
+      help: 'Routes whose last kernel write was refused; retried with backoff.',
+    },
+    (emit) => emit({}, fib.fibStats().failedRoutes),
+  );
   scrapedCounter(
     registry,
     {
       name: 'brindle_fib_writes_total',
-      help: 'Kernel route writes, by operation and result.',
+      help: 'Kernel route writes, by operation and result (failed: refused or unanswered).',
       labelNames: ['op', 'result'],
     },
     (emit) => {
@@ -92,22 +113,19 @@ export function registerFibMetrics(registry: Registry, fib: FibMetricsSource): v
 
 export interface IpamPoolStats {
   readonly pool: string;
-  /** Addresses in the pool. */
+  /** Addresses in the pool (a double: an IPv6 pool's size is only approximately representable). */
   readonly size: number;
-  /** Addresses reserved by IPAMConfiguration / the pool's reserved ranges. */
-  readonly reserved: number;
 }
 
 export interface IpamNodeStats {
   readonly pool: string;
   readonly node: string;
+  /** Addresses allocated to the node (owner attribute `node`) in the pool. */
   readonly inUse: number;
-  /** Addresses this node took from blocks affine to another node. */
+  /** Of those, the addresses in blocks that are not affine to the node. */
   readonly borrowed: number;
+  /** Blocks of the pool affine to the node. */
   readonly blocks: number;
-  readonly gcCandidates: number;
-  /** Leaked allocations reclaimed since start. */
-  readonly gcReclamations: number;
 }
 
 export interface IpamStats {
@@ -141,7 +159,6 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamMetricsSource)
       for (const n of (await stats()).nodes) emit({ ippool: n.pool, node: n.node }, pick(n));
     });
   pool('brindle_ipam_ippool_size', 'Addresses in the IP pool.', (p) => p.size);
-  pool('brindle_ipam_ippool_reserved', 'Reserved addresses in the IP pool.', (p) => p.reserved);
   node('brindle_ipam_allocations_in_use', 'Addresses allocated, by pool and node.', (n) => n.inUse);
   node(
     'brindle_ipam_allocations_borrowed',
@@ -149,16 +166,4 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamMetricsSource)
     (n) => n.borrowed,
   );
   node('brindle_ipam_blocks', 'Blocks affine to the node.', (n) => n.blocks);
-  node('brindle_ipam_allocations_gc_candidates', 'Allocations that look leaked.', (n) => n.gcCandidates);
-  scrapedCounter(
-    registry,
-    {
-      name: 'brindle_ipam_allocations_gc_reclamations_total',
-      help: 'Leaked allocations reclaimed.',
-      labelNames: ['ippool', 'node'],
-    },
-    async (emit) => {
-      for (const n of (await stats()).nodes) emit({ ippool: n.pool, node: n.node }, n.gcReclamations);
-    },
-  );
 }

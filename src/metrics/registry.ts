@@ -107,14 +107,14 @@ export class BrindleMetrics {
     return this.datastoreHealth;
   }
 
-  /** The FIB's series (brindle_fib_*), once node mode programs the kernel. */
+  /** The FIB's series (brindle_fib_*): node mode registers them when it programs the kernel. */
   registerFib(fib: FibMetricsSource): void {
     if (this.fibRegistered) throw new Error('FIB metrics are already registered');
     this.fibRegistered = true;
     registerFibMetrics(this.registry, fib);
   }
 
-  /** IPAM's series (brindle_ipam_*), once the allocator runs in the daemon. */
+  /** IPAM's series (brindle_ipam_*): node mode registers this node's figures (metrics/ipam-stats.ts). */
   registerIpam(ipam: IpamMetricsSource): void {
     if (this.ipamRegistered) throw new Error('IPAM metrics are already registered');
     this.ipamRegistered = true;

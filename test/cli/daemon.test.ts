@@ -1,5 +1,6 @@
 // brindlectl's daemon commands against a running daemon process (its unix socket): status lists a
-// configured peer, routes and peers answer, and a stopped daemon is a clear message with exit 3.
+// configured peer, routes and peers answer, fib says a route reflector has no FIB, and a stopped daemon
+// is a clear message with exit 3. (Goldens of every command's output: node-daemon.test.ts.)
 import { spawn, execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -73,6 +74,9 @@ test('status, peers and routes from a running daemon; exit 3 once it stops', asy
   t.regex((await ctl(config, 'peers', `127.${block}.0.9`)).out, /peerAs: 65001/);
   t.is((await ctl(config, 'routes')).code, 0);
   t.is((await ctl(config, 'peers', '192.0.2.77')).code, 1, 'an unknown peer is a failure, not a crash');
+  const fib = await ctl(config, 'fib');
+  t.is(fib.code, 0, 'no FIB is an answer, not an error');
+  t.is(fib.out, 'No kernel FIB: reflector mode: a route reflector programs no kernel routes.\n');
 
   daemon.kill('SIGTERM');
   const code = await new Promise<number | null>((resolve) => daemon.once('exit', resolve));
