@@ -80,10 +80,13 @@ export const brindle: ReflectorUnderTest = {
       existsSync(ROUTER) ? undefined : 'router not available (src/daemon/router.ts does not exist yet)',
     ),
   async start(setup: ReflectorSetup): Promise<RunningReflector> {
+    // BENCH_BRINDLE_NODE_FLAGS: extra Node flags for the target, e.g. "--cpu-prof --cpu-prof-dir=DIR".
+    const extraFlags = process.env.BENCH_BRINDLE_NODE_FLAGS?.split(' ').filter((f) => f !== '') ?? [];
     const [command, args] = pinned(process.execPath, [
       '--import',
       'tsx',
       '--expose-gc',
+      ...extraFlags,
       TARGET,
       JSON.stringify(setup),
     ]);

@@ -258,6 +258,8 @@ export class Router {
     };
     const member: GroupMember = {
       name: options.name,
+      // The Adj-RIB-Out keeps a member's own routes from being reflected back to it (RFC 4456 §8).
+      ribPeer: routed.ribPeer,
       families: negotiated.families,
       context: session.encodeContext,
       send: (bytes, messages) => session.sendUpdates(bytes, messages),

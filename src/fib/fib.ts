@@ -118,6 +118,11 @@ interface Entry {
   restoresSince: number;
   /** The resync epoch in which it was last written or notified: that resync's dump may predate it. */
   touched: number;
+  /**
+   * Wanted during this run, then no longer: deleted at once even while the prune of routes left by a
+   * previous run is deferred (that grace is for routes nobody has spoken for yet, not for withdrawals).
+   */
+  withdrawn: boolean;
 }
 
 /** One datagram's worth of writes: ops[i] brings entries[i] to its desired state (undefined: a
@@ -228,6 +233,7 @@ export class Fib {
     const previous = e.desired;
     if (!previous) this.countDesired(e, 1);
     e.desired = next;
+    e.withdrawn = false;
     if (previous && sameDesired(previous, next)) return;
     this.clearFailure(e);
     e.restores = 0;
@@ -238,7 +244,10 @@ export class Fib {
   remove(prefix: Prefix): void {
     const e = this.entries.get(prefixKey(prefix));
     if (!e) return;
-    if (e.desired) this.countDesired(e, -1);
+    if (e.desired) {
+      this.countDesired(e, -1);
+      e.withdrawn = true;
+    }
     e.desired = undefined;
     this.clearFailure(e);
     e.restores = 0;
@@ -478,6 +487,7 @@ export class Fib {
       restores: 0,
       restoresSince: 0,
       touched: 0,
+      withdrawn: false,
     };
     this.entries.set(key, e);
     return e;
@@ -742,7 +752,7 @@ export class Fib {
     const forced = e.forced;
     e.forced = false;
     if (!want) {
-      if (!installed || this.pruneDeferred) return undefined;
+      if (!installed || (this.pruneDeferred && !e.withdrawn)) return undefined;
       return { op: 'delete', route: deleteRoute(installed.prefix, this.context) };
     }
     // Already there as wanted (a graceful restart's routes, or a wish that came back): no write.
@@ -944,7 +954,7 @@ export class Fib {
     } else if (!route) {
       if (want) this.noticed(e, 'missing');
     } else if (!want) {
-      if (!this.pruneDeferred) this.noticed(e, 'stale');
+      if (!this.pruneDeferred || e.withdrawn) this.noticed(e, 'stale');
     } else if (!routeMatches(want, route, this.context, this.ifindexOf)) {
       this.noticed(e, 'changed');
     }

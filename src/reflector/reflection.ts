@@ -63,22 +63,22 @@ function prependAs(path: readonly AsPathSegment[] | undefined, asn: number): AsP
   return [{ type: AsPathSegmentType.AsSequence, asns: [asn] }, ...segments];
 }
 
-function selfAddress(path: Path, target: ExportTarget): string | undefined {
-  return path.dest.afi === Afi.Ipv4 ? target.localAddress4 : target.localAddress6;
+function selfAddress(afi: Afi, target: ExportTarget): string | undefined {
+  return afi === Afi.Ipv4 ? target.localAddress4 : target.localAddress6;
 }
 
 export class ReflectorExport implements ExportPolicy {
   constructor(private readonly identity: ReflectorIdentity) {}
 
-  exportAttributes(path: Path, target: ExportTarget): RouteAttributes | undefined {
+  exportAttributes(path: Path, afi: Afi, target: ExportTarget): RouteAttributes | undefined {
     if (!mayReflect(path.peer, target) || blockedByCommunity(path.attrs, target)) return undefined;
-    return target.external ? this.toExternal(path, target) : this.toInternal(path, target);
+    return target.external ? this.toExternal(path, afi, target) : this.toInternal(path, afi, target);
   }
 
   /** RFC 4271 §5.1: to eBGP, our AS first, our address as next hop, no LOCAL_PREF, no RFC 4456 attributes. */
-  private toExternal(path: Path, target: ExportTarget): RouteAttributes {
+  private toExternal(path: Path, afi: Afi, target: ExportTarget): RouteAttributes {
     const a = path.attrs.attributes;
-    const nextHop = target.nextHopMode === 'keep' ? a.nextHop : (selfAddress(path, target) ?? a.nextHop);
+    const nextHop = target.nextHopMode === 'keep' ? a.nextHop : (selfAddress(afi, target) ?? a.nextHop);
     return {
       ...a,
       asPath: prependAs(a.asPath, target.localAs),
@@ -93,7 +93,7 @@ export class ReflectorExport implements ExportPolicy {
   }
 
   /** To iBGP: LOCAL_PREF always (§5.1.5); reflected routes get ORIGINATOR_ID and our CLUSTER_ID (RFC 4456 §8). */
-  private toInternal(path: Path, target: ExportTarget): RouteAttributes {
+  private toInternal(path: Path, afi: Afi, target: ExportTarget): RouteAttributes {
     const a = path.attrs.attributes;
     const source = path.peer;
     const reflected = !source.local && !source.external;
@@ -101,7 +101,7 @@ export class ReflectorExport implements ExportPolicy {
     return {
       ...a,
       localPref: a.localPref ?? DEFAULT_LOCAL_PREF,
-      nextHop: self ? (selfAddress(path, target) ?? a.nextHop) : a.nextHop,
+      nextHop: self ? (selfAddress(afi, target) ?? a.nextHop) : a.nextHop,
       linkLocalNextHop: self ? undefined : a.linkLocalNextHop,
       originatorId: reflected ? (a.originatorId ?? source.bgpIdentifier) : a.originatorId,
       clusterList: reflected ? [this.identity.clusterId, ...(a.clusterList ?? [])] : a.clusterList,

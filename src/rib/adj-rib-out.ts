@@ -9,6 +9,15 @@
 //   rather than holding the others back.
 // - A new member starts in a group of its own with a walker over the Loc-RIB (the initial dump),
 //   then End-of-RIB; once its group is idle it merges with an idle group of the same key.
+// - Split horizon: a route is not sent back to the member it was learned from. RFC 4456 §6 would allow
+//   reflecting a client's route to the client itself (it drops it by ORIGINATOR_ID, §8), but that is a
+//   copy of its whole table sent for nothing; BIRD, GoBGP and OpenBGPD, which keep an Adj-RIB-Out per
+//   peer, never send it, and FRR's update groups skip it only in a subgroup of one peer. Here the
+//   group records with each advertisement the peer it came from, so what a member holds is "what the
+//   group advertised, but for routes from the member itself"; each drain turn packs its UPDATEs once
+//   per audience (everyone, everyone but the member a route came from, or that member alone when a
+//   route moves to or from it) into one buffer, withdrawals first, and each member is written the
+//   parts it is due.
 
 import { encodeEndOfRib } from '../bgp/codec/update.ts';
 import { encodeAttributeSet, UpdatePacker } from '../bgp/codec/update-packer.ts';
@@ -21,7 +30,7 @@ import type { AttrSet } from './attr-set.ts';
 import type { ExportPolicy, ExportTarget } from './export.ts';
 import { exportTargetKey } from './export.ts';
 import type { LocRib } from './loc-rib.ts';
-import type { Advertised, Dest, Path, RibPeer } from './route.ts';
+import type { Dest, Path, RibPeer } from './route.ts';
 
 /** RFC 7911 §3 ADD-PATH send: the best path only, every eligible path, or the multipath set. */
 export type AddPathSendMode = 'best' | 'all' | 'ecmp';
@@ -38,6 +47,11 @@ export interface GroupMember {
   readonly bufferedBytes: number;
   /** Sends a ROUTE-REFRESH message: RFC 7313 BoRR (1) and EoRR (2) around a re-advertisement. */
   sendRouteRefresh(afi: number, safi: number, subtype: number): void;
+  /**
+   * The peer as the RIB files the paths learned on this session: they are not advertised back to it
+   * (split horizon, see above). Without it the member is sent every route, its own included.
+   */
+  readonly ribPeer?: RibPeer;
 }
 
 /** A re-advertisement asked for by the member (RFC 2918 / RFC 7313). */
@@ -64,6 +78,30 @@ export const DEFAULT_ADJ_RIB_OUT_OPTIONS: AdjRibOutOptions = {
  * RFC 7911 §3), so the Dest itself serves as the NLRI with no object per prefix.
  */
 const BEST_PATH_ID = 0;
+/** Staged destinations a group may collect before it first drops duplicates. */
+const COMPACT_MIN = 10_000;
+
+/**
+ * A path as one group exports it: the interned attributes sent, and the peer the path was learned
+ * from (for split horizon). One per source attribute set and source peer, from the export cache.
+ */
+class Exported {
+  constructor(
+    readonly attrs: AttrSet,
+    readonly source: RibPeer,
+  ) {}
+}
+
+/** Equal exports: the same attributes from the same peer (a cleared cache makes new objects). */
+function sameExport(a: Exported | undefined, b: Exported | undefined): boolean {
+  return a === b || (a !== undefined && b !== undefined && a.attrs === b.attrs && a.source === b.source);
+}
+
+/**
+ * What one group has advertised for a destination (kept on the Dest, see route.ts): its one path
+ * (single-path families, the common case), or path id → path (ADD-PATH 'all'/'ecmp').
+ */
+type GroupAdvertised = Exported | Map<number, Exported>;
 
 /** What one drain turn sends for one family. */
 class FamilyBatch {
@@ -85,37 +123,95 @@ class FamilyBatch {
     }
     this.lastList.push(nlri);
   }
-
-  get empty(): boolean {
-    return this.announce.size === 0 && this.withdraw.length === 0;
-  }
 }
 
+/** What one drain turn sends to one audience. */
 class Batch {
   readonly ipv4 = new FamilyBatch();
   readonly ipv6 = new FamilyBatch();
 
-  of(afi: number): FamilyBatch {
-    return afi === Afi.Ipv4 ? this.ipv4 : this.ipv6;
+  /** Announces `nlri` with `attrs`, or withdraws it when `attrs` is undefined. */
+  add(afi: number, nlri: Nlri, attrs: AttrSet | undefined): void {
+    const family = afi === Afi.Ipv4 ? this.ipv4 : this.ipv6;
+    if (attrs) family.add(attrs, nlri);
+    else family.withdraw.push(nlri);
   }
 }
 
+/** Who a batch is for: every member, every member but one, or one member alone. */
+interface Audience {
+  readonly allBut?: GroupMember;
+  readonly only?: GroupMember;
+}
+
+const EVERYONE: Audience = {};
+
+function includes(audience: Audience, member: GroupMember): boolean {
+  return audience.allBut !== member && (audience.only === undefined || audience.only === member);
+}
+
+/** One drain turn's changes by audience (see split horizon above). */
+class Outbox {
+  readonly batches = new Map<Audience, Batch>([[EVERYONE, new Batch()]]);
+  /** Routes learned from the key member: for every member but it. */
+  private readonly allBut = new Map<GroupMember, Batch>();
+  /** For the key member alone. */
+  private readonly only = new Map<GroupMember, Batch>();
+
+  allBesides(member: GroupMember | undefined): Batch {
+    if (!member) return this.batches.get(EVERYONE) as Batch;
+    return this.batchOf(this.allBut, member, { allBut: member });
+  }
+
+  onlyTo(member: GroupMember): Batch {
+    return this.batchOf(this.only, member, { only: member });
+  }
+
+  private batchOf(byMember: Map<GroupMember, Batch>, member: GroupMember, audience: Audience): Batch {
+    let batch = byMember.get(member);
+    if (!batch) {
+      batch = new Batch();
+      byMember.set(member, batch);
+      this.batches.set(audience, batch);
+    }
+    return batch;
+  }
+}
+
+/** A run of whole UPDATE messages in the buffer a drain turn packs, and who it is for. */
+interface Part {
+  readonly audience: Audience;
+  readonly start: number;
+  readonly end: number;
+  readonly messages: number;
+}
+
 class UpdateGroup {
-  readonly members = new Set<GroupMember>();
+  private readonly memberSet = new Set<GroupMember>();
+  /** Members by the RIB peer their session feeds (split horizon). */
+  private readonly bySource = new Map<RibPeer, GroupMember>();
   /**
    * Destinations staged since the last drain, in order, from `cursor` on. A destination may appear
    * twice: export at drain time is idempotent, which is cheaper than keeping a set.
    */
   pending: Dest[] = [];
   cursor = 0;
+  /** Held back by a member whose socket is full (see ready()). */
+  waiting = false;
+  /** See compactIfLarge(). */
+  private compactAbove = COMPACT_MIN;
   walker: Iterator<Dest> | undefined;
   scheduled = false;
   /** Members still waiting for their End-of-RIB after the initial dump. */
   readonly awaitingEndOfRib = new Set<GroupMember>();
   /** Members whose dump answers a ROUTE-REFRESH rather than a new session. */
   readonly refreshing = new Map<GroupMember, RefreshRequest>();
-  /** Exported attributes per source attribute set and source peer, so export runs once per set. */
-  readonly exportCache = new Map<AttrSet, Map<RibPeer, AttrSet | null>>();
+  /**
+   * Exports per source attribute set and source peer, so export runs once per set; one cache per
+   * family, since the next hop a policy sets may depend on it.
+   */
+  readonly exportCache4 = new Map<AttrSet, Map<RibPeer, Exported | null>>();
+  readonly exportCache6 = new Map<AttrSet, Map<RibPeer, Exported | null>>();
 
   constructor(
     readonly id: number,
@@ -126,6 +222,29 @@ class UpdateGroup {
     readonly context: CodecContext,
     readonly mode: AddPathSendMode,
   ) {}
+
+  get members(): ReadonlySet<GroupMember> {
+    return this.memberSet;
+  }
+
+  join(member: GroupMember): void {
+    this.memberSet.add(member);
+    if (member.ribPeer) this.bySource.set(member.ribPeer, member);
+  }
+
+  leave(member: GroupMember): void {
+    this.memberSet.delete(member);
+    if (member.ribPeer && this.bySource.get(member.ribPeer) === member) this.bySource.delete(member.ribPeer);
+  }
+
+  /** The member whose session `peer`'s paths were learned on, if it is in this group. */
+  memberFor(peer: RibPeer): GroupMember | undefined {
+    return this.bySource.size === 0 ? undefined : this.bySource.get(peer);
+  }
+
+  exportCache(afi: number): Map<AttrSet, Map<RibPeer, Exported | null>> {
+    return afi === Afi.Ipv4 ? this.exportCache4 : this.exportCache6;
+  }
 
   get staged(): number {
     return this.pending.length - this.cursor;
@@ -144,18 +263,34 @@ class UpdateGroup {
     return this.pending.slice(this.cursor);
   }
 
-  /** Drops duplicates when a blocked group keeps collecting changes of the same destinations. */
-  compact(): void {
+  /**
+   * A group waiting for its one member's socket keeps collecting changes, maybe of the same
+   * destinations over and over: once it holds more than `compactAbove`, duplicates are dropped. The
+   * bound doubles with what each compaction leaves, so the work stays linear in what is staged. A
+   * group that drains is left alone: its duplicates are destinations that changed again before the
+   * drain reached them, and compacting a full-table withdrawal (no duplicates, as long as the table)
+   * turn after turn was most of what that withdrawal cost.
+   */
+  compactIfLarge(): void {
+    if (!this.waiting || this.staged <= this.compactAbove) return;
     this.pending = [...new Set(this.remaining())];
     this.cursor = 0;
+    this.compactAbove = 2 * this.pending.length + COMPACT_MIN;
+  }
+
+  /** Everything staged was exported. */
+  drained(): void {
+    this.pending = [];
+    this.cursor = 0;
+    this.compactAbove = COMPACT_MIN;
   }
 }
 
-function advertisedIn(dest: Dest, slot: number): Advertised | undefined {
-  return slot === 0 ? dest.adv : dest.advMore?.[slot - 1];
+function advertisedIn(dest: Dest, slot: number): GroupAdvertised | undefined {
+  return (slot === 0 ? dest.adv : dest.advMore?.[slot - 1]) as GroupAdvertised | undefined;
 }
 
-function setAdvertised(dest: Dest, slot: number, value: Advertised | undefined): void {
+function setAdvertised(dest: Dest, slot: number, value: GroupAdvertised | undefined): void {
   if (slot === 0) {
     dest.adv = value;
     return;
@@ -164,7 +299,7 @@ function setAdvertised(dest: Dest, slot: number, value: Advertised | undefined):
   if (!more) {
     if (value === undefined) return;
     // Exact size: an array grown by assignment would reserve far more slots than groups exist.
-    const fresh = new Array<Advertised | undefined>(slot).fill(undefined);
+    const fresh = new Array<GroupAdvertised | undefined>(slot).fill(undefined);
     fresh[slot - 1] = value;
     dest.advMore = fresh;
     return;
@@ -225,7 +360,7 @@ export class AdjRibOut {
     refresh?: RefreshRequest,
   ): void {
     const group = this.newGroup(target, member.context, mode);
-    group.members.add(member);
+    group.join(member);
     this.groupOf.set(member, group);
     // A live iterator also visits destinations added later; on an empty table that would re-walk
     // everything staged anyway, so an empty Loc-RIB needs no dump at all.
@@ -242,7 +377,7 @@ export class AdjRibOut {
     const group = this.groupOf.get(member);
     if (!group) return;
     this.groupOf.delete(member);
-    group.members.delete(member);
+    group.leave(member);
     group.awaitingEndOfRib.delete(member);
     group.refreshing.delete(member);
     if (group.members.size === 0) this.dropGroup(group);
@@ -278,7 +413,7 @@ export class AdjRibOut {
   /** Every destination that may hold state of `group`: the Loc-RIB, and staged ones it no longer has. */
   private *destsOf(group: UpdateGroup): IterableIterator<Dest> {
     yield* this.rib.dests();
-    for (const dest of group.remaining()) if (dest.paths.length === 0) yield dest;
+    for (const dest of group.remaining()) if (dest.pathCount === 0) yield dest;
   }
 
   /** Forgets the group and its Adj-RIB-Out (a walk over the table: groups go rarely). */
@@ -294,24 +429,26 @@ export class AdjRibOut {
     this.clearExportCache(group);
   }
 
-  private forEachAttrs(advertised: Advertised, fn: (attrs: AttrSet) => void): void {
-    if (advertised instanceof Map) advertised.forEach(fn);
-    else fn(advertised);
+  private forEachAttrs(advertised: GroupAdvertised, fn: (attrs: AttrSet) => void): void {
+    if (advertised instanceof Map) for (const exported of advertised.values()) fn(exported.attrs);
+    else fn(advertised.attrs);
   }
 
-  private clearExportCache(group: UpdateGroup): void {
-    for (const byPeer of group.exportCache.values()) {
-      for (const attrs of byPeer.values()) if (attrs) this.rib.attrSets.release(attrs);
+  private clearExportCache(group: UpdateGroup, afi?: number): void {
+    for (const cache of [group.exportCache4, group.exportCache6]) {
+      if (afi !== undefined && cache !== group.exportCache(afi)) continue;
+      for (const byPeer of cache.values()) {
+        for (const exported of byPeer.values()) if (exported) this.rib.attrSets.release(exported.attrs);
+      }
+      cache.clear();
     }
-    group.exportCache.clear();
   }
 
   private stage(decided: readonly Dest[]): void {
     for (const group of this.groups) {
       const everyPath = group.mode !== 'best' && group.context.addPath.size > 0;
       for (const dest of decided) if (dest.bestChanged || everyPath) group.stage(dest);
-      // A blocked group keeps collecting; duplicates are dropped before they outgrow the table.
-      if (group.staged > 2 * this.rib.destCount + 10_000) group.compact();
+      group.compactIfLarge();
       if (group.staged > 0) this.schedule(group);
     }
   }
@@ -328,21 +465,18 @@ export class AdjRibOut {
   /** Exports up to destsPerTurn staged destinations and writes the UPDATEs to every member. */
   private drain(group: UpdateGroup): void {
     if (!this.ready(group)) return;
-    const batch = new Batch();
+    const outbox = new Outbox();
     let budget = this.options.destsPerTurn;
     const pending = group.pending;
     while (group.cursor < pending.length && budget-- > 0)
-      this.exportDest(group, pending[group.cursor++], batch);
-    if (group.cursor === pending.length) {
-      group.pending = [];
-      group.cursor = 0;
-    }
+      this.exportDest(group, pending[group.cursor++], outbox);
+    if (group.cursor === pending.length) group.drained();
     while (group.walker && budget-- > 0) {
       const next = group.walker.next();
       if (next.done) group.walker = undefined;
-      else this.exportDest(group, next.value, batch);
+      else this.exportDest(group, next.value, outbox);
     }
-    this.write(group, batch);
+    this.write(group, outbox);
     if (!group.idle) return this.schedule(group);
     this.finishDump(group);
     this.scheduleMerge();
@@ -350,9 +484,13 @@ export class AdjRibOut {
 
   /** A group drains while every member keeps up; a member that backs up leaves a shared group. */
   private ready(group: UpdateGroup): boolean {
+    group.waiting = false;
     for (const member of group.members) {
       if (member.bufferedBytes < this.options.memberBacklogLimit) continue;
-      if (group.members.size === 1) return false;
+      if (group.members.size === 1) {
+        group.waiting = true;
+        return false;
+      }
       this.split(group, member);
     }
     return group.members.size > 0;
@@ -363,9 +501,9 @@ export class AdjRibOut {
       { event: 'update-group-split', peer: member.name, group: group.id },
       'slow peer split from its update group',
     );
-    group.members.delete(member);
+    group.leave(member);
     const own = this.newGroup(group.target, group.context, group.mode);
-    own.members.add(member);
+    own.join(member);
     this.groupOf.set(member, own);
     own.pending = group.remaining();
     own.walker = group.walker && group.awaitingEndOfRib.has(member) ? this.rib.dests() : undefined;
@@ -380,90 +518,145 @@ export class AdjRibOut {
 
   // --- export of one destination -----------------------------------------------------------------
 
-  private exportDest(group: UpdateGroup, dest: Dest, batch: Batch): void {
-    const addPath = group.context.addPath.has(familyKey(dest.afi, Safi.Unicast));
+  private exportDest(group: UpdateGroup, dest: Dest, outbox: Outbox): void {
+    const afi = dest.afi;
+    const addPath = group.context.addPath.has(familyKey(afi, Safi.Unicast));
     if (group.mode === 'best' || !addPath)
-      return this.exportSingle(group, dest, addPath ? BEST_PATH_ID : 0, batch);
-    const wanted = new Map<number, AttrSet>();
+      return this.exportSingle(group, dest, addPath ? BEST_PATH_ID : 0, outbox);
+    const wanted = new Map<number, Exported>();
     const paths = group.mode === 'all' ? dest.paths.filter((p) => p.eligible) : dest.multipath;
     for (const path of paths) {
-      const attrs = this.exported(group, path);
-      if (attrs) wanted.set(path.localPathId, attrs);
+      const exported = this.exported(group, path, afi);
+      if (exported) wanted.set(path.localPathId, exported);
     }
     const advertised =
-      (advertisedIn(dest, group.slot) as Map<number, AttrSet> | undefined) ?? new Map<number, AttrSet>();
-    for (const [pathId, attrs] of wanted) {
-      if (advertised.get(pathId) === attrs) continue;
-      this.record(dest, advertised.get(pathId), attrs, pathId, batch);
-      advertised.set(pathId, attrs);
+      (advertisedIn(dest, group.slot) as Map<number, Exported> | undefined) ?? new Map<number, Exported>();
+    for (const [pathId, exported] of wanted) {
+      const previous = advertised.get(pathId);
+      if (sameExport(previous, exported)) continue;
+      this.record(group, dest, pathId, previous, exported, outbox);
+      advertised.set(pathId, exported);
     }
     for (const [pathId, previous] of advertised) {
       if (wanted.has(pathId)) continue;
-      this.record(dest, previous, undefined, pathId, batch);
+      this.record(group, dest, pathId, previous, undefined, outbox);
       advertised.delete(pathId);
     }
     setAdvertised(dest, group.slot, advertised.size > 0 ? advertised : undefined);
   }
 
   /** One path per destination: the best one, exported. */
-  private exportSingle(group: UpdateGroup, dest: Dest, pathId: number, batch: Batch): void {
-    const attrs = dest.best && this.exported(group, dest.best);
-    const previous = advertisedIn(dest, group.slot) as AttrSet | undefined;
-    if (previous === attrs) return;
-    this.record(dest, previous, attrs, pathId, batch);
-    setAdvertised(dest, group.slot, attrs);
+  private exportSingle(group: UpdateGroup, dest: Dest, pathId: number, outbox: Outbox): void {
+    const next = dest.best && this.exported(group, dest.best, dest.afi);
+    const previous = advertisedIn(dest, group.slot) as Exported | undefined;
+    if (sameExport(previous, next)) return;
+    this.record(group, dest, pathId, previous, next, outbox);
+    setAdvertised(dest, group.slot, next);
   }
 
-  /** Adds an announcement or withdrawal to the batch and moves the attribute-set reference. */
+  /**
+   * Puts one change of what the group advertises for (dest, pathId) in the outbox, and moves the
+   * attribute-set reference. Every member holds the previous advertisement, but for the member it
+   * came from (`from`), which holds nothing; the same goes for the next one and `to`.
+   */
   private record(
+    group: UpdateGroup,
     dest: Dest,
-    previous: AttrSet | undefined,
-    attrs: AttrSet | undefined,
     pathId: number,
-    batch: Batch,
+    previous: Exported | undefined,
+    next: Exported | undefined,
+    outbox: Outbox,
   ): void {
+    const afi = dest.afi;
     const nlri = dest.nlri(pathId);
-    if (attrs) {
-      this.rib.attrSets.retain(attrs);
-      batch.of(dest.afi).add(attrs, nlri);
+    const from = previous && group.memberFor(previous.source);
+    const to = next && group.memberFor(next.source);
+    const changed = previous?.attrs !== next?.attrs;
+    if (from === to) {
+      // The common case: the route did not move between members; its source (if a member) gets nothing.
+      if (changed) outbox.allBesides(to).add(afi, nlri, next?.attrs);
+    } else if (next) {
+      // `from` held nothing and gets the route; everyone else but `to` gets it if it changed.
+      if (changed) outbox.allBesides(to).add(afi, nlri, next.attrs);
+      else if (from) outbox.onlyTo(from).add(afi, nlri, next.attrs);
+      // `to` held the previous route; its own is not sent back.
+      if (to && previous) outbox.onlyTo(to).add(afi, nlri, undefined);
     } else {
-      batch.of(dest.afi).withdraw.push(nlri);
+      // Gone: withdrawn from everyone who held it, which is all but the member it came from.
+      outbox.allBesides(from).add(afi, nlri, undefined);
     }
-    if (previous) this.rib.attrSets.release(previous);
+    if (next) this.rib.attrSets.retain(next.attrs);
+    if (previous) this.rib.attrSets.release(previous.attrs);
   }
 
-  /** The interned attributes `path` is exported with to this group (cached per source set and peer). */
-  private exported(group: UpdateGroup, path: Path): AttrSet | undefined {
-    let byPeer = group.exportCache.get(path.attrs);
+  /** How `path` is exported to this group (cached per family, source attribute set and peer). */
+  private exported(group: UpdateGroup, path: Path, afi: number): Exported | undefined {
+    const cache = group.exportCache(afi);
+    let byPeer = cache.get(path.attrs);
     const cached = byPeer?.get(path.peer);
     if (cached !== undefined) return cached ?? undefined;
     if (!byPeer) {
-      if (group.exportCache.size > 100_000) this.clearExportCache(group);
+      if (cache.size > 100_000) this.clearExportCache(group, afi);
       byPeer = new Map();
-      group.exportCache.set(path.attrs, byPeer);
+      cache.set(path.attrs, byPeer);
     }
-    const attributes = this.policy.exportAttributes(path, group.target);
-    const attrs = attributes ? this.rib.attrSets.intern(attributes) : undefined;
-    byPeer.set(path.peer, attrs ?? null);
-    return attrs;
+    const attributes = this.policy.exportAttributes(path, afi as Afi, group.target);
+    const exported = attributes ? new Exported(this.rib.attrSets.intern(attributes), path.peer) : undefined;
+    byPeer.set(path.peer, exported ?? null);
+    return exported;
   }
 
   // --- writing ---------------------------------------------------------------------------------------
 
-  private write(group: UpdateGroup, batch: Batch): void {
-    if (batch.ipv4.empty && batch.ipv6.empty) return;
+  /**
+   * Packs the turn's UPDATEs once per audience into one buffer, all withdrawals first (a prefix may
+   * be withdrawn for one audience and announced for another in the same turn: see LocRib.removeAt),
+   * and writes each member the parts it is due, adjacent parts in one write.
+   */
+  private write(group: UpdateGroup, outbox: Outbox): void {
     const packer = new UpdatePacker(group.context);
+    const parts: Part[] = [];
+    for (const phase of ['withdraw', 'announce'] as const) {
+      for (const [audience, batch] of outbox.batches) {
+        const start = packer.pendingBytes;
+        const before = packer.messageCount;
+        this.pack(group, packer, batch, phase);
+        if (packer.messageCount > before)
+          parts.push({ audience, start, end: packer.pendingBytes, messages: packer.messageCount - before });
+      }
+    }
+    if (parts.length === 0) return;
+    this.messagesBuilt += packer.messageCount;
+    const bytes = packer.take();
+    for (const member of group.members) {
+      let start = 0;
+      let end = 0;
+      let messages = 0;
+      for (const part of parts) {
+        if (!includes(part.audience, member)) continue;
+        if (part.start !== end) {
+          if (messages > 0) member.send(bytes.subarray(start, end), messages);
+          start = part.start;
+          messages = 0;
+        }
+        end = part.end;
+        messages += part.messages;
+      }
+      if (messages > 0) member.send(bytes.subarray(start, end), messages);
+    }
+  }
+
+  /** Packs one audience's withdrawals, or its announcements grouped by attribute set. */
+  private pack(group: UpdateGroup, packer: UpdatePacker, batch: Batch, phase: 'withdraw' | 'announce'): void {
     for (const [afi, family] of [
       [Afi.Ipv4, batch.ipv4],
       [Afi.Ipv6, batch.ipv6],
     ] as const) {
-      if (family.withdraw.length > 0) packer.withdraw(afi, Safi.Unicast, family.withdraw);
-      for (const [attrs, list] of family.announce) packer.announce(this.encoded(group, attrs, afi), list);
+      if (phase === 'withdraw' && family.withdraw.length > 0)
+        packer.withdraw(afi, Safi.Unicast, family.withdraw);
+      if (phase === 'announce')
+        for (const [attrs, list] of family.announce) packer.announce(this.encoded(group, attrs, afi), list);
     }
-    const messages = packer.messageCount;
-    const bytes = packer.take();
-    this.messagesBuilt += messages;
-    for (const member of group.members) member.send(bytes, messages);
   }
 
   private encoded(group: UpdateGroup, attrs: AttrSet, afi: number): EncodedAttributeSet {
@@ -517,11 +710,11 @@ export class AdjRibOut {
         keep.set(group.key, group);
         continue;
       }
-      for (const member of group.members) {
-        survivor.members.add(member);
+      for (const member of [...group.members]) {
+        group.leave(member);
+        survivor.join(member);
         this.groupOf.set(member, survivor);
       }
-      group.members.clear();
       this.dropGroup(group);
     }
   }

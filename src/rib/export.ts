@@ -1,6 +1,7 @@
 // What the Adj-RIB-Out asks of export policy. The RIB declares this interface and the daemon plugs in
 // the reflector's RFC 4456 rules (OpenBGPD does the same with up_test_update on egress).
 
+import type { Afi } from '../lib/family.ts';
 import type { RouteAttributes } from './attr-set.ts';
 import type { Path } from './route.ts';
 
@@ -19,8 +20,11 @@ export interface ExportTarget {
 }
 
 export interface ExportPolicy {
-  /** The attributes to advertise `path` with to the peers of `target`, or undefined not to advertise it. */
-  exportAttributes(path: Path, target: ExportTarget): RouteAttributes | undefined;
+  /**
+   * The attributes to advertise `path` (a route of family `afi`) with to the peers of `target`, or
+   * undefined not to advertise it.
+   */
+  exportAttributes(path: Path, afi: Afi, target: ExportTarget): RouteAttributes | undefined;
 }
 
 /** A stable text for grouping: peers with equal keys get the same UPDATEs. */

@@ -11,12 +11,13 @@ import { decide, DEFAULT_DECISION_OPTIONS } from './decision.ts';
 import type { DecisionOptions } from './decision.ts';
 import { ALWAYS_REACHABLE } from './nexthop.ts';
 import type { NextHopResolver, NextHopState } from './nexthop.ts';
-import { Dest, Path, PrefixMap } from './route.ts';
+import { DestTable } from './dest-table.ts';
+import { Dest, Path } from './route.ts';
 import type { RibPeer } from './route.ts';
 
 export class LocRib {
   readonly attrSets = new AttrSetTable();
-  private readonly table = new PrefixMap<Dest>();
+  private readonly table = new DestTable();
   private queue: Dest[] = [];
   private scheduled = false;
   private readonly subject = new Subject<readonly Dest[]>();
@@ -56,24 +57,15 @@ export class LocRib {
   private reresolve(changed: ReadonlySet<string>): void {
     this.nextHopGeneration++;
     for (const dest of this.table.values()) {
-      for (let i = 0; i < dest.paths.length; i++) {
-        const path = dest.paths[i];
+      for (let i = 0; i < dest.pathCount; i++) {
+        const path = dest.pathAt(i);
         const nextHop = path.attrs.attributes.nextHop;
         if (nextHop === undefined || !changed.has(nextHop)) continue;
         const state = this.nextHopState(path.peer, path.attrs);
         if (state.reachable === path.reachable && state.igpCost === path.igpCost) continue;
-        const fresh = new Path(
-          dest,
-          path.peer,
-          path.pathId,
-          path.attrs,
-          path.loopFree,
-          path.localPathId,
-          state.reachable,
-        );
-        fresh.igpCost = state.igpCost;
+        const fresh = new Path(path.peer, path.pathId, path.attrs, path.loopFree, state);
         fresh.stale = path.stale;
-        dest.paths[i] = fresh;
+        dest.replacePathAt(i, fresh);
         this.enqueue(dest);
       }
     }
@@ -97,24 +89,18 @@ export class LocRib {
     let dest = this.table.get(prefix);
     if (!dest) {
       dest = new Dest(prefix);
-      this.table.set(prefix, dest);
+      this.table.add(dest);
     }
-    const index = findPathIndex(dest, peer, prefix.pathId);
-    const previous = index >= 0 ? dest.paths[index] : undefined;
-    const nextHop = this.nextHopState(peer, attrs);
     const path = new Path(
-      dest,
       peer,
       prefix.pathId,
       this.attrSets.retain(attrs),
       loopFree,
-      previous?.localPathId,
-      nextHop.reachable,
+      this.nextHopState(peer, attrs),
     );
-    path.igpCost = nextHop.igpCost;
-    if (previous) {
-      this.attrSets.release(previous.attrs);
-      dest.paths[index] = path;
+    const index = dest.indexOf(peer, prefix.pathId);
+    if (index >= 0) {
+      this.attrSets.release(dest.replacePathAt(index, path).attrs);
     } else {
       dest.addPath(path);
       this.pathCount++;
@@ -125,7 +111,7 @@ export class LocRib {
   withdraw(peer: RibPeer, prefix: Nlri): void {
     const dest = this.table.get(prefix);
     if (!dest) return;
-    const index = findPathIndex(dest, peer, prefix.pathId);
+    const index = dest.indexOf(peer, prefix.pathId);
     if (index < 0) return;
     this.removeAt(dest, index);
   }
@@ -134,8 +120,8 @@ export class LocRib {
   withdrawPeer(peer: RibPeer): number {
     let removed = 0;
     for (const dest of this.table.values()) {
-      for (let i = dest.paths.length - 1; i >= 0; i--) {
-        if (dest.paths[i].peer !== peer) continue;
+      for (let i = dest.pathCount - 1; i >= 0; i--) {
+        if (dest.pathAt(i).peer !== peer) continue;
         this.removeAt(dest, i);
         removed++;
       }
@@ -148,7 +134,8 @@ export class LocRib {
     let marked = 0;
     for (const dest of this.table.values()) {
       if (dest.afi !== afi) continue;
-      for (const p of dest.paths) {
+      for (let i = 0; i < dest.pathCount; i++) {
+        const p = dest.pathAt(i);
         if (p.peer !== peer) continue;
         p.stale = true;
         marked++;
@@ -162,8 +149,8 @@ export class LocRib {
     let swept = 0;
     for (const dest of this.table.values()) {
       if (afi !== undefined && dest.afi !== afi) continue;
-      for (let i = dest.paths.length - 1; i >= 0; i--) {
-        const p = dest.paths[i];
+      for (let i = dest.pathCount - 1; i >= 0; i--) {
+        const p = dest.pathAt(i);
         if (p.peer !== peer || !p.stale) continue;
         this.removeAt(dest, i);
         swept++;
@@ -172,10 +159,18 @@ export class LocRib {
     return swept;
   }
 
+  /**
+   * Removes a path. A destination left without paths leaves the table at once, while its entry is
+   * still in the cache from the lookup that found it (deleting a million later costs a cache miss
+   * each); the Dest itself lives on in the queue until decided, and in the update groups until they
+   * have sent its withdrawal. A re-announcement meanwhile gets a new Dest: the withdrawal of the old
+   * one goes out first (rib/adj-rib-out.ts sends a turn's withdrawals before its announcements).
+   */
   private removeAt(dest: Dest, index: number): void {
     const path = dest.removePathAt(index);
     this.attrSets.release(path.attrs);
     this.pathCount--;
+    if (dest.pathCount === 0) this.table.delete(dest);
     this.enqueue(dest);
   }
 
@@ -208,9 +203,10 @@ export class LocRib {
     dest.queued = false;
     const previousBest = dest.best;
     const previousEcmp = dest.ecmp;
-    if (dest.paths.length <= 1) {
+    const count = dest.pathCount;
+    if (count <= 1) {
       // The common case needs no decision process: one path, eligible or not.
-      const only = dest.paths[0];
+      const only = count === 1 ? dest.pathAt(0) : undefined;
       dest.best = only?.eligible ? only : undefined;
       dest.ecmp = NO_PATHS;
     } else {
@@ -218,7 +214,6 @@ export class LocRib {
       dest.best = decision.best;
       dest.ecmp = decision.ecmp.length > 1 ? decision.ecmp : NO_PATHS;
     }
-    if (dest.paths.length === 0) this.table.delete(dest);
     // Paths are replaced, never changed: a new best path object is the only way attributes change.
     dest.bestChanged = previousBest !== dest.best || !sameMembers(previousEcmp, dest.ecmp);
   }
@@ -231,12 +226,6 @@ export class LocRib {
 
 const NO_PATHS: readonly Path[] = Object.freeze([]);
 const REACHABLE: NextHopState = Object.freeze({ reachable: true, igpCost: 0 });
-
-function findPathIndex(dest: Dest, peer: RibPeer, pathId: number): number {
-  const paths = dest.paths;
-  for (let i = 0; i < paths.length; i++) if (paths[i].peer === peer && paths[i].pathId === pathId) return i;
-  return -1;
-}
 
 function sameMembers(a: readonly Path[], b: readonly Path[]): boolean {
   return a.length === b.length && a.every((p) => b.includes(p));

@@ -2,10 +2,21 @@
 // from peers, its best path and its ECMP set; and the PrefixMap they are filed in. The Adj-RIB-In is
 // the set of a peer's Paths across all Dests (RFC 4271 §3.2): implicit withdraw replaces a peer's path
 // for the same prefix and path identifier in place.
+//
+// A full table is a million Dests with one Path each, so both are laid out for size (V8 on Node 20 has
+// no pointer compression: every field is 8 bytes, every object has a 24-byte header):
+// - every field is set in the constructor, always in the same order, so all Dests share one hidden
+//   class and all Paths another;
+// - numbers that may exceed 2^31 (an IPv4 address, a Path Identifier) are kept as signed 32-bit
+//   integers, which V8 stores in the field itself: one value above that range would turn the field
+//   into a boxed double, 16 more bytes in every object of the class;
+// - what most destinations never use (IPv6 words, an ECMP set, Adj-RIB-Out slots beyond the first)
+//   lives in one DestExtra allocated on demand, and a single path is held without an array.
 
 import { Afi } from '../lib/family.ts';
 import type { Nlri, Prefix } from '../lib/prefix.ts';
 import type { AttrSet } from './attr-set.ts';
+import type { NextHopState } from './nexthop.ts';
 
 /** What the RIB knows of the peer a path came from (or of local origination). */
 export interface RibPeer {
@@ -24,119 +35,167 @@ export interface RibPeer {
   readonly local: boolean;
 }
 
-const EMPTY: Path[] = [];
-Object.freeze(EMPTY);
-const NO_PATHS: readonly Path[] = EMPTY;
+const NO_PATHS: readonly Path[] = Object.freeze([]);
+const REACHABLE: NextHopState = Object.freeze({ reachable: true, igpCost: 0 });
 
 /**
- * What one update group has advertised for a destination: the attributes of its one path
- * (single-path families, the common case), or path id → attributes (ADD-PATH 'all'/'ecmp').
+ * What one update group has advertised for a destination. Its shape belongs to rib/adj-rib-out.ts;
+ * the Dest only keeps the slot.
  */
-export type Advertised = AttrSet | Map<number, AttrSet>;
+export type Advertised = object;
 
-const PathFlag = { LoopFree: 1, Stale: 2, Unreachable: 4 } as const;
-const DestFlag = { Queued: 1, BestChanged: 2 } as const;
-
-/** RFC 7911 Path Identifiers we send with; unique across the table, wrapping at 32 bits. */
-let nextLocalPathId = 1;
+const PathBit = { LoopFree: 1, Stale: 2 } as const;
+/** Path.bits above the flags: the Path Identifier we send the path with (see Dest.addPath). */
+const LOCAL_ID_SHIFT = 2;
 
 /**
- * One candidate route for a destination. Immutable but for its flags: a re-announcement (implicit
- * withdraw) replaces the Path, so "the best path changed" is an identity test.
+ * One candidate route for a destination. Immutable but for its stale flag: a re-announcement
+ * (implicit withdraw) replaces the Path, so "the best path changed" is an identity test.
  */
 export class Path {
-  /** RFC 7911 Path Identifier we send this path with on ADD-PATH sessions. */
-  localPathId: number;
-  /** §9.1.2.2 (e): cost to the next hop, from the next-hop resolver. */
-  igpCost = 0;
-  private flags: number;
+  /** The Path Identifier the peer sent (0 without ADD-PATH), as a signed 32-bit integer. */
+  private readonly receivedId: number;
+  /** PathBit flags, and the local Path Identifier above LOCAL_ID_SHIFT. */
+  private bits: number;
 
   constructor(
-    readonly dest: Dest,
     readonly peer: RibPeer,
     /** The Path Identifier the peer sent (0 without ADD-PATH). */
-    readonly pathId: number,
+    pathId: number,
     readonly attrs: AttrSet,
     /** No loop (AS_PATH, ORIGINATOR_ID, CLUSTER_LIST): the ingress policy's verdict. */
     loopFree: boolean,
-    /** The replaced path's identifier, so a re-announcement keeps its ADD-PATH identity. */
-    localPathId?: number,
-    /** The NEXT_HOP resolves (RFC 4271 §9.1.2). */
-    reachable = true,
+    /** The NEXT_HOP's resolution when the path was learned (RFC 4271 §9.1.2, §9.1.2.2 e). */
+    readonly nextHop: NextHopState = REACHABLE,
   ) {
-    this.flags = (loopFree ? PathFlag.LoopFree : 0) | (reachable ? 0 : PathFlag.Unreachable);
-    this.localPathId = localPathId ?? nextLocalPathId;
-    if (localPathId === undefined) nextLocalPathId = (nextLocalPathId % 0xffffffff) + 1;
+    this.receivedId = pathId | 0;
+    this.bits = loopFree ? PathBit.LoopFree : 0;
+  }
+
+  /** The Path Identifier the peer sent (0 without ADD-PATH). */
+  get pathId(): number {
+    return this.receivedId >>> 0;
+  }
+
+  /**
+   * RFC 7911: the Path Identifier we send this path with on ADD-PATH sessions, unique among the
+   * destination's paths and kept by a re-announcement (set by the Dest that holds the path).
+   */
+  get localPathId(): number {
+    return this.bits >>> LOCAL_ID_SHIFT;
+  }
+
+  set localPathId(id: number) {
+    this.bits = (this.bits & ((1 << LOCAL_ID_SHIFT) - 1)) | (id << LOCAL_ID_SHIFT);
+  }
+
+  /** §9.1.2.2 (e): cost to the next hop, from the next-hop resolver. */
+  get igpCost(): number {
+    return this.nextHop.igpCost;
   }
 
   /** May take part in the decision: no loop and a resolvable NEXT_HOP (§9.1.2). */
   get eligible(): boolean {
-    return (this.flags & (PathFlag.LoopFree | PathFlag.Unreachable)) === PathFlag.LoopFree;
+    return (this.bits & PathBit.LoopFree) !== 0 && this.nextHop.reachable;
   }
 
   get loopFree(): boolean {
-    return (this.flags & PathFlag.LoopFree) !== 0;
+    return (this.bits & PathBit.LoopFree) !== 0;
   }
 
   get reachable(): boolean {
-    return (this.flags & PathFlag.Unreachable) === 0;
+    return this.nextHop.reachable;
   }
 
   /** RFC 7313 §4.2 (and graceful restart): kept until re-announced or swept. */
   get stale(): boolean {
-    return (this.flags & PathFlag.Stale) !== 0;
+    return (this.bits & PathBit.Stale) !== 0;
   }
 
   set stale(value: boolean) {
-    this.flags = value ? this.flags | PathFlag.Stale : this.flags & ~PathFlag.Stale;
+    this.bits = value ? this.bits | PathBit.Stale : this.bits & ~PathBit.Stale;
+  }
+}
+
+/** Dest.bits: the prefix length in the low byte, flags above it. */
+const LENGTH_MASK = 0xff;
+const DestBit = { Queued: 1 << 8, BestChanged: 1 << 9, Ipv6: 1 << 10 } as const;
+
+/**
+ * What few destinations need: an IPv6 prefix's words 1–3 (as signed 32-bit integers), an ECMP set,
+ * more Adj-RIB-Out slots.
+ */
+class DestExtra {
+  readonly w1: number;
+  readonly w2: number;
+  readonly w3: number;
+  ecmp: readonly Path[] = NO_PATHS;
+  advMore: (Advertised | undefined)[] | undefined = undefined;
+
+  constructor(w1: number, w2: number, w3: number) {
+    this.w1 = w1 | 0;
+    this.w2 = w2 | 0;
+    this.w3 = w3 | 0;
+  }
+
+  get unused(): boolean {
+    return (this.w1 | this.w2 | this.w3) === 0 && this.ecmp.length === 0 && !this.advMore;
   }
 }
 
 /**
- * A destination: a prefix with its candidate paths, its best path and its ECMP set. Kept small (a
- * million of them is the table of a big cluster): IPv4 prefixes store one word, flags share a field,
- * and the path list is allocated at its exact size.
+ * A destination: a prefix with its candidate paths, its best path and its ECMP set. 72 bytes for an
+ * IPv4 prefix with its one path held directly; the Dest is also the prefix's NLRI when packing.
  */
 export class Dest implements Nlri {
-  readonly length: number;
-  readonly w0: number;
-  /** IPv6 only: the prefix's words 1–3. */
-  private readonly v6: readonly [number, number, number] | undefined;
-  paths: Path[] = EMPTY;
+  /** Word 0 of the prefix as a signed 32-bit integer (see w0). */
+  private readonly key: number;
+  private bits: number;
+  /** The candidate paths: none, one held directly, or an array of two or more. */
+  private held: Path | Path[] | undefined;
   best: Path | undefined;
   /**
-   * Paths equal to the best up to and including the IGP cost step, when there are several; empty
-   * when the best path is the only one (see `multipath`).
-   */
-  ecmp: readonly Path[] = NO_PATHS;
-  /**
    * The Adj-RIB-Out, kept on the destination rather than in a map per update group: what group slot 0
-   * has advertised here (`adv`), and slots 1… in `advMore` (see rib/adj-rib-out.ts).
+   * has advertised here; slots 1… are in `advMore` (see rib/adj-rib-out.ts).
    */
-  adv: Advertised | undefined = undefined;
-  advMore: (Advertised | undefined)[] | undefined = undefined;
-  private flags = 0;
+  adv: Advertised | undefined;
+  private extra: DestExtra | undefined;
 
   constructor(prefix: Prefix) {
-    this.length = prefix.length;
-    this.w0 = prefix.w0;
-    this.v6 = prefix.afi === Afi.Ipv6 ? [prefix.w1, prefix.w2, prefix.w3] : undefined;
+    const v6 = prefix.afi === Afi.Ipv6;
+    this.key = prefix.w0 | 0;
+    this.bits = (prefix.length & LENGTH_MASK) | (v6 ? DestBit.Ipv6 : 0);
+    this.held = undefined;
+    this.best = undefined;
+    this.adv = undefined;
+    this.extra =
+      v6 && (prefix.w1 | prefix.w2 | prefix.w3) !== 0
+        ? new DestExtra(prefix.w1, prefix.w2, prefix.w3)
+        : undefined;
   }
 
   get afi(): Afi {
-    return this.v6 ? Afi.Ipv6 : Afi.Ipv4;
+    return this.bits & DestBit.Ipv6 ? Afi.Ipv6 : Afi.Ipv4;
+  }
+
+  get length(): number {
+    return this.bits & LENGTH_MASK;
+  }
+
+  get w0(): number {
+    return this.key >>> 0;
   }
 
   get w1(): number {
-    return this.v6 ? this.v6[0] : 0;
+    return (this.extra?.w1 ?? 0) >>> 0;
   }
 
   get w2(): number {
-    return this.v6 ? this.v6[1] : 0;
+    return (this.extra?.w2 ?? 0) >>> 0;
   }
 
   get w3(): number {
-    return this.v6 ? this.v6[2] : 0;
+    return (this.extra?.w3 ?? 0) >>> 0;
   }
 
   /** Without ADD-PATH a Dest is its own NLRI: no object per prefix when packing UPDATEs. */
@@ -146,30 +205,83 @@ export class Dest implements Nlri {
 
   /** Waiting in the decision queue. */
   get queued(): boolean {
-    return (this.flags & DestFlag.Queued) !== 0;
+    return (this.bits & DestBit.Queued) !== 0;
   }
 
   set queued(value: boolean) {
-    this.flags = value ? this.flags | DestFlag.Queued : this.flags & ~DestFlag.Queued;
+    this.bits = value ? this.bits | DestBit.Queued : this.bits & ~DestBit.Queued;
   }
 
   /** Set by the last decision: the best path (a new Path whenever attributes change) or the ECMP set changed. */
   get bestChanged(): boolean {
-    return (this.flags & DestFlag.BestChanged) !== 0;
+    return (this.bits & DestBit.BestChanged) !== 0;
   }
 
   set bestChanged(value: boolean) {
-    this.flags = value ? this.flags | DestFlag.BestChanged : this.flags & ~DestFlag.BestChanged;
+    this.bits = value ? this.bits | DestBit.BestChanged : this.bits & ~DestBit.BestChanged;
   }
 
+  // --- candidate paths -----------------------------------------------------------------------------
+
+  get pathCount(): number {
+    const held = this.held;
+    if (held === undefined) return 0;
+    return held instanceof Path ? 1 : held.length;
+  }
+
+  pathAt(index: number): Path {
+    const held = this.held as Path | Path[];
+    return held instanceof Path ? held : held[index];
+  }
+
+  /** The candidate paths as a list (a fresh one-element list when one path is held directly). */
+  get paths(): readonly Path[] {
+    const held = this.held;
+    if (held === undefined) return NO_PATHS;
+    return held instanceof Path ? [held] : held;
+  }
+
+  /** The index of `peer`'s path with the peer's Path Identifier `pathId`, or -1. */
+  indexOf(peer: RibPeer, pathId: number): number {
+    const held = this.held;
+    if (held === undefined) return -1;
+    if (held instanceof Path) return held.peer === peer && held.pathId === pathId ? 0 : -1;
+    for (let i = 0; i < held.length; i++) if (held[i].peer === peer && held[i].pathId === pathId) return i;
+    return -1;
+  }
+
+  /** Adds a new path, giving it the lowest local Path Identifier no other path here uses. */
   addPath(path: Path): void {
-    if (this.paths.length === 0) this.paths = [path];
-    else this.paths.push(path);
+    const held = this.held;
+    if (held === undefined) {
+      path.localPathId = 1;
+      this.held = path;
+      return;
+    }
+    const list = held instanceof Path ? [held] : held;
+    path.localPathId = lowestFreeId(list);
+    list.push(path);
+    this.held = list;
+  }
+
+  /** Implicit withdraw: the new path takes the old one's place and its local Path Identifier. */
+  replacePathAt(index: number, path: Path): Path {
+    const held = this.held as Path | Path[];
+    const previous = held instanceof Path ? held : held[index];
+    path.localPathId = previous.localPathId;
+    if (held instanceof Path) this.held = path;
+    else held[index] = path;
+    return previous;
   }
 
   removePathAt(index: number): Path {
-    const [path] = this.paths.splice(index, 1);
-    if (this.paths.length === 0) this.paths = EMPTY;
+    const held = this.held as Path | Path[];
+    if (held instanceof Path) {
+      this.held = undefined;
+      return held;
+    }
+    const [path] = held.splice(index, 1);
+    if (held.length === 1) this.held = held[0];
     return path;
   }
 
@@ -179,59 +291,50 @@ export class Dest implements Nlri {
     return { afi: this.afi, length: this.length, w0: this.w0, w1: this.w1, w2: this.w2, w3: this.w3, pathId };
   }
 
+  // --- rarely used state ------------------------------------------------------------------------------
+
+  /**
+   * Paths equal to the best up to and including the IGP cost step, when there are several; empty
+   * when the best path is the only one (see `multipath`).
+   */
+  get ecmp(): readonly Path[] {
+    return this.extra?.ecmp ?? NO_PATHS;
+  }
+
+  set ecmp(paths: readonly Path[]) {
+    if (paths.length === 0 && !this.extra) return;
+    this.withExtra().ecmp = paths.length === 0 ? NO_PATHS : paths;
+    this.dropUnusedExtra();
+  }
+
+  /** Adj-RIB-Out slots 1… (rib/adj-rib-out.ts). */
+  get advMore(): (Advertised | undefined)[] | undefined {
+    return this.extra?.advMore;
+  }
+
+  set advMore(slots: (Advertised | undefined)[] | undefined) {
+    if (!slots && !this.extra) return;
+    this.withExtra().advMore = slots;
+    this.dropUnusedExtra();
+  }
+
   /** The multipath set for the FIB: the ECMP paths, or the best path alone. */
   get multipath(): readonly Path[] {
-    if (this.ecmp.length > 0) return this.ecmp;
+    const ecmp = this.ecmp;
+    if (ecmp.length > 0) return ecmp;
     return this.best ? [this.best] : NO_PATHS;
+  }
+
+  private withExtra(): DestExtra {
+    return (this.extra ??= new DestExtra(0, 0, 0));
+  }
+
+  private dropUnusedExtra(): void {
+    if (this.extra?.unused) this.extra = undefined;
   }
 }
 
-/**
- * Prefixes to values. IPv4 keys are the address as a signed 32-bit integer in one Map per prefix
- * length, which V8 stores unboxed; IPv6 keys are text.
- */
-export class PrefixMap<V> {
-  private readonly v4: Map<number, V>[] = Array.from({ length: 33 }, () => new Map<number, V>());
-  private readonly v6 = new Map<string, V>();
-
-  private static v6Key(p: Prefix): string {
-    return `${p.w0}:${p.w1}:${p.w2}:${p.w3}/${p.length}`;
-  }
-
-  get(p: Prefix): V | undefined {
-    return p.afi === Afi.Ipv4 ? this.v4[p.length].get(p.w0 | 0) : this.v6.get(PrefixMap.v6Key(p));
-  }
-
-  set(p: Prefix, value: V): void {
-    if (p.afi === Afi.Ipv4) this.v4[p.length].set(p.w0 | 0, value);
-    else this.v6.set(PrefixMap.v6Key(p), value);
-  }
-
-  delete(p: Prefix): boolean {
-    return p.afi === Afi.Ipv4 ? this.v4[p.length].delete(p.w0 | 0) : this.v6.delete(PrefixMap.v6Key(p));
-  }
-
-  get size(): number {
-    let n = this.v6.size;
-    for (const m of this.v4) n += m.size;
-    return n;
-  }
-
-  *values(): IterableIterator<V> {
-    for (const m of this.v4) yield* m.values();
-    yield* this.v6.values();
-  }
-
-  /** Every entry with its prefix, rebuilt from the key. */
-  *entries(): IterableIterator<[Prefix, V]> {
-    for (let length = 0; length <= 32; length++) {
-      for (const [key, value] of this.v4[length])
-        yield [{ afi: Afi.Ipv4, length, w0: key >>> 0, w1: 0, w2: 0, w3: 0 }, value];
-    }
-    for (const [key, value] of this.v6) {
-      const [words, length] = key.split('/');
-      const [w0, w1, w2, w3] = words.split(':').map(Number);
-      yield [{ afi: Afi.Ipv6, length: Number(length), w0, w1, w2, w3 }, value];
-    }
-  }
+/** The lowest positive integer no path in `paths` uses as its local Path Identifier. */
+function lowestFreeId(paths: readonly Path[]): number {
+  for (let id = 1; ; id++) if (!paths.some((p) => p.localPathId === id)) return id;
 }

@@ -284,6 +284,24 @@ test('deferPrune keeps stale routes (graceful restart) until prune()', async (t)
   t.is(kernel.written.length, 1, 'the route that was already right was never rewritten');
 });
 
+test('while the prune is deferred, a route withdrawn during this run is still deleted at once', async (t) => {
+  const { kernel, fib } = setup();
+  kernel.external('new', kernelRoute('10.1.0.0/24', '10.0.0.2'));
+  await tick();
+  await fib.start({ deferPrune: true });
+  fib.setDesired(via('10.3.0.0/24', '10.0.0.2'));
+  fib.setDesired(via('10.1.0.0/24', '10.0.0.2'));
+  await quiesce(fib);
+  fib.remove(prefix('10.3.0.0/24'));
+  fib.remove(prefix('10.1.0.0/24'));
+  await quiesce(fib);
+  t.deepEqual(
+    [...kernel.routes.values()].map((r) => formatPrefix(r.prefix)),
+    [],
+    'both were spoken for in this run: a withdrawal is not a leftover of the previous run',
+  );
+});
+
 test('remove() deletes ours; removing what was never written writes nothing', async (t) => {
   const { kernel, fib } = setup();
   await fib.start();

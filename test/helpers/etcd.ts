@@ -16,11 +16,18 @@ export interface EtcdOptions {
   readonly dataDir?: string;
   /** How long start and restart wait for /health; 15 s when absent. */
   readonly readyTimeoutMs?: number;
+  /**
+   * More addresses to serve clients on besides 127.0.0.1 (e.g. the test's own address on a segment of
+   * network namespaces, for daemons inside them); same port.
+   */
+  readonly clientAddresses?: readonly string[];
 }
 
 export interface EtcdHandle {
   /** `http://127.0.0.1:<client port>`, what the store's `endpoints` takes. */
   readonly endpoint: string;
+  /** The client port, also served on every extra client address. */
+  readonly clientPort: number;
   readonly dataDir: string;
   /** The current process id; changes on restart(). */
   pid(): number;
@@ -48,8 +55,9 @@ export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdHandle> 
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'brindle-etcd-')));
   const readyTimeoutMs = options.readyTimeoutMs ?? 15_000;
   try {
-    const { daemon, ports } = await startOnFreePorts(dataDir, readyTimeoutMs);
-    return createHandle(daemon, ports, dataDir, ownsDataDir, readyTimeoutMs);
+    const extra = options.clientAddresses ?? [];
+    const { daemon, ports } = await startOnFreePorts(dataDir, readyTimeoutMs, extra);
+    return createHandle(daemon, ports, dataDir, ownsDataDir, readyTimeoutMs, extra);
   } catch (error) {
     if (ownsDataDir) await rm(dataDir, { recursive: true, force: true });
     throw error;
@@ -65,13 +73,14 @@ interface Ports {
 async function startOnFreePorts(
   dataDir: string,
   readyTimeoutMs: number,
+  clientAddresses: readonly string[],
 ): Promise<{ daemon: Daemon; ports: Ports }> {
   let lastError: unknown;
   for (let attempt = 0; attempt < START_ATTEMPTS; attempt += 1) {
     const ports = { client: await freePort(), peer: await freePort() };
     if (ports.client === ports.peer) continue;
     try {
-      return { daemon: await launch(dataDir, ports, readyTimeoutMs), ports };
+      return { daemon: await launch(dataDir, ports, readyTimeoutMs, clientAddresses), ports };
     } catch (error) {
       lastError = error;
     }
@@ -79,8 +88,8 @@ async function startOnFreePorts(
   throw lastError instanceof Error ? lastError : new Error('etcd: could not find free ports');
 }
 
-function etcdArgs(dataDir: string, ports: Ports): string[] {
-  const clientUrl = `http://127.0.0.1:${ports.client}`;
+function etcdArgs(dataDir: string, ports: Ports, clientAddresses: readonly string[]): string[] {
+  const clientUrl = ['127.0.0.1', ...clientAddresses].map((a) => `http://${a}:${ports.client}`).join(',');
   const peerUrl = `http://127.0.0.1:${ports.peer}`;
   return [
     `--name=${MEMBER_NAME}`,
@@ -97,8 +106,16 @@ function etcdArgs(dataDir: string, ports: Ports): string[] {
 }
 
 /** Spawn etcd and wait for /health; on failure the process is stopped and its output is in the error. */
-async function launch(dataDir: string, ports: Ports, readyTimeoutMs: number): Promise<Daemon> {
-  const daemon = startDaemon('etcd', etcdArgs(dataDir, ports), { name: 'etcd', stopTimeoutMs: 5_000 });
+async function launch(
+  dataDir: string,
+  ports: Ports,
+  readyTimeoutMs: number,
+  clientAddresses: readonly string[],
+): Promise<Daemon> {
+  const daemon = startDaemon('etcd', etcdArgs(dataDir, ports, clientAddresses), {
+    name: 'etcd',
+    stopTimeoutMs: 5_000,
+  });
   let outcome: 'healthy' | 'exited';
   try {
     // An early exit (port taken, bad flags) ends the wait at once instead of after the timeout.
@@ -133,6 +150,7 @@ function createHandle(
   dataDir: string,
   ownsDataDir: boolean,
   readyTimeoutMs: number,
+  clientAddresses: readonly string[],
 ): EtcdHandle {
   let daemon = first;
   const signal = (name: NodeJS.Signals): void => {
@@ -149,6 +167,7 @@ function createHandle(
   };
   return {
     endpoint: `http://127.0.0.1:${ports.client}`,
+    clientPort: ports.client,
     dataDir,
     pid: () => daemon.pid,
     running: () => daemon.running(),
@@ -170,7 +189,7 @@ function createHandle(
     },
     async restart() {
       await stopProcess();
-      daemon = await launch(dataDir, ports, readyTimeoutMs);
+      daemon = await launch(dataDir, ports, readyTimeoutMs, clientAddresses);
     },
   };
 }

@@ -5,17 +5,15 @@ import { AsPathSegmentType, Origin, WellKnownCommunity } from '../../src/bgp/con
 import { AttrSetTable } from '../../src/rib/attr-set.ts';
 import type { RouteAttributes } from '../../src/rib/attr-set.ts';
 import type { ExportTarget } from '../../src/rib/export.ts';
-import { Dest, Path } from '../../src/rib/route.ts';
+import { Path } from '../../src/rib/route.ts';
 import type { RibPeer } from '../../src/rib/route.ts';
 import { ReflectorExport, ReflectorIngress } from '../../src/reflector/reflection.ts';
-import { parsePrefix } from '../../src/lib/prefix.ts';
-import type { Prefix } from '../../src/lib/prefix.ts';
+import { Afi } from '../../src/lib/family.ts';
 
 const ID = { routerId: 0x0a0000fe, clusterId: 0x0a0000fe, localAs: 64512 };
 const policy = new ReflectorExport(ID);
 const ingress = new ReflectorIngress(ID);
 const table = new AttrSetTable();
-const dest = new Dest(parsePrefix('10.244.1.0/26') as Prefix);
 
 type Role = 'local' | 'ebgp' | 'client' | 'nonclient';
 function source(role: Role): RibPeer {
@@ -56,7 +54,12 @@ function path(role: Role, attrs: RouteAttributes = ATTRS): Path {
     role === 'ebgp'
       ? { ...attrs, asPath: [{ type: AsPathSegmentType.AsSequence, asns: [65001] }], localPref: undefined }
       : attrs;
-  return new Path(dest, source(role), 0, table.intern(a), true);
+  return new Path(source(role), 0, table.intern(a), true);
+}
+
+/** The attributes an IPv4 route from `p` is exported with to `to`. */
+function exportV4(p: Path, to: ExportTarget): RouteAttributes | undefined {
+  return policy.exportAttributes(p, Afi.Ipv4, to);
 }
 
 test('the reflection matrix (RFC 4456 §6; iBGP split horizon without clients)', (t) => {
@@ -68,22 +71,18 @@ test('the reflection matrix (RFC 4456 §6; iBGP split horizon without clients)',
   };
   for (const from of Object.keys(expected) as Role[]) {
     for (const to of ['ebgp', 'client', 'nonclient'] as const) {
-      t.is(
-        policy.exportAttributes(path(from), target(to)) !== undefined,
-        expected[from][to],
-        `${from} → ${to}`,
-      );
+      t.is(exportV4(path(from), target(to)) !== undefined, expected[from][to], `${from} → ${to}`);
     }
   }
 });
 
 test('a reflected route gets ORIGINATOR_ID (when absent) and our CLUSTER_ID first, next hop unchanged', (t) => {
-  const out = policy.exportAttributes(path('client'), target('client'))!;
+  const out = exportV4(path('client'), target('client'))!;
   t.is(out.originatorId, 0x0a000001);
   t.deepEqual(out.clusterList, [ID.clusterId]);
   t.is(out.nextHop, '192.0.2.1');
   t.is(out.localPref, 120);
-  const again = policy.exportAttributes(
+  const again = exportV4(
     path('nonclient', { ...ATTRS, originatorId: 0x0b000001, clusterList: [0x0c000001] }),
     target('client'),
   )!;
@@ -92,33 +91,32 @@ test('a reflected route gets ORIGINATOR_ID (when absent) and our CLUSTER_ID firs
 });
 
 test('routes not reflected (local, eBGP-learned) carry no RFC 4456 attributes; LOCAL_PREF defaults to 100 on iBGP', (t) => {
-  const fromEbgp = policy.exportAttributes(path('ebgp'), target('nonclient'))!;
+  const fromEbgp = exportV4(path('ebgp'), target('nonclient'))!;
   t.is(fromEbgp.originatorId, undefined);
   t.is(fromEbgp.clusterList, undefined);
   t.is(fromEbgp.localPref, 100);
-  const local = policy.exportAttributes(path('local', { origin: Origin.Igp, asPath: [] }), target('client'))!;
+  const local = exportV4(path('local', { origin: Origin.Igp, asPath: [] }), target('client'))!;
   t.is(local.nextHop, '192.0.2.254', 'a local route without a next hop is sent with ours');
 });
 
 test('to eBGP: our AS prepended, next hop self, no LOCAL_PREF, MED or RFC 4456 attributes', (t) => {
-  const out = policy.exportAttributes(
-    path('client', { ...ATTRS, originatorId: 1, clusterList: [2] }),
-    target('ebgp'),
-  )!;
+  const out = exportV4(path('client', { ...ATTRS, originatorId: 1, clusterList: [2] }), target('ebgp'))!;
   t.deepEqual(out.asPath, [{ type: AsPathSegmentType.AsSequence, asns: [64512] }]);
   t.is(out.nextHop, '192.0.2.254');
   t.is(out.localPref, undefined);
   t.is(out.multiExitDisc, undefined);
   t.is(out.originatorId, undefined);
   t.is(out.clusterList, undefined);
-  t.is(
-    policy.exportAttributes(path('client'), target('ebgp', { nextHopMode: 'keep' }))!.nextHop,
-    '192.0.2.1',
-  );
-  t.is(
-    policy.exportAttributes(path('client'), target('client', { nextHopMode: 'self' }))!.nextHop,
-    '192.0.2.254',
-  );
+  t.is(exportV4(path('client'), target('ebgp', { nextHopMode: 'keep' }))!.nextHop, '192.0.2.1');
+  t.is(exportV4(path('client'), target('client', { nextHopMode: 'self' }))!.nextHop, '192.0.2.254');
+});
+
+test("next-hop-self takes our address of the route's family", (t) => {
+  const v6 = path('client', { ...ATTRS, nextHop: '2001:db8::1', linkLocalNextHop: 'fe80::1' });
+  const out = policy.exportAttributes(v6, Afi.Ipv6, target('ebgp', { localAddress6: '2001:db8::fe' }))!;
+  t.is(out.nextHop, '2001:db8::fe');
+  t.is(out.linkLocalNextHop, undefined);
+  t.is(exportV4(path('client'), target('ebgp', { localAddress6: '2001:db8::fe' }))!.nextHop, '192.0.2.254');
 });
 
 test('well-known communities: NO_ADVERTISE to nobody, NO_EXPORT and NO_EXPORT_SUBCONFED not to eBGP', (t) => {
@@ -128,8 +126,8 @@ test('well-known communities: NO_ADVERTISE to nobody, NO_EXPORT and NO_EXPORT_SU
     [WellKnownCommunity.NoExportSubconfed, false, true],
   ] as const) {
     const p = path('client', { ...ATTRS, communities: [community] });
-    t.is(policy.exportAttributes(p, target('ebgp')) !== undefined, toEbgp);
-    t.is(policy.exportAttributes(p, target('client')) !== undefined, toIbgp);
+    t.is(exportV4(p, target('ebgp')) !== undefined, toEbgp);
+    t.is(exportV4(p, target('client')) !== undefined, toIbgp);
   }
 });
 

@@ -6,13 +6,10 @@ import { AsPathSegmentType, Origin } from '../../src/bgp/constants.ts';
 import { AttrSetTable } from '../../src/rib/attr-set.ts';
 import type { RouteAttributes } from '../../src/rib/attr-set.ts';
 import { decide, DecisionStep, explain } from '../../src/rib/decision.ts';
-import { Dest, Path } from '../../src/rib/route.ts';
+import { Path } from '../../src/rib/route.ts';
 import type { RibPeer } from '../../src/rib/route.ts';
-import { parsePrefix } from '../../src/lib/prefix.ts';
-import type { Prefix } from '../../src/lib/prefix.ts';
 
 const table = new AttrSetTable();
-const dest = new Dest(parsePrefix('10.0.0.0/24') as Prefix);
 
 function peer(n: number, fields: Partial<RibPeer> = {}): RibPeer {
   return {
@@ -45,15 +42,13 @@ interface Spec {
 }
 
 function path(spec: Spec, n: number): Path {
-  const p = new Path(
-    dest,
+  return new Path(
     peer(spec.peerNumber ?? n, spec.peer),
     spec.pathId ?? 0,
     table.intern({ ...BASE, ...spec.attrs }),
     spec.eligible ?? true,
+    { reachable: true, igpCost: spec.igpCost ?? 0 },
   );
-  p.igpCost = spec.igpCost ?? 0;
-  return p;
 }
 
 function permutations<T>(items: T[]): T[][] {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that the interop tests and test tools need: real BGP peers (BIRD 2,
-# GoBGP, FRR), tshark/text2pcap for golden decoding, etcd, Prometheus, iproute2, the CNI plugins and
-# systemd-analyze (to verify the unit files offline; no systemd needs to run).
+# GoBGP, FRR), tshark/text2pcap for golden decoding, etcd, Prometheus, iproute2, the CNI plugins,
+# ping (the end-to-end cluster test pings between pods) and systemd-analyze (to verify the unit files
+# offline; no systemd needs to run).
 # Only missing packages are installed; with everything present it prints nothing and changes nothing.
 # It never starts a service: the tests run every daemon themselves in the foreground.
 set -euo pipefail
@@ -17,9 +18,11 @@ declare -A PROVIDES=(
   [prometheus]=prometheus
   [iproute2]=ip
   [containernetworking-plugins]=/usr/lib/cni/bridge
+  [iputils-ping]=ping
   [systemd]=systemd-analyze
 )
-PACKAGES=(bird2 gobgpd frr tshark etcd-server etcd-client prometheus iproute2 containernetworking-plugins systemd)
+PACKAGES=(bird2 gobgpd frr tshark etcd-server etcd-client prometheus iproute2 containernetworking-plugins
+  iputils-ping systemd)
 
 is_present() {
   local package=$1 probe=${PROVIDES[$1]}
