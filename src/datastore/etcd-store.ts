@@ -16,13 +16,23 @@ import { Observable, ReplaySubject } from 'rxjs';
 import type { Subscriber } from 'rxjs';
 
 import { cappedBackoff, hostCooldownPolicy, passThroughPolicy } from './etcd-faults.ts';
-import { checkFromRevision, checkKey, checkRevision, checkValue, isStoreError, StoreError } from './store.ts';
+import {
+  checkFromRevision,
+  checkKey,
+  checkRevision,
+  checkTxn,
+  checkValue,
+  isStoreError,
+  StoreError,
+} from './store.ts';
 import type {
   CreateResult,
   KeyValue,
   ListResult,
   Store,
   StoreHealth,
+  TxnOp,
+  TxnResult,
   UpdateResult,
   WatchEvent,
 } from './store.ts';
@@ -157,6 +167,38 @@ export class EtcdStore implements Store {
         .then(this.client.delete().key(full))
         .commit();
       return response.succeeded;
+    });
+  }
+
+  /** One etcd txn: a compare per op (`Create == 0` or `Mod == rev`), the writes, else a get per key. */
+  transact(ops: readonly TxnOp[]): Promise<TxnResult> {
+    return this.call('transaction', ops[0]?.key ?? '', async (): Promise<TxnResult> => {
+      checkTxn(ops);
+      const keys = ops.map((op) => this.prefix + op.key);
+      const txn = this.client.if(keys[0], ...txnCompare(ops[0]));
+      for (let i = 1; i < ops.length; i += 1) txn.and(keys[i], ...txnCompare(ops[i]));
+      const response = await txn
+        .then(
+          ...ops.map((op, i) =>
+            op.type === 'delete'
+              ? this.client.delete().key(keys[i])
+              : this.client.put(keys[i]).value(op.value),
+          ),
+        )
+        .else(...keys.map((key) => this.client.get(key)))
+        .commit();
+      if (response.succeeded) {
+        const revision = Number(response.header.revision);
+        return { ok: true, revision, modRevisions: ops.map(() => revision) };
+      }
+      const current = response.responses.map((r) => {
+        const kv = r.response_range?.kvs[0];
+        return kv === undefined ? undefined : this.toKeyValue(kv);
+      });
+      if (current.length !== ops.length) {
+        throw new StoreError('corrupt', ops[0].key, 'failed transaction came back without its entries');
+      }
+      return { ok: false, current };
     });
   }
 
@@ -350,6 +392,11 @@ function clientOptions(options: EtcdStoreOptions): IOptions {
     // cable), which would otherwise leave a watch stream waiting forever. etcd accepts pings every 5 s.
     grpcOptions: { 'grpc.keepalive_time_ms': 10_000, 'grpc.keepalive_timeout_ms': 5_000 },
   };
+}
+
+/** A create needs the key absent (create revision 0); an update or delete needs its mod revision. */
+function txnCompare(op: TxnOp): ['Create' | 'Mod', '==', number] {
+  return op.type === 'create' ? ['Create', '==', 0] : ['Mod', '==', op.expectedModRevision];
 }
 
 function toStoreError(error: unknown, what: string, key: string): StoreError {

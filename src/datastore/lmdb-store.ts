@@ -32,13 +32,23 @@ import {
   toWatchEvent,
 } from './lmdb-records.ts';
 import type { Change } from './lmdb-records.ts';
-import { checkFromRevision, checkKey, checkRevision, checkValue, isStoreError, StoreError } from './store.ts';
+import {
+  checkFromRevision,
+  checkKey,
+  checkRevision,
+  checkTxn,
+  checkValue,
+  isStoreError,
+  StoreError,
+} from './store.ts';
 import type {
   CreateResult,
   KeyValue,
   ListResult,
   Store,
   StoreHealth,
+  TxnOp,
+  TxnResult,
   UpdateResult,
   WatchEvent,
 } from './store.ts';
@@ -167,6 +177,28 @@ export class LmdbStore implements Store {
       if (expectedModRevision !== undefined && current.modRevision !== expectedModRevision) return false;
       this.applyChange({ type: 'delete', key }, undefined);
       return true;
+    });
+  }
+
+  /**
+   * Every precondition is read before the first write (see write()), then each op is one change at
+   * the next revision: the log keeps its one-change-per-revision layout, and the whole is one commit.
+   */
+  transact(ops: readonly TxnOp[]): Promise<TxnResult> {
+    try {
+      checkTxn(ops);
+    } catch (error) {
+      return Promise.reject(asStoreError(error, ops[0]?.key, 'invalid input'));
+    }
+    return this.write(ops[0].key, (): TxnResult => {
+      const current = ops.map((op) => this.readEntry(op.key));
+      if (!ops.every((op, i) => preconditionHolds(op, current[i]))) return { ok: false, current };
+      const modRevisions = ops.map((op, i) =>
+        op.type === 'delete'
+          ? this.applyChange({ type: 'delete', key: op.key }, undefined)
+          : this.applyChange({ type: 'put', key: op.key, value: op.value }, current[i]?.createRevision),
+      );
+      return { ok: true, revision: modRevisions[modRevisions.length - 1], modRevisions };
     });
   }
 
@@ -387,6 +419,10 @@ export class LmdbStore implements Store {
   private assertOpen(key: string | undefined): void {
     if (this.closed) throw new StoreError('closed', key, 'the store was closed');
   }
+}
+
+function preconditionHolds(op: TxnOp, current: KeyValue | undefined): boolean {
+  return op.type === 'create' ? current === undefined : current?.modRevision === op.expectedModRevision;
 }
 
 /** lmdb's own errors (I/O, map full) become 'unavailable'; StoreErrors pass through. */

@@ -42,6 +42,26 @@ export type CreateResult =
 export type UpdateResult =
   { readonly ok: true; readonly revision: number } | { readonly ok: false; readonly current?: KeyValue };
 
+/** One write of a transaction, with the precondition it needs. */
+export type TxnOp =
+  /** Create-if-absent. */
+  | { readonly type: 'create'; readonly key: string; readonly value: string }
+  /** Put while the key's modRevision is still `expectedModRevision`. */
+  | {
+      readonly type: 'update';
+      readonly key: string;
+      readonly value: string;
+      readonly expectedModRevision: number;
+    }
+  /** Delete while the key's modRevision is still `expectedModRevision`. */
+  | { readonly type: 'delete'; readonly key: string; readonly expectedModRevision: number };
+
+export type TxnResult =
+  /** `modRevisions[i]` is the revision op i was applied at (a put's new modRevision). */
+  | { readonly ok: true; readonly revision: number; readonly modRevisions: readonly number[] }
+  /** A precondition failed and nothing was written; `current[i]` is op i's key as it is now. */
+  | { readonly ok: false; readonly current: readonly (KeyValue | undefined)[] };
+
 export type StoreHealth = 'up' | 'down';
 
 export interface Store {
@@ -57,6 +77,14 @@ export interface Store {
    * Resolves false when the key is absent or the revision did not match.
    */
   delete(key: string, expectedModRevision?: number): Promise<boolean>;
+  /**
+   * Several writes to distinct keys, all or none, in one atomic and durable commit: either every
+   * precondition holds and every write is applied, or nothing changes and the result carries every
+   * key's current entry (one round trip either way). etcd applies them at one revision; the embedded
+   * store at consecutive revisions in op order. Watchers see one event per write, in op order.
+   * At most MAX_TXN_OPS ops, MAX_VALUE_BYTES of values in all.
+   */
+  transact(ops: readonly TxnOp[]): Promise<TxnResult>;
   /**
    * Changes to keys under `prefix` with a revision strictly greater than `fromRevision`, in revision
    * order, each exactly once. Cold: each subscription is its own watch. Errors with StoreError
@@ -128,6 +156,31 @@ export function checkValue(key: string, value: string): void {
     JSON.parse(value);
   } catch {
     throw new StoreError('invalid', key, 'value is not JSON text');
+  }
+}
+
+/** etcd's default --max-txn-ops. */
+export const MAX_TXN_OPS = 128;
+
+/** The checks of every op, plus: at least one op, distinct keys, the size of the whole. */
+export function checkTxn(ops: readonly TxnOp[]): void {
+  if (ops.length === 0) throw new StoreError('invalid', undefined, 'empty transaction');
+  if (ops.length > MAX_TXN_OPS) {
+    throw new StoreError('invalid', ops[0].key, `transaction of ${ops.length} ops, more than ${MAX_TXN_OPS}`);
+  }
+  const keys = new Set<string>();
+  let bytes = 0;
+  for (const op of ops) {
+    checkKey(op.key);
+    if (keys.has(op.key)) throw new StoreError('invalid', op.key, 'key written twice in one transaction');
+    keys.add(op.key);
+    if (op.type !== 'create') checkRevision(op.key, op.expectedModRevision);
+    if (op.type === 'delete') continue;
+    checkValue(op.key, op.value);
+    bytes += Buffer.byteLength(op.value);
+  }
+  if (bytes > MAX_VALUE_BYTES) {
+    throw new StoreError('invalid', ops[0].key, `transaction values longer than ${MAX_VALUE_BYTES} bytes`);
   }
 }
 

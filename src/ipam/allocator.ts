@@ -2,16 +2,20 @@
 // releaseIps, releaseByHandle, releaseHostAffinities. Many processes on many hosts run this against one
 // Store at once; they coordinate only through compare-and-swap on the records (keys.ts):
 //
-// - every write is create-if-absent, update-at-revision or delete-at-revision; a lost race re-reads
-//   and retries, at most DATASTORE_RETRIES times (§7.4); any other failure surfaces as IpamError;
+// - every write is create-if-absent, update-at-revision or delete-at-revision, alone or in one
+//   transaction with others; a lost race retries from what the failed write returned, at most
+//   DATASTORE_RETRIES times (§7.4); any other failure surfaces as IpamError;
 // - blocks are claimed with the two-phase affinity protocol (affinity.ts);
-// - an IPAMHandle is raised before the block write that allocates and lowered after the block write
-//   that releases (handle.ts), so a handle count is never below what the blocks hold.
+// - a block write that allocates or releases carries the IPAMHandle changes that go with it in the
+//   same transaction (handle.ts), so handle counts always equal what the blocks hold;
+// - the requests of one client that want the same block at the same time share its write
+//   (block-writer.ts), and one search for a new block runs at a time per node and family.
 //
 // The release paths live in release.ts; the pure block and pool cores in block.ts and pool.ts.
 //
-// Crash consistency. A process can die (SIGKILL, power) between any two writes; no single write is
-// ever half-done (both backends commit atomically). What each gap can leave behind, and who mends it:
+// Crash consistency. A process can die (SIGKILL, power) between any two writes; no single write or
+// transaction is ever half-done (both backends commit atomically). What each gap can leave behind, and
+// who mends it:
 //
 //   gap                                          left behind                      mended by
 //   claim: after the pending affinity            pending affinity, no block       the host's next autoAssign
@@ -19,14 +23,13 @@
 //                                                                                 check --fix once old
 //   claim: after the block, before confirming    pending affinity + its block     the host's next autoAssign
 //                                                                                 (confirms it); check --fix
-//   assign: after the handle raise               handle count > allocations       check --fix once old
-//   release: after the block write               handle count > allocations       check --fix once old
 //   affinity release: after marking / the block  pendingDeletion affinity         releaseHostAffinities
 //                                                                                 again; check --fix
 //
-// Every residue is one of check.ts's problems, marked fixable and explained, and none of them can hand
-// one address to two owners: the block record alone decides who holds an address, and it is written in
-// one CAS. A pending affinity produces no route (§7.5), so a cut-short claim is never advertised.
+// Assignments and releases leave nothing: block and handles are one transaction. Every residue is one
+// of check.ts's problems, marked fixable and explained, and none of them can hand one address to two
+// owners: the block record alone decides who holds an address, and it is written by CAS. A pending
+// affinity produces no route (§7.5), so a cut-short claim is never advertised.
 //
 // Departure: Calico's AutoAssign returns a partial result with messages when it finds fewer addresses
 // than asked for (the CNI plugin then releases by handle); autoAssign here is all or nothing — on a
@@ -50,12 +53,12 @@ import {
   prefixContains,
 } from './cidr.ts';
 import type { IpFamily } from './cidr.ts';
+import { BlockWriter } from './block-writer.ts';
 import { conflictError, DATASTORE_RETRIES } from './context.ts';
 import type { IpamContext } from './context.ts';
 import { IpamDatastore } from './datastore.ts';
 import type { Versioned } from './datastore.ts';
 import { IpamError, isIpamError } from './errors.ts';
-import { HandleHold } from './handle.ts';
 import { checkHandleId, checkNodeName, hostAffinity } from './keys.ts';
 import {
   blockContaining,
@@ -148,14 +151,6 @@ interface AutoAssignEnvironment extends Environment {
   readonly hostAffinities: () => Promise<readonly Versioned<BlockAffinity>[]>;
 }
 
-/**
- * Where an assignment's block comes from: already read, or to be read after the handle is raised for
- * `expected` addresses — then the read-to-CAS window, in which another writer makes the CAS fail,
- * is one round trip instead of two.
- */
-type BlockSource =
-  { readonly block: Versioned<AllocationBlock> } | { readonly cidr: Prefix; readonly expected: number };
-
 /** One family's share of an autoAssign; `assigned` fills up as blocks are written. */
 interface FamilyAssign {
   readonly node: string;
@@ -183,6 +178,10 @@ export class IpamClient {
   private readonly random: () => number;
   /** node/family → the block that last had room: tried first (an ordering hint, never a decision). */
   private readonly lastBlock = new Map<string, string>();
+  /** Writes concurrent assignments to one block together (block-writer.ts). */
+  private readonly writer: BlockWriter;
+  /** node/family → the end of the queue of searches for room (assignFromHostBlocks). */
+  private readonly searches = new Map<string, Promise<void>>();
 
   constructor(options: IpamClientOptions) {
     this.ctx = {
@@ -190,6 +189,7 @@ export class IpamClient {
       now: options.now ?? Date.now,
       retries: options.datastoreRetries ?? DATASTORE_RETRIES,
     };
+    this.writer = new BlockWriter(this.ctx);
     this.resources = options.resources ?? storeResources(options.store);
     this.random = options.random ?? Math.random;
   }
@@ -282,11 +282,45 @@ export class IpamClient {
   private async assignFromHostBlocks(request: FamilyAssign): Promise<HostBlocksOutcome> {
     await this.assignFromHintedBlock(request);
     if (remaining(request) === 0) return 'done';
+    // The search below runs once at a time per node and family in this client. Concurrent requests
+    // that found the hinted block full would otherwise all claim the same next block of the walk and
+    // race each other's CAS on it; instead they wait for the running search, then try the block it
+    // found (the new hint) together — one batched write — and search themselves only if still short.
+    const key = hintKey(request);
+    const running = this.searches.get(key);
+    if (running !== undefined) {
+      await running;
+      await this.assignFromHintedBlock(request);
+      if (remaining(request) === 0) return 'done';
+    }
+    return this.oneSearchAtATime(key, async () => {
+      await this.assignFromHintedBlock(request);
+      return remaining(request) === 0 ? 'done' : this.searchHostBlocks(request);
+    });
+  }
+
+  /** Run `search` after every search already queued for `key` has finished (a FIFO lock). */
+  private async oneSearchAtATime<T>(key: string, search: () => Promise<T>): Promise<T> {
+    const previous = this.searches.get(key) ?? Promise.resolve();
+    let finish: () => void = () => undefined;
+    const mine = previous.then(() => new Promise<void>((resolve) => (finish = resolve)));
+    this.searches.set(key, mine);
+    try {
+      await previous;
+      return await search();
+    } finally {
+      finish();
+      if (this.searches.get(key) === mine) this.searches.delete(key);
+    }
+  }
+
+  /** §7.2 step 6 beyond the hint: the host's other affine blocks, then new claims. */
+  private async searchHostBlocks(request: FamilyAssign): Promise<HostBlocksOutcome> {
     const { usable, owned: ownedAtStart } = await this.affineBlocks(request);
     for (const affinity of usable) {
       if (remaining(request) === 0) return 'done';
       const block = await this.getBlockFromAffinity(request.node, affinity);
-      if (block !== undefined) await this.assignFromExistingBlock(request, { block }, true);
+      if (block !== undefined) await this.assignFromExistingBlock(request, block.value.cidr, true);
     }
     let owned = ownedAtStart;
     for (let attempt = 0; remaining(request) > 0; attempt += 1) {
@@ -298,7 +332,7 @@ export class IpamClient {
       const claim = await claimAffinity(this.ctx, request.node, cidr);
       if (claim === 'conflict') continue;
       if (claim === 'claimed') owned += 1;
-      await this.assignFromExistingBlock(request, { cidr, expected: remaining(request) }, true);
+      await this.assignFromExistingBlock(request, cidr, true);
     }
     return 'done';
   }
@@ -333,18 +367,15 @@ export class IpamClient {
    * of the request's pools, assign from it without listing the host's affinities. Equivalent to 6a
    * visiting that affinity first: assignment checks the block's own `affinity` field under CAS, and a
    * block that is no longer this host's, or full, is simply passed over. In the common case an
-   * allocation is then four round trips: resources, handle, block read, block CAS.
+   * allocation is then one transaction (block and handle) on the block as this client last wrote it,
+   * shared with the client's other allocations in flight (block-writer.ts).
    */
   private async assignFromHintedBlock(request: FamilyAssign): Promise<void> {
     const key = hintKey(request);
     const hint = this.lastBlock.get(key);
     const cidr = hint === undefined ? undefined : parseCidr(hint);
     if (cidr === undefined || !request.pools.some((pool) => prefixContains(pool.cidr, cidr))) return;
-    const assigned = await this.assignFromExistingBlock(
-      request,
-      { cidr, expected: remaining(request) },
-      true,
-    );
+    const assigned = await this.assignFromExistingBlock(request, cidr, true);
     if (assigned === 0) this.lastBlock.delete(key);
   }
 
@@ -406,23 +437,29 @@ export class IpamClient {
       const inPool = candidates.filter(({ value }) => prefixContains(pool.cidr, value.cidr));
       for (const block of inWalkOrder(pool, request.node, inPool, (b) => b.value.cidr)) {
         if (remaining(request) === 0) return;
-        await this.assignFromExistingBlock(request, { block }, false);
+        await this.assignFromExistingBlock(request, block.value.cidr, false);
       }
     }
   }
 
-  /** §7.2 step 7, Calico's assignFromExistingBlock: as many as still needed from one block. */
+  /**
+   * §7.2 step 7, Calico's assignFromExistingBlock: as many as still needed from one block, written
+   * with the handle in one transaction (block-writer.ts). With `affinityCheck`, only while the block
+   * is this host's.
+   */
   private async assignFromExistingBlock(
     request: FamilyAssign,
-    source: BlockSource,
+    cidr: Prefix,
     affinityCheck: boolean,
   ): Promise<number> {
     const host = hostAffinity(request.node);
-    const written = await this.writeAssignment(source, request.handleId, (block) =>
-      affinityCheck && block.affinity !== host
-        ? undefined
-        : assign(block, remaining(request), request.attribute),
-    );
+    const written = await this.writer.assign(cidr, {
+      handleId: request.handleId,
+      plan: (block) =>
+        affinityCheck && block.affinity !== host
+          ? undefined
+          : assign(block, remaining(request), request.attribute),
+    });
     if (written === undefined) return 0;
     for (const ordinal of written.ordinals) {
       request.assigned.push(assignedAddress(written.block, ordinal, request.handleId, host));
@@ -435,48 +472,6 @@ export class IpamClient {
       this.lastBlock.delete(key);
     }
     return written.ordinals.length;
-  }
-
-  /**
-   * The block write of an assignment: raise the handle, CAS the block, and on a lost race re-plan from
-   * the block as it is now. `plan` returns undefined (or no ordinals) when the block cannot serve the
-   * request; it may throw an IpamError to refuse it. Unless the block write commits, the handle is
-   * lowered again before this returns or throws.
-   */
-  private async writeAssignment(
-    source: BlockSource,
-    handleId: string | undefined,
-    plan: (block: AllocationBlock) => Assignment | undefined,
-  ): Promise<Assignment | undefined> {
-    const cidr = formatCidr('block' in source ? source.block.value.cidr : source.cidr);
-    const hold = new HandleHold(this.ctx, handleId, cidr);
-    try {
-      let current: Versioned<AllocationBlock> | undefined;
-      if ('block' in source) {
-        current = source.block;
-      } else {
-        await hold.set(source.expected);
-        current = await this.ds.getBlock(source.cidr);
-      }
-      for (let attempt = 0; current !== undefined; attempt += 1) {
-        if (attempt >= this.ctx.retries) throw conflictError(`block ${cidr}`, attempt);
-        const planned = plan(current.value);
-        if (planned === undefined || planned.ordinals.length === 0) break;
-        await hold.set(planned.ordinals.length);
-        hold.checkDeadline();
-        const result = await this.ds.updateBlock(planned.block, current.modRevision);
-        if (result.ok) {
-          hold.commit();
-          return planned;
-        }
-        current = result.current;
-      }
-    } catch (error) {
-      await undoHold(hold, error);
-      throw error;
-    }
-    await hold.undo();
-    return undefined;
   }
 
   /** Release what this call assigned, exactly (handle and sequence number), before reporting `cause`. */
@@ -548,13 +543,10 @@ export class IpamClient {
       return { block: result.block, ordinals: [ordinal] };
     };
     for (let attempt = 0; attempt < this.ctx.retries; attempt += 1) {
-      const current = await this.ds.getBlock(cidr);
-      if (current === undefined) {
-        await claimAffinity(this.ctx, args.node, cidr); // Whoever wins, the block exists afterwards.
-        continue;
-      }
-      const written = await this.writeAssignment({ block: current }, args.handleId, plan);
+      // `plan` assigns or throws: nothing written means the block does not exist (yet).
+      const written = await this.writer.assign(cidr, { handleId: args.handleId, plan });
       if (written !== undefined) return assignedAddress(written.block, ordinal, args.handleId, host);
+      await claimAffinity(this.ctx, args.node, cidr); // Whoever wins, the block exists afterwards.
     }
     throw conflictError(`assigning ${args.address}`, this.ctx.retries);
   }
@@ -701,15 +693,6 @@ function shortfallError(request: FamilyAssign, outcome: HostBlocksOutcome): Ipam
 /** A map key for blocks of one length: their address words. */
 function wordsKey(prefix: Prefix): string {
   return `${prefix.w0}.${prefix.w1}.${prefix.w2}.${prefix.w3}`;
-}
-
-/** Lower a hold after a failure; if that fails too, say so in the error that is reported. */
-async function undoHold(hold: HandleHold, cause: unknown): Promise<void> {
-  try {
-    await hold.undo();
-  } catch (error) {
-    throw withNote(cause, `lowering the handle again failed too (${String(error)}); ipam check reports it`);
-  }
 }
 
 function withNote(cause: unknown, note: string): IpamError {

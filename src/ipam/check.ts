@@ -2,8 +2,8 @@
 // revision, reports what does not add up, and with `fix` repairs only what is provably safe.
 //
 // What the protocol itself can leave behind (allocator.ts, "Crash consistency") is reported with its
-// explanation and is always fixable once it is older than `minAgeMs` (default 5 minutes — well above
-// MAX_HANDLE_HOLD_MS, the longest an allocation may sit between its handle and block writes):
+// explanation and is always fixable once it is older than `minAgeMs` (default 5 minutes, so that a
+// claim still in flight is never "repaired" under it):
 //
 //   unconfirmed-affinity  pending affinity whose block names its host   → confirm it
 //   orphaned-affinity     pending affinity with no block, or whose block → delete it
@@ -11,11 +11,13 @@
 //   orphaned-affinity     pendingDeletion affinity whose block is gone   → delete it (finishes the
 //                         or no longer names its host                       release; any age)
 //   handle-mismatch       handle counts above what the blocks hold       → set them to the blocks'
+//                         (once old: not left by this allocator, which writes a handle in the same
+//                         transaction as its block; left by allocators that wrote them one after
+//                         the other, and by manual edits)
 //
 // A handle count *below* the blocks' — including an allocation whose handle is gone (leaked-address) —
-// is never produced by the protocol (a handle is raised before the block write and lowered after), so
-// it is raised to the blocks' at any age: blocks are the truth and a handle is only their index (it
-// makes releaseByHandle find those addresses again). Everything else is reported for a human, never
+// is never produced by the protocol either, and it is raised to the blocks' at any age: blocks are the
+// truth and a handle is only their index (it makes releaseByHandle find those addresses again). Everything else is reported for a human, never
 // repaired: a block whose affinity names a host with no BlockAffinity for it, a confirmed affinity
 // without its block (the host's next autoAssign recreates it) or with someone else's, a release stuck
 // with its block still affine, blocks outside every pool or overlapping each other, undecodable
@@ -290,7 +292,7 @@ function leakedAddresses(
     handleId,
     detail: `${addresses.length} allocation(s) of handle ${handleId}, which does not exist: ${addresses.join(', ')}`,
     explanation:
-      'not left by the protocol (a handle is raised before the block write); releaseByHandle cannot ' +
+      'not left by the protocol (a handle is written with its block); releaseByHandle cannot ' +
       'find these addresses until the handle exists again',
     repair: { action: 'set-handle', handleId, block: Object.fromEntries(counts), modRevision: undefined },
   };
@@ -315,9 +317,9 @@ function handleMismatch(
     handleId,
     detail: `handle ${handleId} counts disagree with the blocks (${detail})`,
     explanation: surplus
-      ? 'an allocation raised the handle and had not (yet) written its block, or a release wrote its ' +
-        'block and had not (yet) lowered the handle — in flight, or the process died between the two'
-      : 'not left by the protocol (a handle is never below its blocks); safe to raise to the blocks',
+      ? 'not left by the protocol (a handle is written in one transaction with its block): an allocator ' +
+        'that wrote handle and block one after the other, or a manual edit'
+      : 'not left by the protocol (a handle is written with its block); safe to raise to the blocks',
     ...(!surplus || old(updatedAt)
       ? {
           repair: {

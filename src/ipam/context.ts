@@ -7,13 +7,6 @@ import type { IpamDatastore } from './datastore.ts';
 /** Calico's datastoreRetries (§7.4): a CAS that loses this many times in a row gives up. */
 export const DATASTORE_RETRIES = 100;
 
-/**
- * The longest an allocation may hold a handle increment before writing its block (allocator.ts). Far
- * below check.ts's default minimum age, so `ipam check --fix` never corrects a handle an allocation
- * is still about to use.
- */
-export const MAX_HANDLE_HOLD_MS = 60_000;
-
 export interface IpamContext {
   readonly ds: IpamDatastore;
   /** Wall-clock milliseconds (Date.now): stored in records other hosts read. */

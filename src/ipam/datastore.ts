@@ -1,10 +1,15 @@
 // Typed, decoded access to the IPAM records in the Store (keys.ts, records.ts). Every write is one
 // compare-and-swap primitive — create-if-absent, update at a mod revision, delete at a mod revision —
-// and a lost race comes back as `{ ok: false, current }` so the caller can retry from what is there
-// now without another read (§7.4). Datastore failures become IpamError 'datastore' with the StoreError
-// as cause; nothing here retries.
+// or one transaction of such writes (a block and the handles that count its addresses, commitBlock),
+// and a lost race comes back with what is there now so the caller can retry without another read
+// (§7.4). Datastore failures become IpamError 'datastore' with the StoreError as cause; nothing here
+// retries.
+//
+// The last version of each block this client read or wrote is remembered (knownBlock): an allocation
+// can compare-and-swap against it without reading the block first. It is only a guess — the CAS
+// refuses it when another writer has moved the block on, and the failed CAS returns the block as it is.
 
-import type { Store } from '../datastore/store.ts';
+import type { KeyValue, Store, TxnOp } from '../datastore/store.ts';
 import type { Prefix } from '../lib/prefix.ts';
 import type { AllocationBlock } from './block.ts';
 import { IpamError, isIpamError } from './errors.ts';
@@ -32,6 +37,25 @@ export interface Versioned<T> {
   readonly value: T;
   readonly modRevision: number;
 }
+
+/** A handle's new counts in a commitBlock; counts that are all zero delete it. */
+export interface HandleWrite {
+  readonly value: IpamHandle;
+  /** The revision it was read at; undefined: it must not exist yet (create). */
+  readonly modRevision: number | undefined;
+}
+
+export type BlockCommit =
+  | { readonly ok: true; readonly modRevision: number }
+  /** A precondition failed and nothing was written: the block and handles as they are now. */
+  | {
+      readonly ok: false;
+      readonly block: Versioned<AllocationBlock> | undefined;
+      readonly handles: ReadonlyMap<string, Versioned<IpamHandle> | undefined>;
+    };
+
+/** Blocks remembered per client; the oldest is forgotten beyond this. */
+const KNOWN_BLOCKS_MAX = 1_024;
 
 export type WriteResult<T> =
   | { readonly ok: true; readonly modRevision: number }
@@ -75,28 +99,113 @@ export interface IpamSnapshot {
 }
 
 export class IpamDatastore {
+  /** Block key → the last version seen (read or written), most recently seen last. */
+  private readonly known = new Map<string, Versioned<AllocationBlock>>();
+
   constructor(readonly store: Store) {}
 
   // --- blocks --------------------------------------------------------------------------------------
 
-  getBlock(cidr: Prefix): Promise<Versioned<AllocationBlock> | undefined> {
-    return this.get(BLOCK, blockKey(cidr));
+  async getBlock(cidr: Prefix): Promise<Versioned<AllocationBlock> | undefined> {
+    const key = blockKey(cidr);
+    const kv = await this.call('get', key, () => this.store.get(key));
+    return this.remember(key, kv && this.decodeBlock(kv));
   }
 
-  listBlocks(): Promise<Versioned<AllocationBlock>[]> {
-    return this.list(BLOCK, BLOCK_PREFIX);
+  /** The last version of the block this client saw, without a read; it may be stale. */
+  knownBlock(cidr: Prefix): Versioned<AllocationBlock> | undefined {
+    return this.known.get(blockKey(cidr));
   }
 
-  createBlock(block: AllocationBlock): Promise<WriteResult<AllocationBlock>> {
-    return this.create(BLOCK, block);
+  async listBlocks(): Promise<Versioned<AllocationBlock>[]> {
+    const { items } = await this.call('list', BLOCK_PREFIX, () => this.store.list(BLOCK_PREFIX));
+    return items.map((kv) => this.remember(kv.key, this.decodeBlock(kv))!);
   }
 
-  updateBlock(block: AllocationBlock, modRevision: number): Promise<WriteResult<AllocationBlock>> {
-    return this.update(BLOCK, block, modRevision);
+  /**
+   * A stored block, decoded — or the remembered one when it is that very version: a key's mod
+   * revision names one write, and decoding a block is most of what a read costs.
+   */
+  private decodeBlock(kv: KeyValue): Versioned<AllocationBlock> {
+    const known = this.known.get(kv.key);
+    if (known?.modRevision === kv.modRevision) return known;
+    return { value: BLOCK.decode(kv.key, kv.value), modRevision: kv.modRevision };
   }
 
-  deleteBlock(cidr: Prefix, modRevision: number): Promise<boolean> {
-    return this.delete(blockKey(cidr), modRevision);
+  async createBlock(block: AllocationBlock): Promise<WriteResult<AllocationBlock>> {
+    return this.rememberWrite(block, await this.create(BLOCK, block));
+  }
+
+  async updateBlock(block: AllocationBlock, modRevision: number): Promise<WriteResult<AllocationBlock>> {
+    return this.rememberWrite(block, await this.update(BLOCK, block, modRevision));
+  }
+
+  async deleteBlock(cidr: Prefix, modRevision: number): Promise<boolean> {
+    const deleted = await this.delete(blockKey(cidr), modRevision);
+    this.known.delete(blockKey(cidr));
+    return deleted;
+  }
+
+  /**
+   * Write `block` at `modRevision` (or delete it there, with `deleteBlock`) together with the handles
+   * that count its addresses, in one transaction: each handle is created, updated at its revision, or
+   * deleted when its counts are all zero (one to delete that does not exist is left out).
+   */
+  async commitBlock(
+    block: AllocationBlock,
+    modRevision: number,
+    handles: readonly HandleWrite[],
+    options: { readonly deleteBlock?: boolean } = {},
+  ): Promise<BlockCommit> {
+    const key = blockKey(block.cidr);
+    const ops: TxnOp[] = [
+      options.deleteBlock === true
+        ? { type: 'delete', key, expectedModRevision: modRevision }
+        : { type: 'update', key, value: encodeBlock(block), expectedModRevision: modRevision },
+    ];
+    for (const handle of handles) {
+      const op = handleOp(handle);
+      if (op !== undefined) ops.push(op);
+    }
+    const result = await this.call('commit', key, () => this.store.transact(ops));
+    if (result.ok) {
+      const written =
+        options.deleteBlock === true ? undefined : { value: block, modRevision: result.modRevisions[0] };
+      this.remember(key, written);
+      return { ok: true, modRevision: result.modRevisions[0] };
+    }
+    const [current, ...others] = result.current;
+    const handlesNow = new Map<string, Versioned<IpamHandle> | undefined>();
+    others.forEach((kv, i) => {
+      const handleKeyText = ops[i + 1].key;
+      const value = kv && { value: HANDLE.decode(handleKeyText, kv.value), modRevision: kv.modRevision };
+      handlesNow.set(handleKeyText.slice(HANDLE_PREFIX.length), value);
+    });
+    return {
+      ok: false,
+      block: this.remember(key, current && this.decodeBlock(current)),
+      handles: handlesNow,
+    };
+  }
+
+  private remember(
+    key: string,
+    block: Versioned<AllocationBlock> | undefined,
+  ): Versioned<AllocationBlock> | undefined {
+    this.known.delete(key);
+    if (block === undefined) return undefined;
+    this.known.set(key, block);
+    if (this.known.size > KNOWN_BLOCKS_MAX) this.known.delete(this.known.keys().next().value as string);
+    return block;
+  }
+
+  private rememberWrite(
+    block: AllocationBlock,
+    result: WriteResult<AllocationBlock>,
+  ): WriteResult<AllocationBlock> {
+    const key = blockKey(block.cidr);
+    this.remember(key, result.ok ? { value: block, modRevision: result.modRevision } : result.current);
+    return result;
   }
 
   // --- affinities ----------------------------------------------------------------------------------
@@ -216,4 +325,18 @@ export class IpamDatastore {
       throw new IpamError('datastore', `IPAM ${op} of ${key} failed: ${detail}`, { cause: error });
     }
   }
+}
+
+/** The transaction op of one handle write; undefined when there is nothing to write. */
+function handleOp(handle: HandleWrite): TxnOp | undefined {
+  const key = handleKey(handle.value.handleId);
+  if (Object.keys(handle.value.block).length === 0) {
+    return handle.modRevision === undefined
+      ? undefined
+      : { type: 'delete', key, expectedModRevision: handle.modRevision };
+  }
+  const value = encodeHandle(handle.value);
+  return handle.modRevision === undefined
+    ? { type: 'create', key, value }
+    : { type: 'update', key, value, expectedModRevision: handle.modRevision };
 }

@@ -1,8 +1,8 @@
 // The release paths (calico-routing.md §7.3, libcalico-go ipam.go ReleaseIPs / ReleaseByHandle): free
-// addresses in their blocks by CAS, then lower the IPAMHandles — in that order, so a handle count is
-// never below what the blocks hold (handle.ts). A release names optional preconditions (the handle,
-// the sequence number an allocation was given); any mismatch refuses everything asked of that block,
-// so a stale release can never free an address that has been handed to someone else since (§7.4).
+// addresses in their blocks by CAS and lower the IPAMHandles that counted them, in one transaction per
+// block (handle.ts). A release names optional preconditions (the handle, the sequence number an
+// allocation was given); any mismatch refuses everything asked of that block, so a stale release can
+// never free an address that has been handed to someone else since (§7.4).
 
 import type { Prefix } from '../lib/prefix.ts';
 import { attributeOf, isEmpty, release, releaseByHandle as releaseHandleOrdinals } from './block.ts';
@@ -12,9 +12,10 @@ import { conflictError } from './context.ts';
 import type { IpamContext } from './context.ts';
 import type { Versioned } from './datastore.ts';
 import { IpamError } from './errors.ts';
-import { adjustHandle } from './handle.ts';
+import { handleWrites } from './handle.ts';
 import { blockContaining, poolContaining } from './pool.ts';
 import type { IpamPool } from './pool.ts';
+import type { IpamHandle } from './records.ts';
 
 /** Calico's ReleaseOptions: the address, and optionally the preconditions a release must meet. */
 export interface ReleaseRequest {
@@ -140,9 +141,9 @@ export async function releaseByHandle(
 }
 
 /**
- * The block write of a release: CAS (or CAS-delete an empty unaffine block, §7.3 — an affine one stays
- * for its host), re-planned from the current block on a lost race; then the handles are lowered.
- * Undefined when the block is gone.
+ * The block write of a release: the block CAS (a CAS-delete when it is left empty and unaffine, §7.3 —
+ * an affine one stays for its host) and the handles lowered, in one transaction; re-planned from the
+ * block and handles the failed CAS returned on a lost race. Undefined when the block is gone.
  */
 async function writeRelease(
   ctx: IpamContext,
@@ -150,44 +151,40 @@ async function writeRelease(
   plan: (block: AllocationBlock) => ReleaseOutcome,
 ): Promise<ReleaseOutcome | undefined> {
   let current = await ctx.ds.getBlock(cidr);
+  const handles = new Map<string, Versioned<IpamHandle> | undefined>();
   for (let attempt = 0; attempt < ctx.retries; attempt += 1) {
     if (current === undefined) return undefined;
     const outcome = plan(current.value);
     if (!outcome.ok || outcome.released.length === 0) return outcome;
-    const written = await writeReleasedBlock(ctx, current, outcome.block);
-    if (written === true) {
-      await lowerHandles(ctx, current.value, outcome.released);
-      return outcome;
-    }
-    current = written;
+    const lowered = loweredHandles(current.value, outcome.released);
+    await readHandles(ctx, lowered.keys(), handles);
+    const writes = handleWrites(formatCidr(cidr), lowered, handles, ctx.now());
+    const deleteBlock = isEmpty(outcome.block) && outcome.block.affinity === undefined;
+    const result = await ctx.ds.commitBlock(outcome.block, current.modRevision, writes, { deleteBlock });
+    if (result.ok) return outcome;
+    current = result.block;
+    for (const [handleId, handle] of result.handles) handles.set(handleId, handle);
   }
   throw conflictError(`releasing in block ${formatCidr(cidr)}`, ctx.retries);
 }
 
-/** True when written; otherwise the block as it is now (undefined if gone). */
-async function writeReleasedBlock(
-  ctx: IpamContext,
-  current: Versioned<AllocationBlock>,
-  next: AllocationBlock,
-): Promise<true | Versioned<AllocationBlock> | undefined> {
-  if (isEmpty(next) && next.affinity === undefined) {
-    if (await ctx.ds.deleteBlock(next.cidr, current.modRevision)) return true;
-    return ctx.ds.getBlock(next.cidr);
-  }
-  const result = await ctx.ds.updateBlock(next, current.modRevision);
-  return result.ok ? true : result.current;
-}
-
-async function lowerHandles(
-  ctx: IpamContext,
-  before: AllocationBlock,
-  ordinals: readonly number[],
-): Promise<void> {
-  const tally = new Map<string, number>();
+/** Handle id → minus the number of `ordinals` it holds in `before`. */
+function loweredHandles(before: AllocationBlock, ordinals: readonly number[]): Map<string, number> {
+  const deltas = new Map<string, number>();
   for (const ordinal of ordinals) {
     const handleId = attributeOf(before, ordinal)?.handleId;
-    if (handleId !== undefined) tally.set(handleId, (tally.get(handleId) ?? 0) + 1);
+    if (handleId !== undefined) deltas.set(handleId, (deltas.get(handleId) ?? 0) - 1);
   }
-  const cidr = formatCidr(before.cidr);
-  for (const [handleId, count] of tally) await adjustHandle(ctx, handleId, cidr, -count);
+  return deltas;
+}
+
+/** Read the handles not in `known` yet into it (undefined for those that do not exist). */
+async function readHandles(
+  ctx: IpamContext,
+  handleIds: Iterable<string>,
+  known: Map<string, Versioned<IpamHandle> | undefined>,
+): Promise<void> {
+  const missing = [...handleIds].filter((handleId) => !known.has(handleId));
+  const read = await Promise.all(missing.map((handleId) => ctx.ds.getHandle(handleId)));
+  missing.forEach((handleId, i) => known.set(handleId, read[i]));
 }

@@ -1,13 +1,15 @@
 // What IPAM reads from the routing resources (calico-routing.md §6, §7.1): the IPPools, the
 // IPAMConfiguration singleton with its in-memory defaults, and a node's labels for pool nodeSelectors.
-// An interface, so the daemon can serve it from its ResourceCache while brindlectl and the CNI plugin
-// read the Store directly (storeResources).
+// An interface, so a long-lived process serves it from a ResourceCache that follows the store
+// (cachedResources: no read per allocation) while brindlectl and the CNI plugin, which make one request
+// per run, read the Store directly (storeResources).
 
 import type { Store } from '../datastore/store.ts';
 import { decodeResource } from '../reflector/resources/decode.ts';
 import { DEFAULTS, ipamMaxBlocksPerHost, ipPoolNodeSelector } from '../reflector/resources/defaults.ts';
 import { IPAM_CONFIG_NAME } from '../reflector/resources/ipam-configuration.ts';
 import { ResourceStore, resourceKey } from '../reflector/resources/store.ts';
+import type { ResourceSnapshot } from '../reflector/resources/store.ts';
 import type { IPAMConfigurationSpec, IPPool, Resource } from '../reflector/resources/types.ts';
 import type { Labels } from '../reflector/selector.ts';
 
@@ -50,6 +52,35 @@ export function storeResources(store: Store): IpamResources {
         node !== undefined && pools.some((p) => ipPoolNodeSelector(p.spec).trim() !== 'all()');
       const nodeLabels = labelsMatter ? ((await resources.get('Node', node))?.metadata.labels ?? {}) : {};
       return { pools, ipamConfiguration, nodeLabels };
+    },
+  };
+}
+
+/**
+ * Served from a resource cache that lists and watches the store (the daemon's ResourceCache): no
+ * datastore read per request. A pool change reaches allocations once the watch delivers it, as it
+ * reaches Calico's through its informers; until the cache has listed, reads go to `store`. Address
+ * uniqueness never depends on this view: the block CAS decides every allocation.
+ */
+export function cachedResources(
+  cache: { readonly current: ResourceSnapshot | undefined },
+  store: Store,
+): IpamResources {
+  const fallback = storeResources(store);
+  return {
+    read(node) {
+      const snapshot = cache.current;
+      if (snapshot === undefined) return fallback.read(node);
+      const config = snapshot.ipamConfigs.find((c) => c.metadata.name === IPAM_CONFIG_NAME);
+      const labels =
+        node === undefined
+          ? undefined
+          : snapshot.nodes.find((n) => n.metadata.name === node)?.metadata.labels;
+      return Promise.resolve({
+        pools: snapshot.pools,
+        ipamConfiguration: config?.spec,
+        nodeLabels: labels ?? {},
+      });
     },
   };
 }

@@ -5,8 +5,8 @@
 import type { ExecutionContext, TestFn } from 'ava';
 import { firstValueFrom, timeout, toArray } from 'rxjs';
 
-import { isStoreError } from '../../src/datastore/store.ts';
-import type { KeyValue, Store, WatchEvent } from '../../src/datastore/store.ts';
+import { isStoreError, MAX_TXN_OPS } from '../../src/datastore/store.ts';
+import type { KeyValue, Store, TxnOp, WatchEvent } from '../../src/datastore/store.ts';
 import { collectUntilKey, json, watchFailure, WAIT_MS } from './support.ts';
 
 export interface ContractTarget {
@@ -172,6 +172,148 @@ export function storeContract(test: TestFn, target: ContractTarget): void {
     }
     t.true(isStoreError(await watchFailure(store.watch('k', -1)), 'invalid'));
     t.is(await store.get('k'), undefined);
+  });
+
+  test(name('transact: every write applies together, each at the revision it reports'), async (t) => {
+    const store = await target.open(t);
+    const a = await store.create('tx/a', json(1));
+    const gone = await store.create('tx/gone', json(0));
+    if (!a.ok || !gone.ok) return t.fail();
+    const result = await store.transact([
+      { type: 'update', key: 'tx/a', value: json(2), expectedModRevision: a.revision },
+      { type: 'create', key: 'tx/new', value: json('new') },
+      { type: 'delete', key: 'tx/gone', expectedModRevision: gone.revision },
+    ]);
+    if (!result.ok) return t.fail('transaction failed');
+    t.is(result.modRevisions.length, 3);
+    t.true(result.modRevisions[0] > gone.revision);
+    for (let i = 1; i < 3; i += 1) t.true(result.modRevisions[i] >= result.modRevisions[i - 1]);
+    t.is(result.revision, result.modRevisions[2]);
+    t.deepEqual(await store.get('tx/a'), {
+      key: 'tx/a',
+      value: json(2),
+      modRevision: result.modRevisions[0],
+      createRevision: a.revision,
+    });
+    t.deepEqual(await store.get('tx/new'), {
+      key: 'tx/new',
+      value: json('new'),
+      modRevision: result.modRevisions[1],
+      createRevision: result.modRevisions[1],
+    });
+    t.is(await store.get('tx/gone'), undefined);
+  });
+
+  test(name('transact: one failed precondition writes nothing and returns every key'), async (t) => {
+    const store = await target.open(t);
+    const a = await store.create('tx/a', json(1));
+    const b = await store.create('tx/b', json(1));
+    if (!a.ok || !b.ok) return t.fail();
+    const before = (await store.list('tx/')).items;
+    const attempts: { ops: TxnOp[]; why: string }[] = [
+      {
+        why: 'create of an existing key',
+        ops: [
+          { type: 'update', key: 'tx/a', value: json(2), expectedModRevision: a.revision },
+          { type: 'create', key: 'tx/b', value: json(2) },
+        ],
+      },
+      {
+        why: 'stale update',
+        ops: [
+          { type: 'create', key: 'tx/c', value: json(2) },
+          { type: 'update', key: 'tx/b', value: json(2), expectedModRevision: a.revision },
+        ],
+      },
+      {
+        why: 'update of a missing key',
+        ops: [
+          { type: 'update', key: 'tx/a', value: json(2), expectedModRevision: a.revision },
+          { type: 'update', key: 'tx/missing', value: json(2), expectedModRevision: a.revision },
+        ],
+      },
+      {
+        why: 'stale delete',
+        ops: [
+          { type: 'delete', key: 'tx/a', expectedModRevision: b.revision },
+          { type: 'delete', key: 'tx/b', expectedModRevision: b.revision },
+        ],
+      },
+    ];
+    for (const { ops, why } of attempts) {
+      const result = await store.transact(ops);
+      if (result.ok) return t.fail(`${why}: the transaction succeeded`);
+      t.deepEqual(
+        result.current,
+        ops.map((op) => before.find((kv) => kv.key === op.key)),
+        why,
+      );
+    }
+    t.deepEqual((await store.list('tx/')).items, before, 'nothing was written');
+  });
+
+  test(name('transact: concurrent transactions on one key, exactly one wins'), async (t) => {
+    const store = await target.open(t);
+    const a = await store.create('tx/a', json(0));
+    if (!a.ok) return t.fail();
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        store.transact([
+          { type: 'update', key: 'tx/a', value: json(i + 1), expectedModRevision: a.revision },
+          { type: 'create', key: `tx/by-${i}`, value: json(i) },
+        ]),
+      ),
+    );
+    const winners = results.flatMap((r, i) => (r.ok ? [i] : []));
+    t.is(winners.length, 1);
+    t.is((await store.get('tx/a'))?.value, json(winners[0] + 1));
+    t.deepEqual(
+      (await store.list('tx/by-')).items.map((kv) => kv.key),
+      [`tx/by-${winners[0]}`],
+    );
+  });
+
+  test(name('transact: watchers see one event per write, in op order'), async (t) => {
+    const store = await target.open(t);
+    const { revision: from } = await store.list('txw/');
+    const result = await store.transact([
+      { type: 'create', key: 'txw/b', value: json('b') },
+      { type: 'create', key: 'txw/a', value: json('a') },
+    ]);
+    if (!result.ok) return t.fail();
+    await store.create('txw/end', json(0));
+    const events = await collectUntilKey(store, 'txw/', from, 'txw/end');
+    t.deepEqual(events.slice(0, 2), [
+      { type: 'put', key: 'txw/b', value: json('b'), modRevision: result.modRevisions[0] },
+      { type: 'put', key: 'txw/a', value: json('a'), modRevision: result.modRevisions[1] },
+    ]);
+  });
+
+  test(name('transact: bad input is refused with StoreError invalid, nothing written'), async (t) => {
+    const store = await target.open(t);
+    const many = Array.from({ length: MAX_TXN_OPS + 1 }, (_, i) => ({
+      type: 'create' as const,
+      key: `tx/${i}`,
+      value: json(i),
+    }));
+    for (const ops of [
+      [],
+      many,
+      [
+        { type: 'create', key: 'tx/a', value: json(1) },
+        { type: 'create', key: 'tx/a', value: json(2) },
+      ],
+      [{ type: 'create', key: 'tx/a', value: 'not json' }],
+      [{ type: 'update', key: 'tx/a', value: json(1), expectedModRevision: 0 }],
+      [
+        { type: 'create', key: 'tx/a', value: json('x'.repeat(600_000)) },
+        { type: 'create', key: 'tx/b', value: json('x'.repeat(600_000)) },
+      ],
+    ] as TxnOp[][]) {
+      const error = await t.throwsAsync(store.transact(ops));
+      t.true(isStoreError(error, 'invalid'), String(error));
+    }
+    t.deepEqual((await store.list('tx/')).items, []);
   });
 
   test(name('watch delivers puts and deletes in revision order'), async (t) => {

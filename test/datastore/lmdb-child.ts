@@ -2,6 +2,8 @@
 //   lmdb-child.ts PATH put PREFIX COUNT        create PREFIX0 … PREFIX<COUNT-1>, acking each write
 //   lmdb-child.ts PATH increment KEY COUNT     CAS-increment the counter at KEY COUNT times
 //   lmdb-child.ts PATH loop PREFIX             write PREFIX<i> forever, acking each, until killed
+//   lmdb-child.ts PATH pairs PREFIX            as loop, but each i is one transaction writing
+//                                              PREFIXa/<i> and PREFIXb/<i> (the ack names the a key)
 // An ack is sent only after the write's promise resolved, i.e. once it is committed and on disk.
 
 import { openLmdbStore } from '../../src/datastore/lmdb-store.ts';
@@ -47,6 +49,18 @@ async function loop(store: Store, prefix: string): Promise<never> {
   }
 }
 
+async function pairs(store: Store, prefix: string): Promise<never> {
+  for (let i = 0; ; i += 1) {
+    const value = JSON.stringify({ i, padding: 'x'.repeat(i % 512) });
+    const result = await store.transact([
+      { type: 'create', key: `${prefix}a/${i}`, value },
+      { type: 'create', key: `${prefix}b/${i}`, value },
+    ]);
+    if (!result.ok) throw new Error(`${prefix}a/${i} or b/${i} already exists`);
+    send({ type: 'ack', key: `${prefix}a/${i}`, value, revision: result.revision }).catch(() => undefined);
+  }
+}
+
 async function main(): Promise<void> {
   if (path === undefined || target === undefined) throw new Error('usage: PATH MODE TARGET [COUNT]');
   const store = await openLmdbStore({ path });
@@ -54,6 +68,7 @@ async function main(): Promise<void> {
   if (mode === 'put') await put(store, target, count);
   else if (mode === 'increment') await increment(store, target, count);
   else if (mode === 'loop') await loop(store, target);
+  else if (mode === 'pairs') await pairs(store, target);
   else throw new Error(`unknown mode ${mode}`);
   await store.close();
   await send({ type: 'done' });

@@ -1,5 +1,6 @@
 // The LMDB store shared between processes: another process's writes reach this one's watch, CAS holds
-// across processes, and a process killed while writing loses none of the writes it was told were done.
+// across processes, and a process killed while writing loses none of the writes it was told were done
+// and leaves no transaction half-written.
 
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
@@ -76,4 +77,22 @@ test('a writer SIGKILLed mid-stream loses no acknowledged write, three times ove
   );
   t.is(replayed.length, 20);
   t.true((await reopened.create('crash/reopened', json(1))).ok);
+});
+
+test('a transaction writer SIGKILLed mid-stream leaves every transaction whole or absent', async (t) => {
+  const { path, store } = await openShared(t);
+  const child = forkChild(t, [path, 'pairs', 'tx/']);
+  await waitFor(() => acks(child).length >= 300, { timeoutMs: WAIT_MS, intervalMs: 20, what: 'acks' });
+  child.process.kill('SIGKILL');
+  await settlesWithin(child.exited, WAIT_MS, 'the killed writer');
+  const suffixes = async (side: string) =>
+    (await store.list(`tx/${side}/`)).items.map((item) => item.key.slice(`tx/${side}/`.length)).sort();
+  const [a, b] = [await suffixes('a'), await suffixes('b')];
+  t.deepEqual(a, b, 'every transaction wrote both of its keys or neither');
+  const written = new Set(a.map((i) => `tx/a/${i}`));
+  t.deepEqual(
+    acks(child).filter((ack) => !written.has(ack.key)),
+    [],
+    'acknowledged transactions survive the kill',
+  );
 });

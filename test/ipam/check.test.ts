@@ -96,7 +96,7 @@ test('check reports every kind of trouble, and offers repairs only for the safe 
   t.deepEqual(report.fixed, []);
   const raised = report.problems.find((p) => p.key.endsWith('/raised'))!;
   t.regex(raised.detail, /10\.65\.2\.0\/26: handle 1, blocks 0/);
-  t.regex(raised.explanation, /raised the handle and had not \(yet\) written its block/);
+  t.regex(raised.explanation, /an allocator that wrote handle and block one after the other/);
 });
 
 test('check --fix repairs young residue only where age does not matter, then the rest once old', async (t) => {
@@ -137,7 +137,7 @@ test('a repair is a CAS at the revision the check read: a record changed since i
   await seedPool(store, 'pool', { cidr: '10.65.0.0/16' });
   const ds = new IpamDatastore(store);
   await ds.createHandle({ handleId: 'h', block: { '10.65.0.0/26': 1 }, updatedAt: T0 });
-  // Between the check's read and its write, an allocation raises the handle again.
+  // Between the check's read and its write, another writer changes the handle.
   const racing = {
     read: async () => {
       const current = (await ds.getHandle('h'))!;

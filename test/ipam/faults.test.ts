@@ -1,6 +1,6 @@
 // Failures in the middle of an operation (src/ipam/allocator.ts): the error names the cause and keeps
-// the datastore's error as its cause, and nothing is left half-written — a handle raised for a block
-// write that did not happen is lowered again, and addresses assigned before a later step failed are
+// the datastore's error as its cause, and nothing is left half-written — a block write that fails
+// takes its handle with it (one transaction), and addresses assigned before a later step failed are
 // released again.
 
 import test from 'ava';
@@ -15,7 +15,7 @@ import { allocations, lmdbBackend, seedPool, snapshotOf } from './support.ts';
 
 type Fault = (op: string, key: string) => 'unavailable' | 'conflict' | undefined;
 
-/** The store, with `fault` consulted before every write. */
+/** The store, with `fault` consulted before every write (each op of a transaction). */
 function faulty(store: Store, fault: Fault): Store {
   const write = async <T>(op: string, key: string, body: () => Promise<T>, lost: T): Promise<T> => {
     const injected = fault(op, key);
@@ -30,6 +30,16 @@ function faulty(store: Store, fault: Fault): Store {
     update: async (key, value, rev) =>
       write('update', key, () => store.update(key, value, rev), { ok: false, current: await store.get(key) }),
     delete: (key, rev) => write('delete', key, () => store.delete(key, rev), false),
+    transact: async (ops) => {
+      const injected = ops.map((op) => fault(op.type, op.key));
+      if (injected.includes('unavailable')) {
+        throw new StoreError('unavailable', ops[0].key, 'injected outage');
+      }
+      if (injected.includes('conflict')) {
+        return { ok: false, current: await Promise.all(ops.map((op) => store.get(op.key))) };
+      }
+      return store.transact(ops);
+    },
     watch: (prefix, from) => store.watch(prefix, from),
     health$: store.health$,
     close: () => store.close(),
@@ -44,7 +54,7 @@ async function setup(t: ExecutionContext, fault: Fault, retries?: number) {
   return { store, ipam };
 }
 
-test('the block write fails after the handle was raised: the handle is lowered, the cause is kept', async (t) => {
+test('the block write fails: its handle is not written either, the cause is kept', async (t) => {
   let armed = false;
   const { store, ipam } = await setup(t, (op, key) =>
     armed && op === 'update' && key.startsWith('ipam/v2/block/') ? 'unavailable' : undefined,
@@ -56,7 +66,7 @@ test('the block write fails after the handle was raised: the handle is lowered, 
   );
   t.true(isIpamError(error, 'datastore'), String(error));
   t.true(error?.cause instanceof StoreError);
-  t.regex(error?.message ?? '', /IPAM update of ipam\/v2\/block\/.* failed: .*injected outage/);
+  t.regex(error?.message ?? '', /IPAM commit of ipam\/v2\/block\/.* failed: .*injected outage/);
   const snapshot = await snapshotOf(store);
   t.deepEqual(
     snapshot.handles.map((h) => h.value.handleId),

@@ -1,6 +1,8 @@
 // The IPAM client against a real store, run on every backend (allocator-lmdb.test.ts,
 // allocator-etcd.test.ts): the claim protocol (§7.2 6c), auto-assign, the cap / strict / borrow /
-// no-pool errors, assignIp, the release paths (§7.3), and the residue of cut-short claims healing.
+// no-pool errors, assignIp, the release paths (§7.3), the residue of cut-short claims healing, and
+// the batched block writes (block-writer.ts): concurrent requests of one client share a transaction,
+// a remembered block that another client moved on is re-planned, never trusted.
 // Every scenario ends with `ipam check` finding nothing: nothing is ever half-written.
 
 import type { ExecutionContext, TestFn } from 'ava';
@@ -18,7 +20,7 @@ import { nodeRoutes } from '../../src/ipam/routes.ts';
 import { showIpam } from '../../src/ipam/show.ts';
 import type { IPAMConfigurationSpec, IPPoolSpec } from '../../src/reflector/resources/types.ts';
 import type { Backend } from './support.ts';
-import { allocations, seedIpamConfig, seedNode, seedPool, snapshotOf } from './support.ts';
+import { allocations, countingStore, seedIpamConfig, seedNode, seedPool, snapshotOf } from './support.ts';
 
 const POOL: IPPoolSpec = { cidr: '10.65.0.0/22', blockSize: 26 };
 const POOL6: IPPoolSpec = { cidr: 'fd00:65::/120', blockSize: 122 };
@@ -439,6 +441,115 @@ export function allocatorScenarios(test: TestFn, backend: Backend): void {
         show.nodes.map((n) => [n.node, n.inUse, n.borrowed]),
         nodes.map((n) => [n, 25, 0]),
       );
+    },
+  );
+
+  test(
+    name('concurrent autoAssigns on one host share block writes: far fewer transactions than requests'),
+    async (t) => {
+      const { store } = await setup(t, backend);
+      const counting = countingStore(store);
+      const ipam = new IpamClient({ store: counting.store });
+      await ipam.autoAssign({ node: 'node-a', handleId: 'first', num4: 1, intendedUse: 'Workload' });
+      const before = counting.transactions();
+      const results = await Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          ipam.autoAssign({ node: 'node-a', handleId: `h${i}`, num4: 1, intendedUse: 'Workload' }),
+        ),
+      );
+      const transactions = counting.transactions() - before;
+      t.true(transactions <= 4, `${transactions} transactions for 40 requests`);
+      const addresses = results.map((r) => r.ipv4[0].address);
+      t.is(new Set(addresses).size, 40);
+      t.is(new Set(results.map((r) => r.ipv4[0].sequenceNumber)).size, 40, 'one sequence number each');
+      const snapshot = await snapshotOf(store);
+      t.is(allocations(snapshot).length, 41);
+      t.is(snapshot.handles.length, 41);
+      // Each release names its sequence number: all of them are accepted, exactly.
+      const released = await ipam.releaseIps(
+        results.map((r) => ({ address: r.ipv4[0].address, sequenceNumber: r.ipv4[0].sequenceNumber })),
+      );
+      t.is(released.released.length, 40);
+      t.deepEqual(
+        (await snapshotOf(store)).handles.map((h) => h.value.handleId),
+        ['first'],
+      );
+      await assertClean(t, store);
+    },
+  );
+
+  test(
+    name('a batch where one assignIp is refused: the others are written, the refusal names the cause'),
+    async (t) => {
+      const { store, ipam } = await setup(t, backend);
+      const first = await ipam.autoAssign({
+        node: 'node-a',
+        handleId: 'h0',
+        num4: 1,
+        intendedUse: 'Workload',
+      });
+      const taken = first.ipv4[0].address;
+      const settled = await Promise.allSettled([
+        ipam.autoAssign({ node: 'node-a', handleId: 'h1', num4: 2, intendedUse: 'Workload' }),
+        ipam.assignIp({ address: taken, node: 'node-a', handleId: 'thief' }),
+        ipam.autoAssign({ node: 'node-a', handleId: 'h2', num4: 1, intendedUse: 'Workload' }),
+      ]);
+      t.is(settled[0].status, 'fulfilled');
+      t.is(settled[2].status, 'fulfilled');
+      if (settled[1].status !== 'rejected') return t.fail('the taken address was assigned again');
+      t.true(isIpamError(settled[1].reason, 'already-allocated'), String(settled[1].reason));
+      t.is(allocations(await snapshotOf(store)).length, 4);
+      t.is(await new IpamDatastore(store).getHandle('thief'), undefined);
+      await assertClean(t, store);
+    },
+  );
+
+  test(
+    name('another client moves a block on: the remembered version is re-planned, nothing handed out twice'),
+    async (t) => {
+      const { store, ipam } = await setup(t, backend);
+      const other = new IpamClient({ store });
+      const seen = new Set<string>();
+      for (let i = 0; i < 10; i += 1) {
+        // Each client's memory of the block is stale every time it comes back to it.
+        for (const client of [ipam, other]) {
+          const { ipv4 } = await client.autoAssign({
+            node: 'node-a',
+            handleId: `h${i}-${client === ipam ? 'a' : 'b'}`,
+            num4: 1,
+            intendedUse: 'Workload',
+          });
+          t.false(seen.has(ipv4[0].address), `${ipv4[0].address} handed out twice`);
+          seen.add(ipv4[0].address);
+        }
+      }
+      t.is(allocations(await snapshotOf(store)).length, 20);
+      await assertClean(t, store);
+    },
+  );
+
+  test(
+    name('a block this client remembers full but another client freed is used before claiming another'),
+    async (t) => {
+      const { store, ipam, ds } = await setup(t, backend);
+      const filled = await ipam.autoAssign({
+        node: 'node-a',
+        handleId: 'fill',
+        num4: 64,
+        intendedUse: 'Workload',
+      });
+      const block = filled.ipv4[0].block;
+      t.true(filled.ipv4.every((a) => a.block === block));
+      await new IpamClient({ store }).releaseIps([{ address: filled.ipv4[10].address }]);
+      const next = await ipam.autoAssign({
+        node: 'node-a',
+        handleId: 'next',
+        num4: 1,
+        intendedUse: 'Workload',
+      });
+      t.is(next.ipv4[0].address, filled.ipv4[10].address);
+      t.deepEqual(Object.keys(await affinityStates(ds, 'node-a')), [block], 'no second block claimed');
+      await assertClean(t, store);
     },
   );
 }

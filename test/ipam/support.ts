@@ -122,6 +122,26 @@ export function handleTotals(snapshot: IpamSnapshot): Map<string, number> {
   );
 }
 
+/** `store`, counting the transactions made through it. */
+export function countingStore(store: Store): { store: Store; transactions: () => number } {
+  let transactions = 0;
+  const counted: Store = {
+    get: (key) => store.get(key),
+    list: (prefix) => store.list(prefix),
+    create: (key, value) => store.create(key, value),
+    update: (key, value, rev) => store.update(key, value, rev),
+    delete: (key, rev) => store.delete(key, rev),
+    transact: (ops) => {
+      transactions += 1;
+      return store.transact(ops);
+    },
+    watch: (prefix, from) => store.watch(prefix, from),
+    health$: store.health$,
+    close: () => store.close(),
+  };
+  return { store: counted, transactions: () => transactions };
+}
+
 // ---------------------------------------------------------------------------------------------------
 
 /** mulberry32: a small seeded PRNG, so a failing property run can be replayed from its seed. */
