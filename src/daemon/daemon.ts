@@ -21,6 +21,8 @@ import type { BrindleConfig } from './config.ts';
 import { Router } from './router.ts';
 import { NodeRouting } from './node-routing.ts';
 import { IpamRoutes } from './ipam-routes.ts';
+import { ipipPolicy } from './ipip-routes.ts';
+import type { IpipPolicy } from './ipip-routes.ts';
 import type { NodeRoutes } from '../ipam/routes.ts';
 import { formatPrefix } from '../lib/prefix.ts';
 import type { RouterPeerOptions } from './router.ts';
@@ -103,8 +105,17 @@ export class Daemon {
     const ipam = new IpamRoutes(this.store, this.config.nodeName, this.log);
     this.ipam = ipam;
     this.subscription.add(this.cache.snapshot$.subscribe((s) => s && ipam.setPools(s.pools)));
+    this.subscription.add(
+      this.cache.snapshot$.subscribe((s) => s && this.nodeRouting?.setIpip(this.ipipPolicyOf(s))),
+    );
     this.subscription.add(ipam.routes$.subscribe((routes) => this.applyIpamRoutes(routes)));
     await ipam.start();
+  }
+
+  /** IPIP pools tunnel their blocks' routes; CrossSubnet needs this node's subnet (its Node resource). */
+  private ipipPolicyOf(snapshot: ResourceSnapshot): IpipPolicy {
+    const node = snapshot.nodes.find((n) => n.metadata.name === this.config.nodeName);
+    return ipipPolicy(snapshot.pools, node?.spec.bgp?.ipv4Address || this.config.node.ipv4Address);
   }
 
   private applyIpamRoutes(routes: NodeRoutes): void {

@@ -19,6 +19,8 @@ import type { LocRib } from '../rib/loc-rib.ts';
 import type { NextHopResolver } from '../rib/nexthop.ts';
 import type { Dest } from '../rib/route.ts';
 import type { BrindleConfig } from './config.ts';
+import { IPIP_DEVICE, NO_IPIP } from './ipip-routes.ts';
+import type { IpipPolicy } from './ipip-routes.ts';
 
 /** Stale routes from before a restart stay until the RIB has had this long to converge (RFC 4724 §4.1 spirit). */
 const PRUNE_AFTER_MS = 60_000;
@@ -27,6 +29,8 @@ export class NodeRouting {
   private ribSubscription: Subscription | undefined;
   private readonly blackholes = new Map<string, Prefix>();
   private pruneTimer: NodeJS.Timeout | undefined;
+  private rib: LocRib | undefined;
+  private ipip: IpipPolicy = NO_IPIP;
 
   private constructor(
     private readonly fib: Fib,
@@ -82,6 +86,7 @@ export class NodeRouting {
   /** Follows a (new) router's Loc-RIB: every best-path change becomes a desired kernel route. */
   follow(rib: LocRib): void {
     this.ribSubscription?.unsubscribe();
+    this.rib = rib;
     for (const dest of rib.dests()) this.apply(dest);
     this.ribSubscription = rib.changes$.subscribe((decided) => {
       for (const dest of decided) if (dest.bestChanged) this.apply(dest);
@@ -98,7 +103,10 @@ export class NodeRouting {
     }
     const nextHops: FibNextHop[] = [];
     for (const path of paths) {
-      const hop = this.resolve(path.attrs.attributes.nextHop as string);
+      const nextHop = path.attrs.attributes.nextHop as string;
+      const hop = this.ipip.tunnels(dest, nextHop)
+        ? { gateway: nextHop, device: IPIP_DEVICE, onlink: true }
+        : this.resolve(nextHop);
       if (hop && !nextHops.some((h) => h.gateway === hop.gateway && h.device === hop.device))
         nextHops.push(hop);
     }
@@ -112,6 +120,13 @@ export class NodeRouting {
     if (!r.reachable) return undefined;
     const connected = r.gateway === undefined || r.gateway === nextHop;
     return connected ? { gateway: nextHop, device: r.device } : { gateway: r.gateway, device: r.device };
+  }
+
+  /** Which routes go through tunl0 (the pools' ipipMode); every route is rewritten when it changes. */
+  setIpip(policy: IpipPolicy): void {
+    if (policy.key === this.ipip.key) return;
+    this.ipip = policy;
+    if (this.rib) for (const dest of this.rib.dests()) this.apply(dest);
   }
 
   /** The node's own IPAM blocks: a blackhole each (pods inside get more specific routes of their own). */

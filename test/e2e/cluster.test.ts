@@ -12,7 +12,9 @@
 //   4. SIGKILL of one node's Brindle without graceful restart: its block is withdrawn everywhere at once
 //      (well within the hold time); a restart brings it back;
 //   5. SIGKILL with graceful restart on: the others keep the route and pods keep reaching its pods
-//      while it restarts.
+//      while it restarts;
+//   6. an IPIP pool: routes to remote blocks go `via <node> dev tunl0 onlink` (ipipMode Always), and
+//      back on eth0 with CrossSubnet, every node being on one subnet.
 // Everything is torn down in test.after.always, also when a step fails. Needs root.
 
 import test from 'ava';
@@ -350,28 +352,34 @@ async function brindleRoutes(n: ClusterNode): Promise<string[]> {
       const words = line.split(/\s+/);
       if (words[0] === 'blackhole') return `blackhole ${words[1]}`;
       const after = (key: string) => words[words.indexOf(key) + 1];
-      return `${words[0]} via ${after('via')} dev ${after('dev')}${words.includes('nexthop') ? ' ECMP' : ''}`;
+      const flags = ['onlink', 'nexthop'].filter((w) => words.includes(w));
+      return [words[0], 'via', after('via'), 'dev', after('dev'), ...flags].join(' ');
     })
     .sort();
 }
 
 /** What a node's kernel must hold: a route via the owner per remote block, a blackhole per own block. */
-function expectedRoutes(c: Cluster, n: ClusterNode, without: ClusterNode[] = []): string[] {
+function expectedRoutes(c: Cluster, n: ClusterNode, without: ClusterNode[] = [], via = 'dev eth0'): string[] {
   const lines = blocksOf(n).map((b) => `blackhole ${b}`);
   for (const other of c.nodes) {
     if (other === n || without.includes(other)) continue;
-    for (const b of blocksOf(other)) lines.push(`${b} via ${other.address} dev eth0`);
+    for (const b of blocksOf(other)) lines.push(`${b} via ${other.address} ${via}`);
   }
   return lines.sort();
 }
 
-async function waitForRoutes(c: Cluster, without: ClusterNode[] = [], what = 'the expected kernel routes') {
+async function waitForRoutes(
+  c: Cluster,
+  without: ClusterNode[] = [],
+  what = 'the expected kernel routes',
+  via?: string,
+) {
   const nodes = c.nodes.filter((n) => !without.includes(n));
   await waitFor(
     async () => {
       for (const n of nodes) {
         const have = await brindleRoutes(n);
-        if (JSON.stringify(have) !== JSON.stringify(expectedRoutes(c, n, without))) return false;
+        if (JSON.stringify(have) !== JSON.stringify(expectedRoutes(c, n, without, via))) return false;
       }
       return true;
     },
@@ -547,6 +555,29 @@ test.serial(
     await diagnosed(() => waitForSessions(c, reflectorPeers), 'the restarted node to peer again', t);
     t.deepEqual(await loss, { sent: 120, lost: 0 }, 'no ping lost across the restart');
     await diagnosed(() => waitForRoutes(c), 'the routes after the restart', t);
+    t.deepEqual(await pingAcross(c), []);
+  },
+);
+
+test.serial(
+  '6. an ipipMode Always pool routes remote blocks over tunl0 onlink; CrossSubnet on one segment does not',
+  async (t) => {
+    const c = current();
+    // The test kernel has no ipip module: a tun device named tunl0 stands in (routes show linkdown).
+    for (const n of c.nodes) {
+      await run('ip', ['tuntap', 'add', 'tunl0', 'mode', 'tun'], { netns: n.netns });
+      await run('ip', ['link', 'set', 'tunl0', 'up'], { netns: n.netns });
+    }
+    const pool = (ipipMode: string) =>
+      resource('IPPool', 'e2e-pool', { cidr: POOL, blockSize: BLOCK_SIZE, nodeSelector: 'all()', ipipMode });
+    await apply(c.resources, pool('Always'));
+    await diagnosed(
+      () => waitForRoutes(c, [], 'routes over tunl0', 'dev tunl0 onlink'),
+      'ipipMode Always',
+      t,
+    );
+    await apply(c.resources, pool('CrossSubnet'));
+    await diagnosed(() => waitForRoutes(c, [], 'native routes again'), 'ipipMode CrossSubnet', t);
     t.deepEqual(await pingAcross(c), []);
   },
 );
