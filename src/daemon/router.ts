@@ -66,6 +66,8 @@ class RoutedPeer {
   member: GroupMember | undefined;
   /** The peer's Graceful Restart capability on the current session (RFC 4724 §3). */
   gracefulRestart: GracefulRestartCapability | undefined;
+  /** Prefixes received on this session in families it did not negotiate (ignored, logged once). */
+  foreignFamilyPrefixes = 0;
 
   constructor(
     readonly options: RouterPeerOptions,
@@ -195,12 +197,15 @@ export class Router {
     switch (event.kind) {
       case 'established':
         return this.sessionUp(routed, event.negotiated);
-      case 'update':
-        if (!routed.ribPeer) return;
-        applyUpdate(this.locRib, routed.ribPeer, event.update, this.ingress);
+      case 'update': {
+        const { ribPeer, member } = routed;
+        if (!ribPeer || !member) return;
+        const { ignored } = applyUpdate(this.locRib, ribPeer, event.update, this.ingress, member.families);
+        if (ignored > 0) this.foreignFamily(routed, ignored);
         if (this.gracefulRestart.isRestarting(routed.options.remoteAddress))
           this.endOfRib(routed, event.update);
         return;
+      }
       case 'route-refresh':
         return this.routeRefresh(routed, event.message);
       case 'drain':
@@ -211,6 +216,16 @@ export class Router {
       case 'state':
         return;
     }
+  }
+
+  /** RFC 4760 §7: NLRI of a family not negotiated is ignored rather than reset the session; said once. */
+  private foreignFamily(routed: RoutedPeer, ignored: number): void {
+    if (routed.foreignFamilyPrefixes === 0)
+      this.log.warn(
+        { event: 'foreign-family', peer: routed.options.name, prefixes: ignored },
+        'UPDATE carries NLRI of a family not negotiated on the session: ignored',
+      );
+    routed.foreignFamilyPrefixes += ignored;
   }
 
   /**
@@ -307,6 +322,7 @@ export class Router {
     routed.member = undefined;
     routed.ribPeer = undefined;
     routed.gracefulRestart = undefined;
+    routed.foreignFamilyPrefixes = 0;
   }
 
   /** RFC 4724 §4.2: the restarted peer's End-of-RIB ends the wait for that family. */

@@ -18,6 +18,9 @@
 //   per audience (everyone, everyone but the member a route came from, or that member alone when a
 //   route moves to or from it) into one buffer, withdrawals first, and each member is written the
 //   parts it is due.
+// - Families: a member is sent only routes, withdrawals and End-of-RIB of the families its session
+//   negotiated (RFC 4760 §6, RFC 4271 §9.2). The families are part of the group key, so every member
+//   of a group has the same ones and the group exports nothing else.
 
 import { encodeEndOfRib } from '../bgp/codec/update.ts';
 import { encodeAttributeSet, UpdatePacker } from '../bgp/codec/update-packer.ts';
@@ -221,7 +224,14 @@ class UpdateGroup {
     readonly target: ExportTarget,
     readonly context: CodecContext,
     readonly mode: AddPathSendMode,
+    /** The families (familyKey()) every member negotiated: the only ones the group exports. */
+    readonly families: ReadonlySet<number>,
   ) {}
+
+  /** The group sends routes of this destination's family. */
+  carries(dest: Dest): boolean {
+    return this.families.has(familyKey(dest.afi, Safi.Unicast));
+  }
 
   get members(): ReadonlySet<GroupMember> {
     return this.memberSet;
@@ -359,7 +369,7 @@ export class AdjRibOut {
     mode: AddPathSendMode = 'best',
     refresh?: RefreshRequest,
   ): void {
-    const group = this.newGroup(target, member.context, mode);
+    const group = this.newGroup(target, member.context, mode, member.families);
     group.join(member);
     this.groupOf.set(member, group);
     // A live iterator also visits destinations added later; on an empty table that would re-walk
@@ -400,12 +410,17 @@ export class AdjRibOut {
     if (group) this.schedule(group);
   }
 
-  private newGroup(target: ExportTarget, context: CodecContext, mode: AddPathSendMode): UpdateGroup {
-    const key = `${exportTargetKey(target)}|${[...context.addPath].sort().join(',')}|${context.fourOctetAs}|${context.maxMessageLength}|${mode}`;
+  private newGroup(
+    target: ExportTarget,
+    context: CodecContext,
+    mode: AddPathSendMode,
+    families: ReadonlySet<number>,
+  ): UpdateGroup {
+    const key = `${exportTargetKey(target)}|${[...context.addPath].sort().join(',')}|${context.fourOctetAs}|${context.maxMessageLength}|${mode}|${[...families].sort().join(',')}`;
     let slot = this.slotsInUse.indexOf(false);
     if (slot < 0) slot = this.slotsInUse.length;
     this.slotsInUse[slot] = true;
-    const group = new UpdateGroup(this.nextGroupId++, slot, key, target, context, mode);
+    const group = new UpdateGroup(this.nextGroupId++, slot, key, target, context, mode, families);
     this.groups.add(group);
     return group;
   }
@@ -447,7 +462,8 @@ export class AdjRibOut {
   private stage(decided: readonly Dest[]): void {
     for (const group of this.groups) {
       const everyPath = group.mode !== 'best' && group.context.addPath.size > 0;
-      for (const dest of decided) if (dest.bestChanged || everyPath) group.stage(dest);
+      for (const dest of decided)
+        if ((dest.bestChanged || everyPath) && group.carries(dest)) group.stage(dest);
       group.compactIfLarge();
       if (group.staged > 0) this.schedule(group);
     }
@@ -502,7 +518,7 @@ export class AdjRibOut {
       'slow peer split from its update group',
     );
     group.leave(member);
-    const own = this.newGroup(group.target, group.context, group.mode);
+    const own = this.newGroup(group.target, group.context, group.mode, group.families);
     own.join(member);
     this.groupOf.set(member, own);
     own.pending = group.remaining();
@@ -519,6 +535,8 @@ export class AdjRibOut {
   // --- export of one destination -----------------------------------------------------------------
 
   private exportDest(group: UpdateGroup, dest: Dest, outbox: Outbox): void {
+    // The walker visits every family; staging already kept to the group's.
+    if (!group.carries(dest)) return;
     const afi = dest.afi;
     const addPath = group.context.addPath.has(familyKey(afi, Safi.Unicast));
     if (group.mode === 'best' || !addPath)

@@ -1,10 +1,12 @@
 // From a received UPDATE to Loc-RIB operations (the Adj-RIB-In step of RFC 4271 §9.1): withdrawals,
 // RFC 7606 treat-as-withdraw, and announcements with their attributes interned once per UPDATE. Loop
 // checks come from an IngressPolicy the daemon plugs in (the reflector's RFC 4456 rules): a loop makes
-// a path ineligible, it is not an error.
+// a path ineligible, it is not an error. NLRI of a family the session did not negotiate is ignored
+// (RFC 4760 §7 allows treating it as an error; RFC 7606 §7.3 prefers not resetting the session).
 
 import { ErrorAction } from '../bgp/errors.ts';
 import type { MpReachNlri, UpdateMessage } from '../bgp/types.ts';
+import { familyKey, IPV4_UNICAST } from '../lib/family.ts';
 import type { Nlri } from '../lib/prefix.ts';
 import type { AttrSet, RouteAttributes } from './attr-set.ts';
 import type { LocRib } from './loc-rib.ts';
@@ -18,6 +20,8 @@ export interface IngressPolicy {
 export interface IngressResult {
   announced: number;
   withdrawn: number;
+  /** Prefixes (announced or withdrawn) of a family not negotiated on the session, not applied. */
+  ignored: number;
 }
 
 function withdrawEach(rib: LocRib, peer: RibPeer, prefixes: readonly Nlri[], result: IngressResult): void {
@@ -46,24 +50,46 @@ function mpAttributes(update: UpdateMessage, mp: MpReachNlri): RouteAttributes {
   return { ...update.attributes, nextHop: mp.nextHop, linkLocalNextHop: mp.linkLocalNextHop };
 }
 
+/**
+ * The parts of an UPDATE of negotiated families: the Withdrawn Routes and NLRI fields are IPv4 unicast
+ * (RFC 4760 §1), MP_REACH_NLRI and MP_UNREACH_NLRI name theirs. The rest is counted in `result.ignored`.
+ */
+function negotiatedParts(update: UpdateMessage, families: ReadonlySet<number>, result: IngressResult) {
+  const ipv4 = families.has(IPV4_UNICAST);
+  const { mpReach, mpUnreach } = update;
+  const reach = mpReach && families.has(familyKey(mpReach.afi, mpReach.safi)) ? mpReach : undefined;
+  const unreach = mpUnreach && families.has(familyKey(mpUnreach.afi, mpUnreach.safi)) ? mpUnreach : undefined;
+  if (!ipv4) result.ignored += update.withdrawnRoutes.length + update.nlri.length;
+  if (mpReach && !reach) result.ignored += mpReach.nlri.length;
+  if (mpUnreach && !unreach) result.ignored += mpUnreach.withdrawn.length;
+  return {
+    withdrawnRoutes: ipv4 ? update.withdrawnRoutes : [],
+    nlri: ipv4 ? update.nlri : [],
+    mpReach: reach,
+    mpUnreach: unreach,
+  };
+}
+
+/** Applies one UPDATE from `peer`; `families` are those negotiated on its session (familyKey()). */
 export function applyUpdate(
   rib: LocRib,
   peer: RibPeer,
   update: UpdateMessage,
   policy: IngressPolicy,
+  families: ReadonlySet<number>,
 ): IngressResult {
-  const result: IngressResult = { announced: 0, withdrawn: 0 };
-  withdrawEach(rib, peer, update.withdrawnRoutes, result);
-  if (update.mpUnreach) withdrawEach(rib, peer, update.mpUnreach.withdrawn, result);
+  const result: IngressResult = { announced: 0, withdrawn: 0, ignored: 0 };
+  const { withdrawnRoutes, nlri, mpReach, mpUnreach } = negotiatedParts(update, families, result);
+  withdrawEach(rib, peer, withdrawnRoutes, result);
+  if (mpUnreach) withdrawEach(rib, peer, mpUnreach.withdrawn, result);
   // RFC 7606 §2: treat-as-withdraw (and, until families can be disabled per session, AFI/SAFI disable)
   // withdraws every prefix the UPDATE announces.
   if (update.errorAction !== undefined && update.errorAction >= ErrorAction.TreatAsWithdraw) {
-    withdrawEach(rib, peer, update.nlri, result);
-    if (update.mpReach) withdrawEach(rib, peer, update.mpReach.nlri, result);
+    withdrawEach(rib, peer, nlri, result);
+    if (mpReach) withdrawEach(rib, peer, mpReach.nlri, result);
     return result;
   }
-  announceEach(rib, peer, update.nlri, update.attributes, policy, result);
-  if (update.mpReach)
-    announceEach(rib, peer, update.mpReach.nlri, mpAttributes(update, update.mpReach), policy, result);
+  announceEach(rib, peer, nlri, update.attributes, policy, result);
+  if (mpReach) announceEach(rib, peer, mpReach.nlri, mpAttributes(update, mpReach), policy, result);
   return result;
 }
