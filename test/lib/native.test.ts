@@ -4,7 +4,7 @@
 // a few milliseconds, and a dropped SYN is only retransmitted after a one-second RTO.
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -68,6 +68,7 @@ test('a missing or broken addon file is a reason, not an exception', (t) => {
     t.regex(missing.reason, /\/nonexistent\/brindle_native\.node does not exist.*npm run build:native/);
   const garbage = join(tmpdir(), `brindle-native-${process.pid}.node`);
   writeFileSync(garbage, 'not an ELF object');
+  t.teardown(() => rmSync(garbage, { force: true }));
   const broken = loadNativeFrom(garbage);
   t.false(broken.ok);
   if (!broken.ok) t.regex(broken.reason, /failed to load: .*npm run build:native/);
