@@ -38,11 +38,6 @@ export class GracefulRestartHelper {
     private readonly stalePathTimeSec = DEFAULT_STALE_PATH_TIME_SEC,
   ) {}
 
-  /** Peers (by key) whose paths are being kept. */
-  get size(): number {
-    return this.restarting.size;
-  }
-
   isRestarting(key: string): boolean {
     return this.restarting.has(key);
   }
@@ -152,7 +147,8 @@ export class GracefulRestartHelper {
     const state = this.restarting.get(key);
     if (!state) return;
     this.forget(key);
-    const removed = this.locRib.withdrawPeer(state.ribPeer);
+    // Only the stale paths: what the peer re-announced since it came back stays.
+    const removed = this.locRib.sweepStale(state.ribPeer);
     this.log.info(
       { event: 'graceful-restart-expired', peer: state.ribPeer.name, removed, reason: why },
       `graceful restart ended: ${why}; stale routes removed`,
