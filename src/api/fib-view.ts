@@ -4,13 +4,13 @@
 // what the FIB engine reports; a daemon without a FIB (reflector mode, or fib.enabled false) answers
 // with `enabled: false` and the reason, not an error: nothing is wrong, there is just nothing to show.
 
-import { isIpv4 } from '../lib/address.ts';
 import { Afi } from '../lib/family.ts';
-import { formatPrefix, maskWord, parsePrefix } from '../lib/prefix.ts';
+import { formatPrefix, maskWord } from '../lib/prefix.ts';
 import type { Prefix } from '../lib/prefix.ts';
 import type { FibRouteReport, FibRouteState, FibStatus } from '../fib/fib.ts';
 import type { FibNextHop, FibRoute } from '../fib/types.ts';
 import { HttpError } from './http.ts';
+import { checkParameters, familyParameter, limitParameter, parseTarget } from './query.ts';
 
 /** Routes listed when no limit is given, as for GET /api/v1/routes. */
 export const DEFAULT_FIB_LIMIT = 1000;
@@ -41,36 +41,15 @@ export interface FibQuery {
 
 /** The query string of GET /api/v1/fib, validated (400 on anything unknown). */
 export function parseFibQuery(query: URLSearchParams): FibQuery {
-  for (const key of query.keys())
-    if (!['prefix', 'family', 'state', 'limit'].includes(key))
-      throw new HttpError(400, `unknown query parameter "${key}"`);
-  const family = query.get('family');
-  let afi: Afi | undefined;
-  if (family !== null) {
-    if (/^ipv4(-unicast)?$/.test(family)) afi = Afi.Ipv4;
-    else if (/^ipv6(-unicast)?$/.test(family)) afi = Afi.Ipv6;
-    else throw new HttpError(400, `family must be ipv4 or ipv6, not "${family}"`);
-  }
+  checkParameters(query, ['prefix', 'family', 'state', 'limit']);
+  const afi = familyParameter(query);
   const state = query.get('state') ?? undefined;
   if (state !== undefined && !(STATES as readonly string[]).includes(state))
     throw new HttpError(400, `state must be one of ${STATES.join(', ')}, not "${state}"`);
-  const limitText = query.get('limit');
-  const limit = limitText === null ? DEFAULT_FIB_LIMIT : Number(limitText);
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_FIB_LIMIT)
-    throw new HttpError(400, `limit must be an integer from 1 to ${MAX_FIB_LIMIT}`);
-  return { ...parseTarget(query.get('prefix')), afi, state: state as FibRouteState | undefined, limit };
-}
-
-function parseTarget(text: string | null): Pick<FibQuery, 'prefix' | 'host'> {
-  if (text === null) return {};
-  if (text.includes('/')) {
-    const prefix = parsePrefix(text);
-    if (!prefix) throw new HttpError(400, `not a prefix: "${text}"`);
-    return { prefix };
-  }
-  const host = parsePrefix(`${text}/${isIpv4(text) ? 32 : 128}`);
-  if (!host) throw new HttpError(400, `not a prefix or an address: "${text}"`);
-  return { host };
+  const limit = limitParameter(query, DEFAULT_FIB_LIMIT, MAX_FIB_LIMIT);
+  const text = query.get('prefix');
+  const target = text === null ? {} : parseTarget(text);
+  return { ...target, afi, state: state as FibRouteState | undefined, limit };
 }
 
 /** The FIB's state and its routes, sorted by family, address and length. */

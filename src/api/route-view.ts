@@ -4,8 +4,8 @@
 
 import { AsPathSegmentType, Origin } from '../bgp/constants.ts';
 import type { AsPathSegment } from '../bgp/types.ts';
-import { formatIpv4, isIpv4 } from '../lib/address.ts';
-import { Afi } from '../lib/family.ts';
+import { formatIpv4 } from '../lib/address.ts';
+import type { Afi } from '../lib/family.ts';
 import { formatPrefix, maxPrefixLength, parsePrefix } from '../lib/prefix.ts';
 import type { Prefix } from '../lib/prefix.ts';
 import type { RouteAttributes } from '../rib/attr-set.ts';
@@ -14,7 +14,7 @@ import type { DecisionStep } from '../rib/decision.ts';
 import type { LocRib } from '../rib/loc-rib.ts';
 import type { Dest, Path } from '../rib/route.ts';
 import { destFamily } from '../metrics/rib-census.ts';
-import { HttpError } from './http.ts';
+import { checkParameters, familyParameter, limitParameter, parseTarget } from './query.ts';
 
 const ORIGIN_NAMES: Record<number, string> = {
   [Origin.Igp]: 'IGP',
@@ -35,20 +35,9 @@ export interface RouteQuery {
 
 /** The query string of GET /api/v1/routes, validated (400 on anything unknown). */
 export function parseRouteQuery(query: URLSearchParams): RouteQuery {
-  for (const key of query.keys())
-    if (!['prefix', 'family', 'limit'].includes(key))
-      throw new HttpError(400, `unknown query parameter "${key}"`);
-  const family = query.get('family');
-  let afi: Afi | undefined;
-  if (family !== null) {
-    if (/^ipv4(-unicast)?$/.test(family)) afi = Afi.Ipv4;
-    else if (/^ipv6(-unicast)?$/.test(family)) afi = Afi.Ipv6;
-    else throw new HttpError(400, `family must be ipv4 or ipv6, not "${family}"`);
-  }
-  const limitText = query.get('limit');
-  const limit = limitText === null ? DEFAULT_ROUTE_LIMIT : Number(limitText);
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_ROUTE_LIMIT)
-    throw new HttpError(400, `limit must be an integer from 1 to ${MAX_ROUTE_LIMIT}`);
+  checkParameters(query, ['prefix', 'family', 'limit']);
+  const afi = familyParameter(query);
+  const limit = limitParameter(query, DEFAULT_ROUTE_LIMIT, MAX_ROUTE_LIMIT);
   return { prefix: query.get('prefix') ?? undefined, afi, limit };
 }
 
@@ -78,13 +67,8 @@ function selectDests(rib: LocRib, query: RouteQuery): { dests: Dest[]; truncated
 
 /** An exact prefix, or the longest prefix that covers an address (BIRD's `show route for`). */
 function lookup(rib: LocRib, text: string): Dest | undefined {
-  if (text.includes('/')) {
-    const prefix = parsePrefix(text);
-    if (!prefix) throw new HttpError(400, `not a prefix: "${text}"`);
-    return rib.get(prefix);
-  }
-  const host = parsePrefix(`${text}/${isIpv4(text) ? 32 : 128}`);
-  if (!host) throw new HttpError(400, `not a prefix or an address: "${text}"`);
+  const { prefix, host } = parseTarget(text);
+  if (prefix) return rib.get(prefix);
   for (let length = maxPrefixLength(host.afi); length >= 0; length--) {
     const dest = rib.get(parsePrefix(`${text}/${length}`) as Prefix);
     if (dest) return dest;

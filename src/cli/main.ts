@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { loadConfig } from '../daemon/config.ts';
 import type { BrindleConfig } from '../daemon/config.ts';
-import { openStore } from '../datastore/open.ts';
+import { openStore, storeConfig } from '../datastore/open.ts';
 import { isStoreError } from '../datastore/store.ts';
 import type { Store, StoreError } from '../datastore/store.ts';
 import { CliError, EXIT, EXIT_CODES_HELP, parseArgs, UsageError } from './command.ts';
@@ -116,17 +116,7 @@ class Context implements CommandContext {
   }
 
   store(): Promise<Store> {
-    const d = this.config().datastore;
-    this.opened ??= openStore(
-      d.type === 'etcd'
-        ? {
-            backend: 'etcd',
-            endpoints: d.etcdEndpoints,
-            prefix: d.etcdPrefix,
-            requestTimeoutMs: ETCD_REQUEST_TIMEOUT_MS,
-          }
-        : { backend: 'lmdb', path: d.path },
-    );
+    this.opened ??= openStore(storeConfig(this.config().datastore, ETCD_REQUEST_TIMEOUT_MS));
     return this.opened;
   }
 

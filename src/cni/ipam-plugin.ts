@@ -24,7 +24,7 @@
 import { existsSync } from 'node:fs';
 import { loadConfig } from '../daemon/config.ts';
 import type { BrindleConfig } from '../daemon/config.ts';
-import { openStore } from '../datastore/open.ts';
+import { openStore, storeConfig } from '../datastore/open.ts';
 import { isStoreError } from '../datastore/store.ts';
 import type { Store } from '../datastore/store.ts';
 import { allocatedOrdinals, attributeOf, ordinalAddress } from '../ipam/block.ts';
@@ -224,17 +224,7 @@ function brindleConfig(section: IpamSection, env: NodeJS.ProcessEnv): BrindleCon
 }
 
 function open(config: BrindleConfig): Promise<Store> {
-  const d = config.datastore;
-  return openStore(
-    d.type === 'etcd'
-      ? {
-          backend: 'etcd',
-          endpoints: d.etcdEndpoints,
-          prefix: d.etcdPrefix,
-          requestTimeoutMs: ETCD_REQUEST_TIMEOUT_MS,
-        }
-      : { backend: 'lmdb', path: d.path },
-  );
+  return openStore(storeConfig(config.datastore, ETCD_REQUEST_TIMEOUT_MS));
 }
 
 async function closeBounded(store: Store): Promise<void> {

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import convict from 'convict';
 import { parse as parseYaml } from 'yaml';
+import type { DatastoreSettings } from '../datastore/open.ts';
 import { isIpv4, isIpv6, parseIpv4 } from '../lib/address.ts';
 
 convict.addParser({ extension: ['yml', 'yaml'], parse: (text: string) => parseYaml(text) as object });
@@ -196,12 +197,7 @@ export interface BrindleConfig {
   readonly nodeName: string;
   readonly routerId: string;
   readonly node: { readonly ipv4Address: string; readonly ipv6Address: string };
-  readonly datastore: {
-    readonly type: 'embedded' | 'etcd';
-    readonly path: string;
-    readonly etcdEndpoints: string[];
-    readonly etcdPrefix: string;
-  };
+  readonly datastore: DatastoreSettings;
   readonly bgp: {
     readonly listenAddress: string;
     readonly listenPort: number;

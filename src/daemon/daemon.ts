@@ -7,7 +7,7 @@ import type { Observable } from 'rxjs';
 import type { Logger } from '../lib/log.ts';
 import { parseIpv4 } from '../lib/address.ts';
 import { CeaseSubcode } from '../bgp/constants.ts';
-import { openStore } from '../datastore/open.ts';
+import { openStore, storeConfig } from '../datastore/open.ts';
 import type { Store } from '../datastore/store.ts';
 import { ResourceCache, ResourceStore } from '../reflector/resources/store.ts';
 import type { ResourceSnapshot } from '../reflector/resources/store.ts';
@@ -74,11 +74,7 @@ export class Daemon {
   ) {}
 
   static async start(config: BrindleConfig, log: Logger): Promise<Daemon> {
-    const store = await openStore(
-      config.datastore.type === 'etcd'
-        ? { backend: 'etcd', endpoints: config.datastore.etcdEndpoints, prefix: config.datastore.etcdPrefix }
-        : { backend: 'lmdb', path: config.datastore.path },
-    );
+    const store = await openStore(storeConfig(config.datastore));
     const daemon = new Daemon(config, store, new ResourceStore(store), new ResourceCache(store, log), log);
     log.info(
       { event: 'start', mode: config.mode, node: config.nodeName, datastore: config.datastore.type },

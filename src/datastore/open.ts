@@ -9,6 +9,28 @@ import type { Store } from './store.ts';
 export type StoreConfig =
   ({ readonly backend: 'lmdb' } & LmdbStoreOptions) | ({ readonly backend: 'etcd' } & EtcdStoreOptions);
 
+/** The datastore section of the daemon config (`datastore:` in brindle.yaml). */
+export interface DatastoreSettings {
+  readonly type: 'embedded' | 'etcd';
+  readonly path: string;
+  readonly etcdEndpoints: readonly string[];
+  readonly etcdPrefix: string;
+}
+
+/**
+ * What openStore() takes for the configured backend. One-shot processes (brindlectl, the CNI plugin)
+ * pass a short etcd deadline so an unreachable etcd fails them fast; the daemon keeps the default.
+ */
+export function storeConfig(settings: DatastoreSettings, etcdRequestTimeoutMs?: number): StoreConfig {
+  if (settings.type === 'embedded') return { backend: 'lmdb', path: settings.path };
+  return {
+    backend: 'etcd',
+    endpoints: [...settings.etcdEndpoints],
+    prefix: settings.etcdPrefix,
+    ...(etcdRequestTimeoutMs === undefined ? {} : { requestTimeoutMs: etcdRequestTimeoutMs }),
+  };
+}
+
 export async function openStore(config: StoreConfig): Promise<Store> {
   switch (config.backend) {
     case 'lmdb':

@@ -19,7 +19,7 @@
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { matchesGolden } from './golden.ts';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,9 +47,7 @@ import type { SpeakersSpec } from './speakers-child.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = join(ROOT, 'bin');
-const GOLDEN = join(ROOT, 'test', 'cli', 'golden');
 const SPEAKERS_CHILD = fileURLToPath(new URL('./speakers-child.ts', import.meta.url));
-const UPDATE_GOLDEN = process.env.UPDATE_GOLDEN === '1';
 const CLI_TIMEOUT_MS = 30_000;
 const CLI_CONCURRENCY = 2;
 
@@ -349,24 +347,6 @@ function masked(t: ExecutionContext, format: 'table' | 'yaml' | 'json', text: st
   return formatDocument(normalise(value, new Map(), VOLATILE), format);
 }
 
-function golden(t: ExecutionContext, name: string, actual: string): void {
-  const file = join(GOLDEN, name);
-  if (UPDATE_GOLDEN) {
-    mkdirSync(GOLDEN, { recursive: true });
-    writeFileSync(file, actual);
-    t.log(`wrote golden ${name}`);
-    return;
-  }
-  let expected: string;
-  try {
-    expected = readFileSync(file, 'utf8');
-  } catch {
-    t.fail(`golden file ${name} is missing; create it with UPDATE_GOLDEN=1 (see this file's header)`);
-    return;
-  }
-  t.is(actual, expected, `differs from golden ${name} (UPDATE_GOLDEN=1 rewrites it)`);
-}
-
 const FORMATS = [
   { flags: [], suffix: 'txt', format: 'table' },
   { flags: ['-o', 'wide'], suffix: 'wide.txt', format: 'table' },
@@ -396,7 +376,7 @@ test('status, peers, routes and fib in every format (golden)', async (t) => {
   for (const { command, result, name, format } of await Promise.all(runs)) {
     t.is(result.code, 0, `brindlectl ${command}: ${result.stderr}`);
     t.is(result.stderr, '', `brindlectl ${command}`);
-    golden(t, name, masked(t, format, result.stdout));
+    matchesGolden(t, name, masked(t, format, result.stdout));
   }
 });
 

@@ -15,7 +15,8 @@
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { matchesGolden } from './golden.ts';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import type { Socket } from 'node:net';
@@ -31,9 +32,7 @@ import { freePort } from '../helpers/netns.ts';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = join(ROOT, 'bin', 'brindlectl');
 const EXAMPLES = join(ROOT, 'config', 'examples');
-const GOLDEN = join(ROOT, 'test', 'cli', 'golden');
 const FIXTURES = join(ROOT, 'test', 'cli', 'fixtures');
-const UPDATE_GOLDEN = process.env.UPDATE_GOLDEN === '1';
 /** Far above a normal run (about a second), far below ava's own timeout. */
 const CLI_TIMEOUT_MS = 30_000;
 /** Each run costs most of a CPU second (Node, tsx, the modules): more at once only queue for CPU. */
@@ -249,22 +248,7 @@ function maskRevisions(text: string): string {
 }
 
 function golden(t: ExecutionContext, name: string, actual: string): void {
-  const file = join(GOLDEN, name);
-  const masked = maskRevisions(actual);
-  if (UPDATE_GOLDEN) {
-    mkdirSync(GOLDEN, { recursive: true });
-    writeFileSync(file, masked);
-    t.pass();
-    return;
-  }
-  let expected: string;
-  try {
-    expected = readFileSync(file, 'utf8');
-  } catch {
-    t.fail(`golden file ${name} is missing; create it with UPDATE_GOLDEN=1 (see this file's header)`);
-    return;
-  }
-  t.is(masked, expected, `differs from golden ${name} (UPDATE_GOLDEN=1 rewrites it)`);
+  matchesGolden(t, name, maskRevisions(actual));
 }
 
 const FORMATS = [
