@@ -24,7 +24,7 @@ import type { Store } from '../src/datastore/store.ts';
 import { cachedResources, IpamClient } from '../src/ipam/index.ts';
 import type { IpamResources } from '../src/ipam/index.ts';
 import { silentLogger } from '../src/lib/log.ts';
-import { ResourceCache, ResourceStore } from '../src/reflector/resources/store.ts';
+import { ResourceCache, ResourceStore } from '../src/resources/store.ts';
 import { startEtcd } from '../test/helpers/etcd.ts';
 import type { BenchRow } from './table.ts';
 

@@ -3,7 +3,7 @@
 // start, only once the daemon serves its API; it exits 1 when the deadline passes first. This stands in
 // for sd_notify(READY=1), which needs a unix datagram socket that Node cannot open.
 
-import { loadConfig } from '../daemon/config.ts';
+import { loadConfig } from '../config/config.ts';
 import { parseListen } from './server.ts';
 
 const USAGE = 'usage: brindle-wait-live [--config FILE] [--timeout SECONDS]';

@@ -9,6 +9,8 @@ export const MAX_MESSAGE_LENGTH = 4096;
 /** RFC 8654 §3: maximum message size once Extended Message is negotiated both ways. */
 export const MAX_EXTENDED_MESSAGE_LENGTH = 65535;
 export const BGP_VERSION = 4;
+/** RFC 4271 §8.2.1 / IANA service name "bgp": the well-known TCP port. */
+export const BGP_PORT = 179;
 /** RFC 6793 §9: the 2-octet stand-in for a 4-octet AS number. */
 export const AS_TRANS = 23456;
 

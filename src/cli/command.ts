@@ -3,7 +3,7 @@
 // and the option parser. Command modules (resources.ts now; status, peers, routes, fib, ipam later)
 // import this file only, never main.ts.
 
-import type { BrindleConfig } from '../daemon/config.ts';
+import type { BrindleConfig } from '../config/config.ts';
 import type { Store } from '../datastore/store.ts';
 
 /** Exit codes scripts can rely on; `brindlectl --help` lists them. */

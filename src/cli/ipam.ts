@@ -7,8 +7,8 @@
 
 import { checkIpam, IpamClient, isIpamError, showIpam } from '../ipam/index.ts';
 import type { AddressUsage, IpamProblem, IpamShowData } from '../ipam/index.ts';
-import type { IPAMConfigurationSpec } from '../reflector/resources/index.ts';
-import { ResourceStore } from '../reflector/resources/store.ts';
+import type { IPAMConfigurationSpec } from '../resources/index.ts';
+import { ResourceStore } from '../resources/store.ts';
 import type { Command, CommandContext, OptionSpec, ParsedArgs } from './command.ts';
 import { failure, optionValue, UsageError } from './command.ts';
 import { formatTable } from './output.ts';

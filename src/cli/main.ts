@@ -4,8 +4,8 @@
 // never a stack trace. The commands live in their own modules and hold no routing logic.
 
 import { existsSync, readFileSync } from 'node:fs';
-import { loadConfig } from '../daemon/config.ts';
-import type { BrindleConfig } from '../daemon/config.ts';
+import { loadConfig } from '../config/config.ts';
+import type { BrindleConfig } from '../config/config.ts';
 import { openStore, storeConfig } from '../datastore/open.ts';
 import { isStoreError } from '../datastore/store.ts';
 import type { Store, StoreError } from '../datastore/store.ts';

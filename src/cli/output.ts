@@ -3,14 +3,8 @@
 // (formatTable, formatDocument) are for the daemon-facing commands too.
 
 import { stringify } from 'yaml';
-import { API_VERSION, renderTable, resourceTable } from '../reflector/resources/index.ts';
-import type {
-  Resource,
-  ResourceKind,
-  ResourceOfKind,
-  Table,
-  TableContext,
-} from '../reflector/resources/index.ts';
+import { API_VERSION, renderTable, resourceTable } from '../resources/index.ts';
+import type { Resource, ResourceKind, ResourceOfKind, Table, TableContext } from '../resources/index.ts';
 
 export const OUTPUT_FORMATS = ['table', 'wide', 'yaml', 'json'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];

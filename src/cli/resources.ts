@@ -5,9 +5,9 @@
 // writer between that check and the writes can leave a file half applied, and the output says so.
 
 import { readFile } from 'node:fs/promises';
-import { formatValidationError, parseResources, RESOURCE_KINDS } from '../reflector/resources/index.ts';
-import type { BGPConfiguration, Resource, ResourceKind } from '../reflector/resources/index.ts';
-import { kindOf, resourceKey, ResourceStore } from '../reflector/resources/store.ts';
+import { formatValidationError, parseResources, RESOURCE_KINDS } from '../resources/index.ts';
+import type { BGPConfiguration, Resource, ResourceKind } from '../resources/index.ts';
+import { kindOf, resourceKey, ResourceStore } from '../resources/store.ts';
 import type { Command, CommandContext, Io, OptionSpec, ParsedArgs } from './command.ts';
 import { CliError, EXIT, failure, optionValue, UsageError } from './command.ts';
 import { formatResources, OUTPUT_FORMATS, parseOutputFormat, summaryLines } from './output.ts';

@@ -22,8 +22,8 @@
 // assign_ipv4?: "true"|"false" (default true), assign_ipv6?: (default false) } — Calico's names.
 
 import { existsSync } from 'node:fs';
-import { loadConfig } from '../daemon/config.ts';
-import type { BrindleConfig } from '../daemon/config.ts';
+import { loadConfig } from '../config/config.ts';
+import type { BrindleConfig } from '../config/config.ts';
 import { openStore, storeConfig } from '../datastore/open.ts';
 import { isStoreError } from '../datastore/store.ts';
 import type { Store } from '../datastore/store.ts';

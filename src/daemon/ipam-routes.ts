@@ -13,7 +13,7 @@ import type { BlockAffinity } from '../ipam/records.ts';
 import type { AllocationBlock } from '../ipam/block.ts';
 import { nodeRoutes } from '../ipam/routes.ts';
 import type { NodeRoutes } from '../ipam/routes.ts';
-import type { IPPool } from '../reflector/resources/types.ts';
+import type { IPPool } from '../resources/types.ts';
 
 const DEBOUNCE_MS = 50;
 const RETRY_MS = 2000;

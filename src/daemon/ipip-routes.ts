@@ -8,7 +8,7 @@ import { parseAddress, parseCidr, prefixContains, truncate } from '../ipam/cidr.
 import { Afi } from '../lib/family.ts';
 import { formatPrefix } from '../lib/prefix.ts';
 import type { Prefix } from '../lib/prefix.ts';
-import type { IPPool } from '../reflector/resources/types.ts';
+import type { IPPool } from '../resources/types.ts';
 
 /** The tunnel device Calico's IPIP dataplane uses. */
 export const IPIP_DEVICE = 'tunl0';

@@ -14,11 +14,11 @@ import { NetlinkBackend } from '../fib/netlink-backend.ts';
 import { NextHopResolver as KernelNextHops } from '../fib/nexthop.ts';
 import type { FibFamilyCounts, FibNextHop, FibRoute, FibRouteReport } from '../fib/types.ts';
 import { Afi, familyName, Safi } from '../lib/family.ts';
-import type { FibStats } from '../metrics/extensions.ts';
+import type { FibStats } from '../fib/stats.ts';
 import type { LocRib } from '../rib/loc-rib.ts';
 import type { NextHopResolver } from '../rib/nexthop.ts';
 import type { Dest } from '../rib/route.ts';
-import type { BrindleConfig } from './config.ts';
+import type { BrindleConfig } from '../config/config.ts';
 import { IPIP_DEVICE, NO_IPIP } from './ipip-routes.ts';
 import type { IpipPolicy } from './ipip-routes.ts';
 

@@ -38,8 +38,8 @@
 
 import type { Store } from '../datastore/store.ts';
 import type { Prefix } from '../lib/prefix.ts';
-import { ipPoolAllowedUses } from '../reflector/resources/defaults.ts';
-import type { Labels } from '../reflector/selector.ts';
+import { ipPoolAllowedUses } from '../resources/defaults.ts';
+import type { Labels } from '../resources/selector.ts';
 import { claimAffinity, confirmAffinity, releaseBlockAffinity } from './affinity.ts';
 import { assign, assignOrdinal, attributeOf, freeCount, ordinalAddress } from './block.ts';
 import type { AllocationAttribute, AllocationBlock, Assignment } from './block.ts';

@@ -6,10 +6,10 @@
 
 import { Afi } from '../lib/family.ts';
 import type { Prefix } from '../lib/prefix.ts';
-import { ipPoolAllowedUses, ipPoolBlockSize, ipPoolNodeSelector } from '../reflector/resources/defaults.ts';
-import type { IPPool, IPPoolAllowedUse } from '../reflector/resources/types.ts';
-import { parseSelector, SelectorError } from '../reflector/selector.ts';
-import type { Labels, Selector } from '../reflector/selector.ts';
+import { ipPoolAllowedUses, ipPoolBlockSize, ipPoolNodeSelector } from '../resources/defaults.ts';
+import type { IPPool, IPPoolAllowedUse } from '../resources/types.ts';
+import { parseSelector, SelectorError } from '../resources/selector.ts';
+import type { Labels, Selector } from '../resources/selector.ts';
 import {
   familyOf,
   fromBigInt,

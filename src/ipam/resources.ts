@@ -5,13 +5,13 @@
 // per run, read the Store directly (storeResources).
 
 import type { Store } from '../datastore/store.ts';
-import { decodeResource } from '../reflector/resources/decode.ts';
-import { DEFAULTS, ipamMaxBlocksPerHost, ipPoolNodeSelector } from '../reflector/resources/defaults.ts';
-import { IPAM_CONFIG_NAME } from '../reflector/resources/ipam-configuration.ts';
-import { ResourceStore, resourceKey } from '../reflector/resources/store.ts';
-import type { ResourceSnapshot } from '../reflector/resources/store.ts';
-import type { IPAMConfigurationSpec, IPPool, Resource } from '../reflector/resources/types.ts';
-import type { Labels } from '../reflector/selector.ts';
+import { decodeResource } from '../resources/decode.ts';
+import { DEFAULTS, ipamMaxBlocksPerHost, ipPoolNodeSelector } from '../resources/defaults.ts';
+import { IPAM_CONFIG_NAME } from '../resources/ipam-configuration.ts';
+import { ResourceStore, resourceKey } from '../resources/store.ts';
+import type { ResourceSnapshot } from '../resources/store.ts';
+import type { IPAMConfigurationSpec, IPPool, Resource } from '../resources/types.ts';
+import type { Labels } from '../resources/selector.ts';
 
 export interface IpamResourceView {
   readonly pools: readonly IPPool[];

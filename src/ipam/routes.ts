@@ -11,7 +11,7 @@
 // - nothing originated from pools with disableBGPExport; their blackholes stay (§6: export only).
 
 import type { Prefix } from '../lib/prefix.ts';
-import type { IPPool } from '../reflector/resources/types.ts';
+import type { IPPool } from '../resources/types.ts';
 import { allocatedOrdinals, attributeOf, ordinalAddress } from './block.ts';
 import type { AllocationBlock } from './block.ts';
 import { comparePrefixes, formatCidr, hostBits } from './cidr.ts';

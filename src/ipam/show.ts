@@ -161,7 +161,7 @@ function poolUsage(pool: IpamPool, blocks: readonly BlockUsage[]): PoolUsage {
   };
 }
 
-function nodeUsage(blocks: readonly AllocationBlock[]): NodeUsage[] {
+export function nodeUsage(blocks: readonly AllocationBlock[]): NodeUsage[] {
   const usage = new Map<string, { blocks: number; inUse: number; borrowed: number }>();
   const of = (node: string) =>
     usage.get(node) ?? usage.set(node, { blocks: 0, inUse: 0, borrowed: 0 }).get(node)!;

@@ -1,4 +1,4 @@
-// The FIB's and IPAM's series, registered by node mode (api/daemon-api.ts). Each source hands over its
+// The FIB's and IPAM's series, registered by node mode (main/daemon-api.ts). Each source hands over its
 // figures as plain data, a snapshot taken on scrape; the series names and labels are fixed here. IPAM
 // mirrors calico-kube-controllers' names (calico-routing.md §9) under the `brindle_` prefix, less the
 // garbage-collection and reservation series: Brindle reclaims no leaked addresses on its own (`brindlectl
@@ -7,32 +7,10 @@
 import type { Registry } from 'prom-client';
 import { scrapedCounter, scrapedGauge } from './collect.ts';
 import type { Emit } from './collect.ts';
+import type { FibStats } from '../fib/stats.ts';
+import type { IpamNodeStats, IpamPoolStats, IpamStats } from '../ipam/usage.ts';
 
 // --- FIB -------------------------------------------------------------------------------------------
-
-export interface FibWriteCounts {
-  readonly ok: number;
-  readonly failed: number;
-}
-
-export interface FibStats {
-  /** Routes carrying Brindle's protocol id in its kernel table, by family name ("ipv4-unicast"). */
-  readonly installedRoutes: ReadonlyMap<string, number>;
-  /** Routes Brindle wants there (best paths and its blocks' blackholes), by family name. */
-  readonly desiredRoutes: ReadonlyMap<string, number>;
-  /** Prefixes waiting for a kernel write, those in flight included. */
-  readonly pendingRoutes: number;
-  /** Prefixes whose last write the kernel refused (retried with backoff). */
-  readonly failedRoutes: number;
-  /** Kernel writes since start, by operation. */
-  readonly writes: Readonly<Record<'add' | 'replace' | 'delete', FibWriteCounts>>;
-  /** Full resynchronisations (dump and diff) since start. */
-  readonly reconciles: number;
-  /** Unix time in ms of the last completed resynchronisation. */
-  readonly lastReconcileAt?: number;
-  /** Kernel notifications lost (ENOBUFS), each forcing a resynchronisation. */
-  readonly overruns: number;
-}
 
 export interface FibMetricsSource {
   fibStats(): FibStats;
@@ -110,28 +88,6 @@ export function registerFibMetrics(registry: Registry, fib: FibMetricsSource): v
 }
 
 // --- IPAM ------------------------------------------------------------------------------------------
-
-export interface IpamPoolStats {
-  readonly pool: string;
-  /** Addresses in the pool (a double: an IPv6 pool's size is only approximately representable). */
-  readonly size: number;
-}
-
-export interface IpamNodeStats {
-  readonly pool: string;
-  readonly node: string;
-  /** Addresses allocated to the node (owner attribute `node`) in the pool. */
-  readonly inUse: number;
-  /** Of those, the addresses in blocks that are not affine to the node. */
-  readonly borrowed: number;
-  /** Blocks of the pool affine to the node. */
-  readonly blocks: number;
-}
-
-export interface IpamStats {
-  readonly pools: readonly IpamPoolStats[];
-  readonly nodes: readonly IpamNodeStats[];
-}
 
 export interface IpamMetricsSource {
   /** May read the datastore: called at most once per scrape (shared by every IPAM series). */

@@ -16,7 +16,9 @@ import type { RibWatcherOptions } from './rib-census.ts';
 import { registerRibMetrics } from './rib-metrics.ts';
 import type { BrindleSource } from './source.ts';
 
-export type { FibMetricsSource, FibStats, IpamMetricsSource, IpamStats } from './extensions.ts';
+export type { FibMetricsSource, IpamMetricsSource } from './extensions.ts';
+export type { FibStats } from '../fib/stats.ts';
+export type { IpamStats } from '../ipam/usage.ts';
 export { registerFibMetrics, registerIpamMetrics } from './extensions.ts';
 
 export interface BuildInfo {
@@ -114,7 +116,7 @@ export class BrindleMetrics {
     registerFibMetrics(this.registry, fib);
   }
 
-  /** IPAM's series (brindle_ipam_*): node mode registers this node's figures (metrics/ipam-stats.ts). */
+  /** IPAM's series (brindle_ipam_*): node mode registers this node's figures (ipam/usage.ts). */
   registerIpam(ipam: IpamMetricsSource): void {
     if (this.ipamRegistered) throw new Error('IPAM metrics are already registered');
     this.ipamRegistered = true;

@@ -5,7 +5,8 @@
 // results (`diffPeerings`) and restarts only the sessions that changed.
 
 import { createHash } from 'node:crypto';
-import { peerConfig, BGP_PORT } from '../bgp/session/peer-config.ts';
+import { BGP_PORT } from '../bgp/constants.ts';
+import { peerConfig } from '../bgp/session/peer-config.ts';
 import type { PeerConfig } from '../bgp/session/peer-config.ts';
 import { parseIpv4 } from '../lib/address.ts';
 import { IPV4_UNICAST, IPV6_UNICAST } from '../lib/family.ts';
@@ -19,7 +20,7 @@ import {
   nodeToNodeMeshEnabled,
   peerReversePeering,
   peerSourceAddress,
-} from './resources/defaults.ts';
+} from '../resources/defaults.ts';
 import type {
   BGPConfiguration,
   BGPPeer,
@@ -28,10 +29,10 @@ import type {
   NextHopMode,
   Node,
   SecretKeyRef,
-} from './resources/types.ts';
-import { durationSeconds, parseCidrOrIp, parseIp, parsePeerIp } from './resources/values.ts';
-import { parseSelector, SelectorError } from './selector.ts';
-import type { Labels, Selector } from './selector.ts';
+} from '../resources/types.ts';
+import { durationSeconds, parseCidrOrIp, parseIp, parsePeerIp } from '../resources/values.ts';
+import { parseSelector, SelectorError } from '../resources/selector.ts';
+import type { Labels, Selector } from '../resources/selector.ts';
 
 export type PeeringKind = 'mesh' | 'global' | 'node';
 export type PeeringFamily = 'ipv4' | 'ipv6';

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { openStore } from '../../src/datastore/open.ts';
 import type { Store } from '../../src/datastore/store.ts';
 import { IpamClient, IpamDatastore } from '../../src/ipam/index.ts';
-import { ResourceStore } from '../../src/reflector/resources/store.ts';
+import { ResourceStore } from '../../src/resources/store.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/brindlectl', import.meta.url));
 const CLI_TIMEOUT_MS = 30_000;

@@ -30,7 +30,7 @@ import { Origin } from '../../src/bgp/constants.ts';
 import { formatDocument } from '../../src/cli/output.ts';
 import { openStore } from '../../src/datastore/open.ts';
 import { IpamClient } from '../../src/ipam/index.ts';
-import { ResourceStore } from '../../src/reflector/resources/store.ts';
+import { ResourceStore } from '../../src/resources/store.ts';
 import { call, normalise } from '../api/support.ts';
 import {
   Cleanup,

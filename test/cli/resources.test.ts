@@ -24,7 +24,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { RESOURCE_KINDS } from '../../src/reflector/resources/index.ts';
+import { RESOURCE_KINDS } from '../../src/resources/index.ts';
 import { startEtcd } from '../helpers/etcd.ts';
 import type { EtcdHandle } from '../helpers/etcd.ts';
 import { freePort } from '../helpers/netns.ts';

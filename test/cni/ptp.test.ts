@@ -22,7 +22,7 @@ import { runPlugin } from '../../src/cni/ipam-plugin.ts';
 import { openStore } from '../../src/datastore/open.ts';
 import type { Store } from '../../src/datastore/store.ts';
 import { IpamDatastore, showIpam } from '../../src/ipam/index.ts';
-import { ResourceStore } from '../../src/reflector/resources/store.ts';
+import { ResourceStore } from '../../src/resources/store.ts';
 import { createNetns, run, withCleanup } from '../helpers/netns.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

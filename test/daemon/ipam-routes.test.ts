@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 
 import { openLmdbStore } from '../../src/datastore/lmdb-store.ts';
 import { IpamClient } from '../../src/ipam/allocator.ts';
-import { ResourceStore } from '../../src/reflector/resources/store.ts';
+import { ResourceStore } from '../../src/resources/store.ts';
 import { tempDir } from '../ipam/support.ts';
 import { withDiagnostics } from '../helpers/interop.ts';
 import { createLinkedNetns, createNetns, run, startDaemon, waitFor, withCleanup } from '../helpers/netns.ts';

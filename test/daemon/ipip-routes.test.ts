@@ -4,7 +4,7 @@ import test from 'ava';
 import { ipipPolicy, NO_IPIP } from '../../src/daemon/ipip-routes.ts';
 import { parsePrefix } from '../../src/lib/prefix.ts';
 import type { Nlri } from '../../src/lib/prefix.ts';
-import type { IPPool } from '../../src/reflector/resources/types.ts';
+import type { IPPool } from '../../src/resources/types.ts';
 
 const pool = (name: string, cidr: string, ipipMode?: 'Always' | 'CrossSubnet' | 'Never'): IPPool => ({
   apiVersion: 'projectcalico.org/v3',

@@ -28,7 +28,7 @@ import { fileURLToPath } from 'node:url';
 
 import { openStore } from '../../src/datastore/open.ts';
 import type { Store } from '../../src/datastore/store.ts';
-import { ResourceStore } from '../../src/reflector/resources/store.ts';
+import { ResourceStore } from '../../src/resources/store.ts';
 import { startEtcd } from '../helpers/etcd.ts';
 import type { EtcdHandle } from '../helpers/etcd.ts';
 import { createLan } from '../helpers/lan.ts';

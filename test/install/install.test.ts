@@ -151,7 +151,7 @@ test('a DESTDIR install lays out the tree, links, config, units and route protoc
   for (const path of [
     'bin/brindle',
     'bin/brindlectl',
-    'src/daemon/main.ts',
+    'src/main/brindle.ts',
     'systemd/brindle-wait-live',
     'config/examples/route-reflectors.yaml',
     'package.json',

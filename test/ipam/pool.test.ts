@@ -16,7 +16,7 @@ import {
   ipamPool,
 } from '../../src/ipam/pool.ts';
 import type { IpamPool, PoolRequest } from '../../src/ipam/pool.ts';
-import type { IPPoolSpec } from '../../src/reflector/resources/types.ts';
+import type { IPPoolSpec } from '../../src/resources/types.ts';
 
 function pool(name: string, spec: IPPoolSpec): IpamPool {
   const parsed = ipamPool({ apiVersion: 'projectcalico.org/v3', kind: 'IPPool', metadata: { name }, spec });

@@ -7,7 +7,7 @@ import test from 'ava';
 import { cachedResources, storeResources } from '../../src/ipam/resources.ts';
 import type { IpamResourceView } from '../../src/ipam/resources.ts';
 import { silentLogger } from '../../src/lib/log.ts';
-import { ResourceCache } from '../../src/reflector/resources/store.ts';
+import { ResourceCache } from '../../src/resources/store.ts';
 import { waitFor } from '../helpers/netns.ts';
 import { lmdbBackend, seedIpamConfig, seedNode, seedPool } from './support.ts';
 

@@ -8,7 +8,7 @@ import type { AllocationBlock } from '../../src/ipam/block.ts';
 import { formatCidr, parseCidr } from '../../src/ipam/cidr.ts';
 import type { AffinityState, BlockAffinity } from '../../src/ipam/records.ts';
 import { nodeRoutes } from '../../src/ipam/routes.ts';
-import type { IPPool, IPPoolSpec } from '../../src/reflector/resources/types.ts';
+import type { IPPool, IPPoolSpec } from '../../src/resources/types.ts';
 
 const pool = (name: string, spec: IPPoolSpec): IPPool => ({
   apiVersion: 'projectcalico.org/v3',

@@ -18,7 +18,7 @@ import type { IpamErrorCode } from '../../src/ipam/errors.ts';
 import { blockWalk, ipamPool } from '../../src/ipam/pool.ts';
 import { nodeRoutes } from '../../src/ipam/routes.ts';
 import { showIpam } from '../../src/ipam/show.ts';
-import type { IPAMConfigurationSpec, IPPoolSpec } from '../../src/reflector/resources/types.ts';
+import type { IPAMConfigurationSpec, IPPoolSpec } from '../../src/resources/types.ts';
 import type { Backend } from './support.ts';
 import { allocations, countingStore, seedIpamConfig, seedNode, seedPool, snapshotOf } from './support.ts';
 

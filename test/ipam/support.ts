@@ -14,8 +14,8 @@ import { allocatedOrdinals, attributeOf, ordinalAddress } from '../../src/ipam/b
 import { formatAddress, formatCidr } from '../../src/ipam/cidr.ts';
 import { IpamDatastore } from '../../src/ipam/datastore.ts';
 import type { IpamSnapshot } from '../../src/ipam/datastore.ts';
-import { ResourceStore } from '../../src/reflector/resources/store.ts';
-import type { IPAMConfigurationSpec, IPPoolSpec } from '../../src/reflector/resources/types.ts';
+import { ResourceStore } from '../../src/resources/store.ts';
+import type { IPAMConfigurationSpec, IPPoolSpec } from '../../src/resources/types.ts';
 
 export interface Backend {
   readonly name: string;

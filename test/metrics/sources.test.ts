@@ -14,9 +14,9 @@ import { RT_SCOPE_UNIVERSE, RTN_UNICAST } from '../../src/fib/netlink.ts';
 import type { KernelRoute } from '../../src/fib/types.ts';
 import { IpamClient } from '../../src/ipam/index.ts';
 import { ManualClock } from '../../src/lib/clock.ts';
-import { CachedIpamStats, readNodeIpamStats } from '../../src/metrics/ipam-stats.ts';
+import { CachedIpamStats, readNodeIpamStats } from '../../src/ipam/usage.ts';
 import type { IpamStats } from '../../src/metrics/registry.ts';
-import { ResourceStore } from '../../src/reflector/resources/store.ts';
+import { ResourceStore } from '../../src/resources/store.ts';
 import { FakeKernel, prefix } from '../fib/fake-kernel.ts';
 
 const TABLE = 100;

@@ -2,8 +2,8 @@ import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { DEFAULT_HOLD_TIME_SEC } from '../../src/bgp/session/peer-config.ts';
 import { IPV4_UNICAST, IPV6_UNICAST } from '../../src/lib/family.ts';
-import { formatValidationError, parseResources } from '../../src/reflector/resources/index.ts';
-import type { BGPConfiguration, BGPPeer, Node } from '../../src/reflector/resources/index.ts';
+import { formatValidationError, parseResources } from '../../src/resources/index.ts';
+import type { BGPConfiguration, BGPPeer, Node } from '../../src/resources/index.ts';
 import {
   computeTopology,
   desiredPeerings,

@@ -1,7 +1,7 @@
 // A configured BGP neighbour: what the topology layer hands the session layer, and the OPEN we send
 // it. Defaults follow what Calico's BIRD template uses, so a Brindle node behaves like calico-node.
 
-import { AddPathMode, AS_TRANS, BGP_VERSION, MessageType } from '../constants.ts';
+import { AddPathMode, AS_TRANS, BGP_PORT, BGP_VERSION, MessageType } from '../constants.ts';
 import type { Capability, OpenMessage } from '../types.ts';
 import { Afi, familyKey, Safi } from '../../lib/family.ts';
 import { DEFAULT_TIMERS } from './fsm.ts';
@@ -46,7 +46,6 @@ export interface PeerConfig {
 }
 
 export const DEFAULT_HOLD_TIME_SEC = 240;
-export const BGP_PORT = 179;
 
 /** A peer config with Brindle's defaults filled in. */
 export function peerConfig(

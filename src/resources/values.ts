@@ -3,9 +3,9 @@
 // it does not accept. Addresses come back canonical (RFC 5952 for IPv6), as confd's Go code prints
 // them, because confd compares and names peers by that text (calico-routing.md §3.3).
 
-import { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from '../../lib/address.ts';
-import { maskWord, parsePrefix } from '../../lib/prefix.ts';
-import type { Prefix } from '../../lib/prefix.ts';
+import { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from '../lib/address.ts';
+import { maskWord, parsePrefix } from '../lib/prefix.ts';
+import type { Prefix } from '../lib/prefix.ts';
 
 export type IpFamily = 4 | 6;
 

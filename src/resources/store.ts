@@ -4,9 +4,9 @@
 
 import { BehaviorSubject } from 'rxjs';
 import type { Observable, Subscription } from 'rxjs';
-import type { Logger } from '../../lib/log.ts';
-import { isStoreError, StoreError } from '../../datastore/store.ts';
-import type { KeyValue, Store, StoreHealth, WatchEvent } from '../../datastore/store.ts';
+import type { Logger } from '../lib/log.ts';
+import { isStoreError, StoreError } from '../datastore/store.ts';
+import type { KeyValue, Store, StoreHealth, WatchEvent } from '../datastore/store.ts';
 import { decodeResource, formatValidationError } from './decode.ts';
 import { RESOURCE_KINDS } from './types.ts';
 import type {

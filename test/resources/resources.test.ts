@@ -16,14 +16,8 @@ import {
   renderTable,
   resourceTable,
   validateResource,
-} from '../../src/reflector/resources/index.ts';
-import type {
-  BGPConfiguration,
-  BGPPeer,
-  IPPool,
-  Node,
-  Resource,
-} from '../../src/reflector/resources/index.ts';
+} from '../../src/resources/index.ts';
+import type { BGPConfiguration, BGPPeer, IPPool, Node, Resource } from '../../src/resources/index.ts';
 
 function parseOne(yaml: string): Resource {
   const { resources, errors } = parseResources(yaml);

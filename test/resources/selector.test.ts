@@ -1,6 +1,6 @@
 import test from 'ava';
-import { parseSelector, SelectorError } from '../../src/reflector/selector.ts';
-import type { Labels, Selector } from '../../src/reflector/selector.ts';
+import { parseSelector, SelectorError } from '../../src/resources/selector.ts';
+import type { Labels, Selector } from '../../src/resources/selector.ts';
 
 function parse(text: string): Selector {
   const selector = parseSelector(text);

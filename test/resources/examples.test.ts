@@ -1,6 +1,6 @@
 import test from 'ava';
 import { readdirSync, readFileSync } from 'node:fs';
-import { formatValidationError, parseResources } from '../../src/reflector/resources/index.ts';
+import { formatValidationError, parseResources } from '../../src/resources/index.ts';
 
 const EXAMPLES = new URL('../../config/examples/', import.meta.url);
 

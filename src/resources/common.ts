@@ -1,7 +1,7 @@
 // Checks for the value types several resources share: AS numbers, durations, addresses, CIDRs,
 // selectors, names, labels, secret references, and the object metadata every resource carries.
 
-import { parseSelector, SelectorError } from '../selector.ts';
+import { parseSelector, SelectorError } from './selector.ts';
 import { bool, integer, object, parsed, refine, stringMap, text } from './checks.ts';
 import type { Check } from './checks.ts';
 import type { BGPPassword, ObjectMeta, SecretKeyRef } from './types.ts';

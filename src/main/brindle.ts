@@ -5,14 +5,14 @@
 
 import { readFileSync } from 'node:fs';
 import { stringify } from 'yaml';
-import { startDaemonApi } from '../api/daemon-api.ts';
-import type { DaemonApi } from '../api/daemon-api.ts';
+import { startDaemonApi } from './daemon-api.ts';
+import type { DaemonApi } from './daemon-api.ts';
 import type { ReloadResult } from '../api/server.ts';
 import { createLogger } from '../lib/log.ts';
 import type { Logger } from '../lib/log.ts';
-import { describeSettings, loadConfig } from './config.ts';
-import type { BrindleConfig } from './config.ts';
-import { Daemon } from './daemon.ts';
+import { describeSettings, loadConfig } from '../config/config.ts';
+import type { BrindleConfig } from '../config/config.ts';
+import { Daemon } from '../daemon/daemon.ts';
 
 const USAGE = `usage: brindle [--config FILE] [--check-config] [--help] [--version]
 

@@ -1,4 +1,4 @@
-// The API and the metrics of a running Daemon, as main.ts starts them: the registry follows the
+// The API and the metrics of a running Daemon, as main/brindle.ts starts them: the registry follows the
 // daemon's routers and datastore health, the HTTP server listens on `api.listen` and the control
 // socket on `api.socket`. Node mode adds the kernel FIB (brindle_fib_*, GET /api/v1/fib) and this
 // node's IPAM figures (brindle_ipam_*, read from the datastore on scrape, cached). A daemon without a
@@ -7,12 +7,12 @@
 
 import type { Daemon } from '../daemon/daemon.ts';
 import type { Logger } from '../lib/log.ts';
-import { CachedIpamStats, readNodeIpamStats } from '../metrics/ipam-stats.ts';
+import { CachedIpamStats, readNodeIpamStats } from '../ipam/usage.ts';
 import { BrindleMetrics } from '../metrics/registry.ts';
 import type { BrindleSource } from '../metrics/source.ts';
-import { fibDocument, noFibDocument, parseFibQuery } from './fib-view.ts';
-import { ApiServer } from './server.ts';
-import type { ReloadResult } from './server.ts';
+import { fibDocument, noFibDocument, parseFibQuery } from '../api/fib-view.ts';
+import { ApiServer } from '../api/server.ts';
+import type { ReloadResult } from '../api/server.ts';
 
 export interface DaemonApi {
   readonly metrics: BrindleMetrics;

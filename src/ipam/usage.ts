@@ -1,25 +1,46 @@
-// IPAM's figures for the brindle_ipam_* series, read from the datastore when Prometheus scrapes: at
-// most one read per IPAM_STATS_TTL_MS and one at a time, and a scrape waits for it at most
+// This node's IPAM figures for the brindle_ipam_* series, read from the datastore when Prometheus
+// scrapes: at most one read per IPAM_STATS_TTL_MS and one at a time, and a scrape waits for it at most
 // READ_BOUND_MS — a slow or unreachable datastore leaves the last good figures in place
 // (brindle_datastore_up says why), so a scrape never piles reads onto the store or hangs on it.
 //
 // Each node's daemon reports its own node: every pool's size, and its allocations, borrowed addresses
 // and blocks in each pool. Summing over instances gives the cluster with nothing counted twice; a
-// pool's size is the same from every node (take max, not sum).
+// pool's size is the same from every node (take max, not sum). The counting is `brindlectl ipam
+// show`'s (show.ts), per pool.
 
 import type { Store } from '../datastore/store.ts';
 import { systemClock } from '../lib/clock.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/log.ts';
-import { allocatedOrdinals, attributeOf } from '../ipam/block.ts';
-import type { AllocationBlock } from '../ipam/block.ts';
-import { hostBits } from '../ipam/cidr.ts';
-import { IpamDatastore } from '../ipam/datastore.ts';
-import { affinityHost } from '../ipam/keys.ts';
-import { ipamPools, poolContaining } from '../ipam/pool.ts';
-import type { IpamPool } from '../ipam/pool.ts';
-import { storeResources } from '../ipam/resources.ts';
-import type { IpamMetricsSource, IpamNodeStats, IpamStats } from './extensions.ts';
+import type { AllocationBlock } from './block.ts';
+import { hostBits } from './cidr.ts';
+import { IpamDatastore } from './datastore.ts';
+import { ipamPools, poolContaining } from './pool.ts';
+import type { IpamPool } from './pool.ts';
+import { storeResources } from './resources.ts';
+import { nodeUsage } from './show.ts';
+
+export interface IpamPoolStats {
+  readonly pool: string;
+  /** Addresses in the pool (a double: an IPv6 pool's size is only approximately representable). */
+  readonly size: number;
+}
+
+export interface IpamNodeStats {
+  readonly pool: string;
+  readonly node: string;
+  /** Addresses allocated to the node (owner attribute `node`) in the pool. */
+  readonly inUse: number;
+  /** Of those, the addresses in blocks that are not affine to the node. */
+  readonly borrowed: number;
+  /** Blocks of the pool affine to the node. */
+  readonly blocks: number;
+}
+
+export interface IpamStats {
+  readonly pools: readonly IpamPoolStats[];
+  readonly nodes: readonly IpamNodeStats[];
+}
 
 export const IPAM_STATS_TTL_MS = 5_000;
 const READ_BOUND_MS = 1_000;
@@ -32,24 +53,21 @@ export function nodeIpamStats(
   pools: readonly IpamPool[],
   blocks: readonly AllocationBlock[],
 ): IpamStats {
-  const perPool = new Map<string, { inUse: number; borrowed: number; blocks: number }>(
-    pools.map((p) => [p.name, { inUse: 0, borrowed: 0, blocks: 0 }]),
-  );
-  for (const block of blocks) {
-    const pool = poolContaining(pools, block.cidr);
-    const figures = pool && perPool.get(pool.name);
-    if (!figures) continue; // outside every pool: `brindlectl ipam check` reports it
-    const host = affinityHost(block.affinity);
-    if (host === node) figures.blocks += 1;
-    for (const ordinal of allocatedOrdinals(block)) {
-      if (attributeOf(block, ordinal)?.secondary.node !== node) continue;
-      figures.inUse += 1;
-      if (host !== node) figures.borrowed += 1;
-    }
-  }
+  const inPool = new Map<string, AllocationBlock[]>(pools.map((p) => [p.name, []]));
+  // A block outside every pool is not counted here: `brindlectl ipam check` reports it.
+  for (const block of blocks) inPool.get(poolContaining(pools, block.cidr)?.name ?? '')?.push(block);
   return {
     pools: pools.map((p) => ({ pool: p.name, size: 2 ** hostBits(p.cidr) })),
-    nodes: [...perPool].map(([pool, f]): IpamNodeStats => ({ pool, node, ...f })),
+    nodes: [...inPool].map(([pool, poolBlocks]): IpamNodeStats => {
+      const usage = nodeUsage(poolBlocks).find((u) => u.node === node);
+      return {
+        pool,
+        node,
+        inUse: usage?.inUse ?? 0,
+        borrowed: usage?.borrowed ?? 0,
+        blocks: usage?.blocks ?? 0,
+      };
+    }),
   };
 }
 
@@ -74,7 +92,7 @@ export interface CachedIpamStatsOptions {
 }
 
 /** The metrics' IPAM source: `read` at most once per TTL, one at a time, bounded wait per scrape. */
-export class CachedIpamStats implements IpamMetricsSource {
+export class CachedIpamStats {
   private last: IpamStats = NO_STATS;
   private readAt = -Infinity;
   private reading: Promise<void> | undefined;

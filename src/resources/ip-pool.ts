@@ -1,8 +1,8 @@
 // IPPool (calico-routing.md §6): the field schema and the rules across fields (CRD CEL and the
 // Go validator in libcalico-go).
 
-import { parsePrefix } from '../../lib/prefix.ts';
-import { parseSelector, SelectorError } from '../selector.ts';
+import { parsePrefix } from '../lib/prefix.ts';
+import { parseSelector, SelectorError } from './selector.ts';
 import { bool, crossChecked, integer, listOf, object, oneOf, text } from './checks.ts';
 import type { Issue } from './checks.ts';
 import { cidr, selector } from './common.ts';

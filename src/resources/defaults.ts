@@ -3,7 +3,7 @@
 // field through it. Defaults are not written into stored resources — Calico does not persist them
 // either (§7.1) — `defaultsApplied` shows them when asked.
 
-import { BGP_PORT } from '../../bgp/session/peer-config.ts';
+import { BGP_PORT } from '../bgp/constants.ts';
 import { GLOBAL_CONFIG_NAME, NODE_CONFIG_PREFIX } from './bgp-configuration.ts';
 import type {
   BGPConfiguration,
