@@ -144,15 +144,18 @@ systemd_running() { [ -z "$ROOT" ] && [ -d /run/systemd/system ]; }
 # The package tree
 
 # node_modules entries of the production dependency tree (`npm ls --omit=dev`), one a line; nothing
-# when npm cannot say (then all of node_modules is copied).
+# when npm cannot say (then all of node_modules is copied). The tree is read from package-lock.json,
+# not from node_modules: npm trusts its record of node_modules only while nothing there is newer
+# than it, and walks the folders otherwise. Optional packages for other platforms are in the lock
+# but not on disk; only what is installed is listed.
 production_modules() {
   command -v npm >/dev/null 2>&1 || return 0
   local listing line
-  listing="$(cd "$SRC" && npm ls --omit=dev --all --parseable 2>/dev/null)" || return 0
+  listing="$(cd "$SRC" && npm ls --omit=dev --all --parseable --package-lock-only 2>/dev/null)" || return 0
   while read -r line; do
     line="${line#"$SRC/"}"
     # Top-level entries only: a package's nested node_modules comes with it.
-    if [[ "$line" =~ ^node_modules/(@[^/]+/)?[^/]+$ ]]; then echo "$line"; fi
+    if [[ "$line" =~ ^node_modules/(@[^/]+/)?[^/]+$ ]] && [ -e "$SRC/$line" ]; then echo "$line"; fi
   done <<<"$listing" | sort -u
 }
 
