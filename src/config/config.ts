@@ -8,6 +8,7 @@ import convict from 'convict';
 import { parse as parseYaml } from 'yaml';
 import type { DatastoreSettings } from '../datastore/open.ts';
 import { isIpv4, isIpv6, parseIpv4 } from '../lib/address.ts';
+import { parsePrefix } from '../lib/prefix.ts';
 
 convict.addParser({ extension: ['yml', 'yaml'], parse: (text: string) => parseYaml(text) as object });
 
@@ -32,18 +33,100 @@ convict.addFormat({
 });
 convict.addFormat({
   name: 'host-port',
+  validate: (value: unknown) => {
+    const match =
+      typeof value === 'string'
+        ? /^(\[([0-9a-fA-F:.]+)\]|([0-9.]+)|([a-zA-Z0-9.-]+)):(\d{1,5})$/.exec(value)
+        : null;
+    check(match !== null, 'must be host:port or [ipv6]:port');
+    const [, , v6, v4] = match!;
+    check(v6 === undefined || isIpv6(v6), `${v6} is not an IPv6 address`);
+    check(v4 === undefined || isIpv4(v4), `${v4} is not an IPv4 address`);
+    const port = Number(match![5]);
+    // Port 0 lets the kernel choose (tests and one-off runs read the bound port from the log).
+    check(port <= 65535, 'the port must be from 0 to 65535');
+  },
+});
+/** An address with its subnet length, of one family, or empty. */
+function cidrFormat(name: string, family: 4 | 6): void {
+  convict.addFormat({
+    name,
+    validate: (value: unknown) => {
+      check(typeof value === 'string', 'must be a string');
+      if (value === '') return;
+      const slash = (value as string).indexOf('/');
+      const address = (value as string).slice(0, slash);
+      const ok =
+        slash > 0 &&
+        parsePrefix(value as string) !== undefined &&
+        (family === 4 ? isIpv4(address) : isIpv6(address));
+      check(
+        ok,
+        `must be an IPv${family} address with its prefix length (e.g. ${family === 4 ? '10.0.0.11/24' : 'fd00::11/64'}) or empty`,
+      );
+    },
+  });
+}
+cidrFormat('ipv4-cidr-or-empty', 4);
+cidrFormat('ipv6-cidr-or-empty', 6);
+/**
+ * A boolean and nothing else: `true`/`false` in the file, "true"/"false" in the environment. convict's
+ * own Boolean format coerces any text to true (`flase`, `nope`), which turns a typo into the opposite
+ * of what was meant.
+ */
+convict.addFormat({
+  name: 'boolean',
+  coerce: (value: unknown) => (value === 'true' ? true : value === 'false' ? false : value),
+  validate: (value: unknown) => check(typeof value === 'boolean', 'must be true or false'),
+});
+/** A whole number within [min, max] (digits only in the environment: "1e3" or "12abc" is an error). */
+function integerFormat(
+  name: string,
+  min: number,
+  max: number,
+  why: string,
+  refused: readonly number[] = [],
+): void {
+  convict.addFormat({
+    name,
+    coerce: (value: unknown) => (typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value),
+    validate: (value: unknown) => {
+      check(
+        Number.isInteger(value) && (value as number) >= min && (value as number) <= max,
+        `must be a whole number from ${min} to ${max}${why}`,
+      );
+      check(!refused.includes(value as number), `${String(value)} is reserved${why}`);
+    },
+  });
+}
+integerFormat('port-number', 1, 65535, '');
+// Table 0 is RT_TABLE_UNSPEC (the kernel picks main) and 255 the local table, which holds the
+// host's own addresses: Brindle's reconcile must never own either.
+integerFormat('fib-table', 1, 0xffff_ffff, ' (not 255, the local table)', [255]);
+// 0–4 are the kernel's own protocols (unspec, redirect, kernel, boot, static): reconcile deletes
+// every route of Brindle's protocol it does not want, so sharing one would delete the host's routes.
+integerFormat('fib-protocol', 5, 255, " (0–4 are the kernel's own route protocols)");
+/** Calico's node names are Kubernetes node names: RFC 1123 subdomains. */
+convict.addFormat({
+  name: 'node-name',
   validate: (value: unknown) =>
     check(
-      typeof value === 'string' && /^(\[[0-9a-fA-F:.]+\]|[0-9.]+|[a-zA-Z0-9.-]+):\d{1,5}$/.test(value),
-      'must be host:port or [ipv6]:port',
+      typeof value === 'string' &&
+        value.length <= 253 &&
+        /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(value),
+      'must be a lowercase RFC 1123 name (letters, digits, "-" and ".", at most 253 characters), as a Kubernetes node name',
     ),
 });
 convict.addFormat({
-  name: 'cidr-or-empty',
+  name: 'non-empty',
+  validate: (value: unknown) => check(typeof value === 'string' && value !== '', 'must not be empty'),
+});
+convict.addFormat({
+  name: 'key-prefix',
   validate: (value: unknown) =>
     check(
-      typeof value === 'string' && (value === '' || /^[0-9a-fA-F:.]+\/\d{1,3}$/.test(value)),
-      'must be address/prefix-length or empty',
+      typeof value === 'string' && value.startsWith('/') && value.endsWith('/'),
+      'must start and end with "/"',
     ),
 });
 convict.addFormat({
@@ -71,8 +154,9 @@ export const configSchema = {
   },
   nodeName: {
     doc: 'This node: the name of its Node resource (Calico: the Kubernetes node name).',
-    format: String,
-    default: os.hostname(),
+    format: 'node-name',
+    // Calico lowercases the host name it takes as the node name.
+    default: os.hostname().toLowerCase(),
     env: 'BRINDLE_NODE_NAME',
   },
   routerId: {
@@ -84,13 +168,13 @@ export const configSchema = {
   node: {
     ipv4Address: {
       doc: "This node's BGP IPv4 address with its subnet (e.g. 10.0.0.11/24), written to its Node resource at start; empty keeps the resource's.",
-      format: 'cidr-or-empty',
+      format: 'ipv4-cidr-or-empty',
       default: '',
       env: 'BRINDLE_NODE_IPV4',
     },
     ipv6Address: {
       doc: "This node's BGP IPv6 address with its subnet; empty keeps the resource's.",
-      format: 'cidr-or-empty',
+      format: 'ipv6-cidr-or-empty',
       default: '',
       env: 'BRINDLE_NODE_IPV6',
     },
@@ -104,7 +188,7 @@ export const configSchema = {
     },
     path: {
       doc: 'Directory of the embedded datastore.',
-      format: String,
+      format: 'non-empty',
       default: '/var/lib/brindle/store',
       env: 'BRINDLE_DATASTORE_PATH',
     },
@@ -116,7 +200,7 @@ export const configSchema = {
     },
     etcdPrefix: {
       doc: 'Key prefix of Brindle in etcd.',
-      format: String,
+      format: 'key-prefix',
       default: '/brindle/',
       env: 'BRINDLE_ETCD_PREFIX',
     },
@@ -130,13 +214,13 @@ export const configSchema = {
     },
     listenPort: {
       doc: 'BGP port; BGPConfiguration listenPort overrides it.',
-      format: 'port',
+      format: 'port-number',
       default: 179,
       env: 'BRINDLE_BGP_LISTEN_PORT',
     },
     gracefulRestart: {
       doc: "Announce the Graceful Restart capability (RFC 4724), as Calico's BIRD does: peers keep this node's routes while Brindle restarts, for the restart time of BGPConfiguration/BGPPeer (default 120 s). false: peers drop them at once.",
-      format: Boolean,
+      format: 'boolean',
       default: true,
       env: 'BRINDLE_BGP_GRACEFUL_RESTART',
     },
@@ -150,7 +234,7 @@ export const configSchema = {
     },
     socket: {
       doc: 'Unix socket for commands that change state (reset a peer, reload, log level); mode 0660.',
-      format: String,
+      format: 'non-empty',
       default: '/run/brindle/brindle.sock',
       env: 'BRINDLE_API_SOCKET',
     },
@@ -166,26 +250,26 @@ export const configSchema = {
   fib: {
     enabled: {
       doc: 'Program learned routes and block blackholes into the kernel (node mode).',
-      format: Boolean,
+      format: 'boolean',
       default: true,
       env: 'BRINDLE_FIB_ENABLED',
     },
     table: {
       doc: 'Kernel routing table for Brindle routes (254 = main).',
-      format: 'nat',
+      format: 'fib-table',
       default: 254,
       env: 'BRINDLE_FIB_TABLE',
     },
     protocol: {
       // 205: unused by the usual routing daemons (FRR names 186-197, BIRD 12, Calico's Felix 80).
       doc: "Route protocol number of Brindle's kernel routes (shown as 'proto brindle' once named in rt_protos).",
-      format: 'nat',
+      format: 'fib-protocol',
       default: 205,
       env: 'BRINDLE_FIB_PROTOCOL',
     },
     keepRoutesOnStop: {
       doc: 'Leave routes in the kernel when stopping (graceful restart: forwarding continues while Brindle restarts).',
-      format: Boolean,
+      format: 'boolean',
       default: true,
       env: 'BRINDLE_FIB_KEEP_ROUTES_ON_STOP',
     },
