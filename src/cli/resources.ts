@@ -5,8 +5,14 @@
 // writer between that check and the writes can leave a file half applied, and the output says so.
 
 import { readFile } from 'node:fs/promises';
-import { formatValidationError, parseResources, RESOURCE_KINDS } from '../resources/index.ts';
-import type { BGPConfiguration, Resource, ResourceKind } from '../resources/index.ts';
+import { crossCheck, formatValidationError, parseResources, RESOURCE_KINDS } from '../resources/index.ts';
+import type {
+  BGPConfiguration,
+  CrossFinding,
+  ParseResult,
+  Resource,
+  ResourceKind,
+} from '../resources/index.ts';
 import { kindOf, resourceKey, ResourceStore } from '../resources/store.ts';
 import type { Command, CommandContext, Io, OptionSpec, ParsedArgs } from './command.ts';
 import { CliError, EXIT, failure, optionValue, UsageError } from './command.ts';
@@ -53,9 +59,10 @@ async function readInput(file: string, io: Io): Promise<{ text: string; source: 
 }
 
 /** Every resource in the file, or every reason one is invalid (exit 1, nothing written). */
-async function loadResources(file: string, io: Io, verb: string): Promise<Resource[]> {
+async function loadResources(file: string, io: Io, verb: string): Promise<ParseResult & { source: string }> {
   const { text, source } = await readInput(file, io);
-  const { resources, errors } = parseResources(text, source);
+  const parsed = parseResources(text, source);
+  const { resources, errors } = parsed;
   if (errors.length > 0) {
     throw failure(
       ...errors.map(formatValidationError),
@@ -63,7 +70,29 @@ async function loadResources(file: string, io: Io, verb: string): Promise<Resour
     );
   }
   if (resources.length === 0) throw failure(`Failed to ${verb}: no resources in ${source}`);
-  return resources;
+  return { ...parsed, source };
+}
+
+/**
+ * The checks across resources against the datastore as the write would leave it: what Calico
+ * refuses fails the whole write (nothing written); warnings go to stderr, each at its file line.
+ */
+async function checkAcross(
+  rs: ResourceStore,
+  parsed: ParseResult & { source: string },
+  verb: string,
+  io: Io,
+) {
+  const { errors, warnings } = crossCheck(parsed.resources, await rs.list());
+  const line = (f: CrossFinding, level: string) =>
+    `${parsed.where(f.resource, f.path)}: ${level}${f.resource.kind}/${f.resource.metadata.name}: ${f.path}: ${f.reason}`;
+  for (const w of parsed.warnings) io.err(`${w.source ?? parsed.source}: warning: ${w.message}\n`);
+  for (const w of warnings) io.err(`${line(w, 'warning: ')}\n`);
+  if (errors.length > 0)
+    throw failure(
+      ...errors.map((e) => line(e, '')),
+      `Failed to ${verb} resources from ${parsed.source}: ${errors.length} error(s); nothing was written`,
+    );
 }
 
 function requireKind(text: string | undefined): ResourceKind {
@@ -118,8 +147,10 @@ async function writable(rs: ResourceStore, resources: Resource[], mode: WriteMod
 }
 
 async function writeResources(mode: WriteMode, args: ParsedArgs, context: CommandContext): Promise<void> {
-  const resources = await loadResources(requireFile(args), context.io, mode);
+  const parsed = await loadResources(requireFile(args), context.io, mode);
+  const { resources } = parsed;
   const rs = new ResourceStore(await context.store());
+  await checkAcross(rs, parsed, mode, context.io);
   const todo = await writable(rs, resources, mode, args.options.has(SKIP_EXISTS.long));
   const written: Resource[] = [];
   try {
@@ -188,7 +219,7 @@ async function deleteResources(args: ParsedArgs, context: CommandContext): Promi
   const file = optionValue(args, FILENAME.long);
   let targets: Pick<Resource, 'kind' | 'metadata'>[];
   if (file !== undefined) {
-    targets = await loadResources(requireFile(args), context.io, 'delete');
+    targets = (await loadResources(requireFile(args), context.io, 'delete')).resources;
   } else {
     const [kindText, ...names] = args.positionals;
     const kind = requireKind(kindText);

@@ -102,15 +102,42 @@ export function refine<T>(check: Check<T>, test: (value: T) => string | undefine
 }
 
 /** Rules across the fields of an already-checked value; each issue names its own sub-path. */
-export function crossChecked<T>(check: Check<T>, rules: (value: T, path: string) => Issue[]): Check<T> {
+/**
+ * `check`, then `rules` across its fields. When some fields are invalid the rules still run, on the
+ * fields that are valid, provided every field in `needs` is among them — so one apply reports every
+ * mistake, not the first — and a rule never reports a field already reported. Without `needs` the
+ * rules run only on a wholly valid value.
+ */
+export function crossChecked<T>(
+  check: Check<T>,
+  rules: (value: T, path: string) => Issue[],
+  needs?: readonly (keyof T & string)[],
+): Check<T> {
   return (value, path, issues) => {
+    const before = issues.length;
     const result = check(value, path, issues);
-    if (result === undefined) return undefined;
-    const found = rules(result, path);
-    issues.push(...found);
-    return found.length === 0 ? result : undefined;
+    if (result !== undefined) {
+      const found = rules(result, path);
+      issues.push(...found);
+      return found.length === 0 ? result : undefined;
+    }
+    const partial = partials.get(issues)?.get(path) as T | undefined;
+    if (needs === undefined || partial === undefined) return undefined;
+    const failed = issues.slice(before).map((i) => i.path);
+    if (needs.some((key) => failed.some((f) => covers(fieldPath(path, key), f)))) return undefined;
+    for (const issue of rules(partial, path))
+      if (!failed.some((f) => covers(f, issue.path))) issues.push(issue);
+    return undefined;
   };
 }
+
+/** Whether an issue at `inner` concerns the field at `outer` (the field itself or inside it). */
+function covers(outer: string, inner: string): boolean {
+  return inner === outer || inner.startsWith(`${outer}.`) || inner.startsWith(`${outer}[`);
+}
+
+/** The valid fields of an object that failed, by issue list and path, for crossChecked's rules. */
+const partials = new WeakMap<Issue[], Map<string, unknown>>();
 
 export function listOf<T>(item: Check<T>, limits: { min?: number; max?: number } = {}): Check<T[]> {
   return (value, path, issues) => {
@@ -173,7 +200,11 @@ export function object<T>(fields: Fields<T>, required: readonly (keyof T & strin
       if (value[key] === undefined || value[key] === null)
         issues.push({ path: fieldPath(path, key), reason: 'required' });
     }
-    return issues.length === before ? (result as T) : undefined;
+    if (issues.length === before) return result as T;
+    for (const [key, field] of Object.entries(result)) if (field === undefined) delete result[key];
+    const byPath = partials.get(issues) ?? new Map<string, unknown>();
+    partials.set(issues, byPath.set(path, result));
+    return undefined;
   };
 }
 

@@ -15,7 +15,7 @@ import { metadata } from './common.ts';
 import { ipPoolSpec, ipPoolStatus } from './ip-pool.ts';
 import { ipamConfigurationRules, ipamConfigurationSpec } from './ipam-configuration.ts';
 import { nodeSpec, nodeStatus } from './node.ts';
-import { API_VERSION, API_VERSIONS, RESOURCE_KINDS } from './types.ts';
+import { API_VERSION, API_VERSIONS, CRD_API_VERSION, RESOURCE_KINDS } from './types.ts';
 import type { ParseResult, Resource, ResourceKind, ResourceOfKind, ValidationError } from './types.ts';
 
 interface KindSchema<K extends ResourceKind> {
@@ -132,16 +132,39 @@ export function parseResources(text: string, source?: string): ParseResult {
   };
   const resources: Resource[] = [];
   const errors: ValidationError[] = [];
+  const warnings: ValidationError[] = [];
+  const nodes = new Map<Resource, YamlNode | undefined>();
   const seen = new Map<string, string>();
-  const accept = (value: unknown, at: string) => {
-    const result = decodeResource(value, at);
-    errors.push(...result.errors);
+  const accept = (entry: Entry) => {
+    const at = where(entry.node?.range?.[0]);
+    const result = decodeResource(entry.value, at);
+    // Each error points at the line of the field it names, not at the document's first line.
+    const located = result.errors.map((error) => ({
+      error,
+      offset: fieldNode(entry.node, error.path)?.range?.[0],
+    }));
+    located.sort((a, b) => (a.offset ?? 0) - (b.offset ?? 0));
+    for (const { error, offset } of located) errors.push({ ...error, source: where(offset) });
     if (!result.resource) return;
-    const id = `${result.resource.kind}/${result.resource.metadata.name}`;
+    const { kind, metadata } = result.resource;
+    if (isRecord(entry.value) && entry.value.apiVersion === CRD_API_VERSION) {
+      const reason = `${CRD_API_VERSION} is the CRD group Calico stores resources in; read as ${API_VERSION}, the API's version`;
+      warnings.push(
+        validationError(
+          kind,
+          metadata.name,
+          'apiVersion',
+          reason,
+          where(fieldNode(entry.node, 'apiVersion')?.range?.[0]),
+        ),
+      );
+    }
+    const id = `${kind}/${metadata.name}`;
     const first = seen.get(id);
     if (first === undefined) {
       seen.set(id, at);
       resources.push(result.resource);
+      nodes.set(result.resource, entry.node);
     } else {
       errors.push(
         validationError(
@@ -156,20 +179,54 @@ export function parseResources(text: string, source?: string): ParseResult {
   };
   for (const doc of parseAllDocuments(text, { lineCounter })) {
     if (doc.errors.length > 0) {
-      for (const e of doc.errors)
-        errors.push(
-          validationError('', '', '', `invalid YAML: ${e.message.split('\n')[0]}`, where(e.pos[0])),
-        );
+      // The parser's message ends with its own "at line L, column C:" and a code frame; the line
+      // is already in the source, so keep the sentence and add the column.
+      for (const e of doc.errors) {
+        const sentence = e.message
+          .split('\n')[0]
+          .replace(/ at line \d+, column \d+:?$/, '')
+          .replace(/:$/, '');
+        const column = e.linePos?.[0]?.col;
+        const reason = `invalid YAML${column === undefined ? '' : ` (column ${column})`}: ${sentence}`;
+        errors.push(validationError('', '', '', reason, where(e.pos[0])));
+      }
       continue;
     }
-    for (const entry of documentEntries(doc)) accept(entry.value, where(entry.offset));
+    for (const entry of documentEntries(doc)) accept(entry);
   }
-  return { resources, errors };
+  const locate = (resource: Resource, path = '') => {
+    const node = nodes.get(resource);
+    return where((path === '' ? node : fieldNode(node, path))?.range?.[0]);
+  };
+  return { resources, errors, warnings, where: locate };
 }
 
 interface Entry {
   readonly value: unknown;
-  readonly offset: number | undefined;
+  readonly node: YamlNode | undefined;
+}
+
+/**
+ * The deepest YAML node on a field path (`spec.rules[0].cidr`, `metadata.labels["a/b"]`): the field's
+ * value, or the nearest enclosing node that exists when the field is missing.
+ */
+function fieldNode(root: YamlNode | undefined, path: string): YamlNode | undefined {
+  let node = root;
+  for (const [, name, index, quoted] of path.matchAll(
+    /\.?([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]/g,
+  )) {
+    const next: unknown =
+      index !== undefined
+        ? isSeq(node)
+          ? node.items[Number(index)]
+          : undefined
+        : isMap(node)
+          ? node.get(name ?? (JSON.parse(quoted) as string), true)
+          : undefined;
+    if (next === undefined || next === null || typeof next !== 'object') break;
+    node = next as YamlNode;
+  }
+  return node;
 }
 
 /** The resources one document holds: itself, the items of a List, or the elements of an array. */
@@ -179,10 +236,8 @@ function documentEntries(doc: Document.Parsed): Entry[] {
   // An empty document (a trailing `---`, a file of comments) holds nothing.
   if (root === null || value === null) return [];
   const items = isSeq(root) ? root : isList(value) && isMap(root) ? root.get('items', true) : undefined;
-  if (isSeq(items)) {
-    return items.items.map((item) => ({ value: toPlain(item, doc), offset: (item as YamlNode).range?.[0] }));
-  }
-  return [{ value, offset: root.range?.[0] }];
+  if (isSeq(items)) return items.items.map((item) => ({ value: toPlain(item, doc), node: item }));
+  return [{ value, node: root }];
 }
 
 function isList(value: unknown): boolean {

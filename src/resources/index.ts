@@ -3,6 +3,8 @@
 export * from './types.ts';
 export { decodeResource, formatValidationError, parseResources, validateResource } from './decode.ts';
 export type { DecodeResult } from './decode.ts';
+export { crossCheck } from './cross-checks.ts';
+export type { CrossCheckResult, CrossFinding } from './cross-checks.ts';
 export {
   bindMode,
   configuredListenPort,

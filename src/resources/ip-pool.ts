@@ -43,6 +43,8 @@ export const ipPoolSpec = crossChecked(
       ...i,
       path: `${path}.${i.path}`,
     })),
+  // Every pool rule reads the family from the CIDR.
+  ['cidr'],
 );
 
 export const ipPoolStatus = object<{ conditions?: IPPoolCondition[] }>({

@@ -303,4 +303,8 @@ export interface ValidationError {
 export interface ParseResult {
   readonly resources: Resource[];
   readonly errors: ValidationError[];
+  /** What is accepted but worth saying (an apiVersion read as another). */
+  readonly warnings: ValidationError[];
+  /** `file:line` of a field of one of `resources` (its document's first line without `path`). */
+  readonly where: (resource: Resource, path?: string) => string;
 }

@@ -438,9 +438,9 @@ for (const { name, open } of BACKENDS) {
       1,
     );
     t.deepEqual(lines(result.stderr), [
-      'invalid.yaml:9: BGPPeer/bad-peer: spec.peerIP: "10.0.0.300" is not an IP address or ip:port',
-      'invalid.yaml:9: BGPPeer/bad-peer: spec.asNumber: AS 0 is reserved (RFC 7607)',
-      'invalid.yaml:17: IPPool/no-cidr: spec.cidr: required',
+      'invalid.yaml:14: BGPPeer/bad-peer: spec.peerIP: "10.0.0.300" is not an IP address or ip:port',
+      'invalid.yaml:15: BGPPeer/bad-peer: spec.asNumber: AS 0 is reserved (RFC 7607)',
+      'invalid.yaml:22: IPPool/no-cidr: spec.cidr: required',
       'Failed to apply resources from invalid.yaml: 3 error(s); nothing was written',
     ]);
     t.is(result.stdout, '');
@@ -469,7 +469,7 @@ for (const { name, open } of BACKENDS) {
     const invalid = await expectExit(t, backend, ['apply', '-f', '-'], 1, { input: INVALID });
     t.is(
       lines(invalid.stderr)[0],
-      'stdin:9: BGPPeer/bad-peer: spec.peerIP: "10.0.0.300" is not an IP address or ip:port',
+      'stdin:14: BGPPeer/bad-peer: spec.peerIP: "10.0.0.300" is not an IP address or ip:port',
     );
     const empty = await expectExit(t, backend, ['apply', '-f', '-'], 1, { input: '# nothing\n' });
     t.is(empty.stderr, 'Failed to apply: no resources in stdin\n');

@@ -120,21 +120,21 @@ test('YAML documents, JSON, and Lists all parse', (t) => {
   t.deepEqual(crd.spec, {});
 });
 
-test('errors carry the source and line of their document', (t) => {
+test('errors carry the source and the line of the field they name', (t) => {
   const text = `${peer('ok', '  peerIP: 10.0.0.1\n  asNumber: 65001\n')}\n---\n${peer('rack1-tor', '  peerIP: "10.0.0.300"\n  asNumber: 65001\n')}`;
   const { resources, errors } = parseResources(text, 'peers.yaml');
   t.is(resources.length, 1);
   t.is(errors.length, 1);
   t.is(errors[0].message, 'BGPPeer/rack1-tor: spec.peerIP: "10.0.0.300" is not an IP address or ip:port');
-  t.is(errors[0].source, 'peers.yaml:10');
-  t.is(formatValidationError(errors[0]), `peers.yaml:10: ${errors[0].message}`);
+  t.is(errors[0].source, 'peers.yaml:15');
+  t.is(formatValidationError(errors[0]), `peers.yaml:15: ${errors[0].message}`);
   t.deepEqual(
     { kind: errors[0].kind, name: errors[0].name, path: errors[0].path },
     { kind: 'BGPPeer', name: 'rack1-tor', path: 'spec.peerIP' },
   );
   const broken = parseResources('kind: [unclosed', 'bad.yaml');
   t.is(broken.errors.length, 1);
-  t.regex(broken.errors[0].message, /^invalid YAML: /);
+  t.regex(broken.errors[0].message, /^invalid YAML \(column \d+\): [^:]*[^:\s]$/);
   t.is(broken.errors[0].source, 'bad.yaml:1');
   const twice = parseResources(
     `${peer('a', '  peerIP: 10.0.0.1\n  asNumber: 1\n')}\n---\n${peer('a', '  peerIP: 10.0.0.2\n  asNumber: 1\n')}`,
