@@ -82,8 +82,8 @@ export function applyUpdate(
   const { withdrawnRoutes, nlri, mpReach, mpUnreach } = negotiatedParts(update, families, result);
   withdrawEach(rib, peer, withdrawnRoutes, result);
   if (mpUnreach) withdrawEach(rib, peer, mpUnreach.withdrawn, result);
-  // RFC 7606 §2: treat-as-withdraw (and, until families can be disabled per session, AFI/SAFI disable)
-  // withdraws every prefix the UPDATE announces.
+  // RFC 7606 §2: treat-as-withdraw withdraws every prefix the UPDATE announces (AFI/SAFI disable never
+  // arrives: the codec answers it with a session reset).
   if (update.errorAction !== undefined && update.errorAction >= ErrorAction.TreatAsWithdraw) {
     withdrawEach(rib, peer, nlri, result);
     if (mpReach) withdrawEach(rib, peer, mpReach.nlri, result);
