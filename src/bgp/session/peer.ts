@@ -7,6 +7,7 @@ import type { Observable } from 'rxjs';
 import { CapabilityCode, CeaseSubcode, MessageType } from '../constants.ts';
 import type { GracefulRestartCapability, OpenMessage } from '../types.ts';
 import { encodeRouteRefresh } from '../codec/route-refresh.ts';
+import { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from '../../lib/address.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/log.ts';
 import { Connection } from './connection.ts';
@@ -25,6 +26,53 @@ const CONNECTED_STATES: ReadonlySet<SessionState> = new Set([
   SessionState.Established,
 ]);
 
+/** An address in the form the codec prints NEXT_HOPs in, or undefined when it is not one. */
+function canonicalAddress(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  const v4 = parseIpv4(text);
+  if (v4 >= 0) return formatIpv4(v4);
+  const v6 = parseIpv6(text);
+  return v6 && formatIpv6(v6);
+}
+
+/**
+ * This speaker's addresses on the current session, for RFC 4271 §6.3's semantic NEXT_HOP check (the
+ * RIB's ingress asks): the connection's local address, the configured source address (the node's
+ * address under Calico's sourceAddress UseNodeIP) and the router ID (the node's IPv4 address by
+ * default). The error "SHOULD be logged": once per session, not per route.
+ */
+export class SessionLocalAddresses {
+  private addresses: ReadonlySet<string> = new Set();
+  private prefixes = 0;
+
+  constructor(private readonly log: Logger) {}
+
+  sessionUp(addresses: readonly (string | undefined)[]): void {
+    const canonical = addresses.map(canonicalAddress).filter((a) => a !== undefined);
+    this.addresses = new Set(canonical);
+    this.prefixes = 0;
+  }
+
+  has(address: string): boolean {
+    return this.addresses.has(address);
+  }
+
+  nextHopIsLocal(prefixes: number): void {
+    if (this.prefixes === 0) {
+      this.log.warn(
+        { event: 'local-next-hop', prefixes, localAddresses: [...this.addresses] },
+        'routes whose NEXT_HOP is our own address are ignored (RFC 4271 §6.3); said once per session',
+      );
+    }
+    this.prefixes += prefixes;
+  }
+
+  /** Prefixes ignored for their NEXT_HOP on the current session. */
+  get ignoredPrefixes(): number {
+    return this.prefixes;
+  }
+}
+
 export class Peer implements ConnectionOwner {
   readonly counters = new PeerCounters();
   private readonly subject = new Subject<SessionEvent>();
@@ -34,6 +82,8 @@ export class Peer implements ConnectionOwner {
   /** An accepted connection racing the primary one until §6.8 picks a winner. */
   private secondary: Connection | undefined;
   private readonly log: Logger;
+  /** Our addresses on the current session (RFC 4271 §6.3), for the RIB's NEXT_HOP check. */
+  readonly localAddresses: SessionLocalAddresses;
 
   constructor(
     readonly config: PeerConfig,
@@ -41,6 +91,7 @@ export class Peer implements ConnectionOwner {
     log: Logger,
   ) {
     this.log = log.child({ peer: config.name, remote: config.remoteAddress });
+    this.localAddresses = new SessionLocalAddresses(this.log);
     this.primary = this.newConnection();
   }
 
@@ -159,6 +210,10 @@ export class Peer implements ConnectionOwner {
 
   onEvent(connection: Connection, event: SessionEvent): void {
     if (event.kind === 'state') this.onStateChange(connection, event);
+    if (event.kind === 'established') {
+      const { localAddress, routerId } = this.config;
+      this.localAddresses.sessionUp([connection.localAddress, localAddress, formatIpv4(routerId)]);
+    }
     // Only the primary connection speaks for the peer (a promoted secondary is the primary by now).
     if (connection === this.primary) this.subject.next(event);
   }

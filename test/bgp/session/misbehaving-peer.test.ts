@@ -223,6 +223,18 @@ test('an MP-only UPDATE whose last attribute runs past the field → treat-as-wi
   t.is(s.peer.counters.notificationsSent.size, 0);
 });
 
+test('RFC 4271 §6.3: the session knows its own addresses for the NEXT_HOP check and counts what it ignored', async (t) => {
+  const s = await establish(t);
+  const local = s.peer.localAddresses;
+  t.true(local.has(s.brindle.address), 'the connection and configured source address');
+  t.true(local.has('10.0.0.1'), 'the router ID');
+  t.false(local.has('192.0.2.1'));
+  local.nextHopIsLocal(3);
+  local.nextHopIsLocal(2);
+  t.is(local.ignoredPrefixes, 5);
+  t.is(s.peer.state, SessionState.Established);
+});
+
 test('an attribute that is only discarded (ATOMIC_AGGREGATE with a length) keeps the route', async (t) => {
   const s = await establish(t);
   const received = nextEvent(s.peer, 'update');
