@@ -26,6 +26,17 @@ const CONNECTED_STATES: ReadonlySet<SessionState> = new Set([
   SessionState.Established,
 ]);
 
+/**
+ * While a peer cannot be reached its FSM cycles Idle, Connect and Active every ConnectRetry interval:
+ * those changes are logged at debug, and an info line says every UNREACHABLE_SUMMARY_MS that the peer
+ * is still unreachable, with the last error.
+ */
+const UNREACHABLE_SUMMARY_MS = 60_000;
+
+function isConnecting(state: SessionState): boolean {
+  return !CONNECTED_STATES.has(state);
+}
+
 /** An address in the form the codec prints NEXT_HOPs in, or undefined when it is not one. */
 function canonicalAddress(text: string | undefined): string | undefined {
   if (text === undefined) return undefined;
@@ -82,6 +93,12 @@ export class Peer implements ConnectionOwner {
   /** An accepted connection racing the primary one until §6.8 picks a winner. */
   private secondary: Connection | undefined;
   private readonly log: Logger;
+  /** Since when connection attempts have failed (clock ms), and when that was last said at info. */
+  private unreachableSince: number | undefined;
+  private unreachableSaidAt = 0;
+  private attemptsWhenUnreachable = 0;
+  /** An administrative stop is under way: its Connect → Idle is no failure. */
+  private stopping = false;
   /** Our addresses on the current session (RFC 4271 §6.3), for the RIB's NEXT_HOP check. */
   readonly localAddresses: SessionLocalAddresses;
 
@@ -122,7 +139,10 @@ export class Peer implements ConnectionOwner {
     this.secondary?.input({ kind: 'stop', subcode, shutdownCommunication });
     this.secondary?.dispose();
     this.secondary = undefined;
+    this.stopping = true;
     this.primary.input({ kind: 'stop', subcode, shutdownCommunication });
+    this.stopping = false;
+    this.unreachableSince = undefined;
   }
 
   /** Stops for good and completes the event stream. */
@@ -219,16 +239,7 @@ export class Peer implements ConnectionOwner {
   }
 
   private onStateChange(connection: Connection, event: Extract<SessionEvent, { kind: 'state' }>): void {
-    this.log.info(
-      {
-        event: 'state',
-        from: event.from,
-        to: event.to,
-        direction: connection.direction,
-        reason: event.to === SessionState.Idle ? this.counters.lastError : undefined,
-      },
-      `session ${event.from} -> ${event.to}`,
-    );
+    this.logStateChange(connection, event);
     if (event.to !== SessionState.Idle || !this.secondary) return;
     if (connection === this.secondary) {
       this.secondary.dispose();
@@ -239,5 +250,48 @@ export class Peer implements ConnectionOwner {
     this.primary.dispose();
     this.primary = this.secondary;
     this.secondary = undefined;
+  }
+
+  /**
+   * A session leaving Established is a warning with its reason; reaching OpenSent and beyond is info;
+   * the Idle/Connect/Active cycle of a peer that cannot be reached is debug, summarized (connectFailed).
+   */
+  private logStateChange(connection: Connection, { from, to }: { from: SessionState; to: SessionState }) {
+    const reason = to === SessionState.Idle ? this.counters.lastError : undefined;
+    const fields = { event: 'state', from, to, direction: connection.direction, reason };
+    const text = `session ${from} -> ${to}`;
+    if (from === SessionState.Established) return this.log.warn(fields, text);
+    if (isConnecting(from) && isConnecting(to)) {
+      this.log.debug(fields, text);
+      if (from === SessionState.Connect) this.connectFailed();
+      return;
+    }
+    if (this.unreachableSince !== undefined) this.log.info(fields, `${text}: reachable again`);
+    else this.log.info(fields, text);
+    this.unreachableSince = undefined;
+  }
+
+  /** A connection attempt failed (Connect → Active or Idle): said at once, then once a minute. */
+  private connectFailed(): void {
+    if (this.stopping) return;
+    const now = this.clock.now();
+    const reason = this.counters.lastError;
+    if (this.unreachableSince === undefined) {
+      this.unreachableSince = this.unreachableSaidAt = now;
+      this.attemptsWhenUnreachable = this.counters.connectAttempts;
+      this.log.info(
+        { event: 'unreachable', reason },
+        `peer ${this.config.name} unreachable, last error: ${reason}; retries are logged at debug`,
+      );
+      return;
+    }
+    if (now - this.unreachableSaidAt < UNREACHABLE_SUMMARY_MS) return;
+    this.unreachableSaidAt = now;
+    const seconds = Math.round((now - this.unreachableSince) / 1000);
+    const attempts = this.counters.connectAttempts - this.attemptsWhenUnreachable;
+    this.log.info(
+      { event: 'unreachable', reason, unreachableSec: seconds, attempts },
+      `peer ${this.config.name} unreachable for ${seconds} s, last error: ${reason}`,
+    );
   }
 }
