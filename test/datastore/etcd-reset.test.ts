@@ -1,7 +1,7 @@
-// etcd replaced under a running store (wiped and refilled, or restored from a backup) at the same
-// address: its revision goes back, so a watch resuming from the old revision would wait for a revision
-// that never comes. The store ends its watches with 'reset' and the resource cache lists again at once,
-// without a SIGHUP.
+// etcd replaced under a running store at the same address: wiped and refilled or restored from a
+// backup (its revision goes back), or another cluster (its cluster ID changes). A watch resuming from the
+// old revision would wait for a revision that may never come, so the store ends its watches with
+// 'reset' and the resource cache lists again at once, without a SIGHUP.
 
 import test from 'ava';
 import { readdir, rm } from 'node:fs/promises';
@@ -16,6 +16,7 @@ import { LogCapture } from '../api/support.ts';
 import { startEtcd } from '../helpers/etcd.ts';
 import type { EtcdHandle } from '../helpers/etcd.ts';
 import { json, WAIT_MS, watchFailure } from './support.ts';
+import { startTcpProxy } from './tcp-proxy.ts';
 
 const FAST = { requestTimeoutMs: 2_000, healthIntervalMs: 200, watchRetryMinMs: 50, watchRetryMaxMs: 500 };
 
@@ -58,6 +59,28 @@ test.serial('a wiped etcd ends every watch with reset', async (t) => {
   t.true(isStoreError(error, 'reset'), String(error));
   t.regex(String(error), /revision went back from \d+ to \d+/);
   t.true((await store.list('k/')).revision < revision, 'a new history');
+});
+
+test.serial('another etcd cluster behind the same address ends every watch with reset', async (t) => {
+  const first = await startEtcd();
+  t.teardown(() => first.stop());
+  const second = await startEtcd();
+  t.teardown(() => second.stop());
+  // The second cluster is ahead, so only its cluster ID tells it apart.
+  const writer = openEtcdStore({ endpoints: [second.endpoint], prefix: '/brindle-reset/', ...FAST });
+  t.teardown(() => writer.close());
+  for (let i = 0; i < 20; i++) await writer.create(`k/${i}`, json(i));
+  const proxy = await startTcpProxy(first.clientPort);
+  t.teardown(() => proxy.close());
+  const store = openEtcdStore({ endpoints: [proxy.endpoint], prefix: '/brindle-reset/', ...FAST });
+  t.teardown(() => store.close());
+  const { revision } = await store.list('k/');
+  const failure = watchFailure(store.watch('k/', revision));
+  await proxy.cut();
+  await proxy.restore(second.clientPort);
+  const error = await failure;
+  t.true(isStoreError(error, 'reset'), String(error));
+  t.regex(String(error), /cluster ID changed/);
 });
 
 test.serial('the resource cache sees resources re-applied to a wiped etcd, without SIGHUP', async (t) => {

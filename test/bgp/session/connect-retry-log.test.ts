@@ -5,9 +5,10 @@ import test from 'ava';
 import { Peer } from '../../../src/bgp/session/peer.ts';
 import { peerConfig } from '../../../src/bgp/session/peer-config.ts';
 import { parseIpv4 } from '../../../src/lib/address.ts';
-import { ManualClock } from '../../../src/lib/clock.ts';
+import { SessionState } from '../../../src/bgp/session/fsm.ts';
+import { ManualClock, systemClock } from '../../../src/lib/clock.ts';
 import { LogCapture } from '../../api/support.ts';
-import { loopbackAddress } from '../../helpers/session.ts';
+import { loopbackAddress, speaker, TEST_PORT, waitForState } from '../../helpers/session.ts';
 
 const UNUSED_PORT = 17_979;
 
@@ -47,4 +48,35 @@ test('an unreachable peer: retries at debug, an info line at once and then once 
   t.regex(String(unreachable.at(-1)?.msg), /^peer unreachable unreachable for \d+ s, last error: /);
   peer.stop();
   t.is(capture.events('unreachable').length, unreachable.length, 'an administrative stop is no failure');
+});
+
+test('a session leaving Established is a warning with its reason', async (t) => {
+  const capture = new LogCapture('debug');
+  const remote = await speaker();
+  t.teardown(() => remote.close());
+  const local = loopbackAddress();
+  const peer = new Peer(
+    peerConfig({
+      name: 'established',
+      remoteAddress: remote.address,
+      remotePort: TEST_PORT,
+      localAddress: local,
+      localAs: 64512,
+      peerAs: 64512,
+      routerId: parseIpv4('10.0.0.7'),
+      timers: { connectDelayTimeSec: 0, connectRetryTimeSec: 1, idleHoldTimeSec: 1 },
+    }),
+    systemClock,
+    capture.log,
+  );
+  t.teardown(() => peer.close());
+  const theirs = remote.peerWith(local, { localAs: 64512, peerAs: 64512, passive: true });
+  peer.start();
+  await waitForState(peer, SessionState.Established);
+  theirs.stop();
+  await waitForState(peer, SessionState.Idle);
+  const down = capture.lines.find((l) => l.event === 'state' && l.from === SessionState.Established);
+  t.is(down?.level, 40, 'warn');
+  t.regex(String(down?.reason), /Cease/);
+  t.deepEqual(capture.events('unreachable'), [], 'an established session is no connect failure');
 });
