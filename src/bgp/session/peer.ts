@@ -97,7 +97,7 @@ export class Peer implements ConnectionOwner {
   private unreachableSince: number | undefined;
   private unreachableSaidAt = 0;
   private attemptsWhenUnreachable = 0;
-  /** An administrative stop is under way: its Connect → Idle is no failure. */
+  /** An administrative stop or reset is under way: what it ends is no failure. */
   private stopping = false;
   /** Our addresses on the current session (RFC 4271 §6.3), for the RIB's NEXT_HOP check. */
   readonly localAddresses: SessionLocalAddresses;
@@ -154,12 +154,14 @@ export class Peer implements ConnectionOwner {
 
   /** Administrative reset: Cease/Administrative Reset, then start again after the IdleHoldTimer. */
   reset(shutdownCommunication?: string): void {
+    this.stopping = true;
     this.primary.input({
       kind: 'stop',
       subcode: CeaseSubcode.AdministrativeReset,
       shutdownCommunication,
       restart: true,
     });
+    this.stopping = false;
   }
 
   /** RFC 2918 / RFC 7313: asks the peer to send its routes of a family again. */
@@ -253,14 +255,15 @@ export class Peer implements ConnectionOwner {
   }
 
   /**
-   * A session leaving Established is a warning with its reason; reaching OpenSent and beyond is info;
+   * A session lost from Established is a warning with its reason (one we stop or reset ourselves is
+   * info); reaching OpenSent and beyond is info;
    * the Idle/Connect/Active cycle of a peer that cannot be reached is debug, summarized (connectFailed).
    */
   private logStateChange(connection: Connection, { from, to }: { from: SessionState; to: SessionState }) {
     const reason = to === SessionState.Idle ? this.counters.lastError : undefined;
     const fields = { event: 'state', from, to, direction: connection.direction, reason };
     const text = `session ${from} -> ${to}`;
-    if (from === SessionState.Established) return this.log.warn(fields, text);
+    if (from === SessionState.Established && !this.stopping) return this.log.warn(fields, text);
     if (isConnecting(from) && isConnecting(to)) {
       this.log.debug(fields, text);
       if (from === SessionState.Connect) this.connectFailed();
