@@ -61,6 +61,16 @@ export interface AttributeError {
   /** For AfiSafiDisable: the family concerned. */
   readonly afi?: number;
   readonly safi?: number;
+  /**
+   * The malformed attribute as received (flags, type, length, value): RFC 4271 §6.3's Data field, for
+   * the NOTIFICATION when the error ends in a session reset. Absent for attribute discard.
+   */
+  readonly data?: Uint8Array;
+  /**
+   * RFC 7606 §4: the attribute ran past the Path Attributes field. The error is the field's, whatever
+   * the type code says, so no rule that ignores a particular attribute may drop it.
+   */
+  readonly overrun?: true;
 }
 
 /** What decoding one message can return: a message, or the NOTIFICATION the session must send. */

@@ -191,8 +191,10 @@ export interface UpdateMessage {
   readonly mpReach?: MpReachNlri;
   readonly mpUnreach?: MpUnreachNlri;
   /**
-   * The strongest RFC 7606 action below session reset that this UPDATE calls for, or undefined when it
-   * is well formed. With TreatAsWithdraw the receiver withdraws every prefix in nlri and mpReach.
+   * The strongest RFC 7606 action this UPDATE calls for, or undefined when it is well formed: attribute
+   * discard or treat-as-withdraw (AFI/SAFI disable and session reset never reach here: decodeUpdate
+   * answers both with a NOTIFICATION). With TreatAsWithdraw the receiver withdraws every prefix in nlri
+   * and mpReach.
    */
   readonly errorAction?: ErrorAction;
   readonly errors: readonly AttributeError[];

@@ -200,7 +200,14 @@ export class Router {
       case 'update': {
         const { ribPeer, member } = routed;
         if (!ribPeer || !member) return;
-        const { ignored } = applyUpdate(this.locRib, ribPeer, event.update, this.ingress, member.families);
+        const { ignored } = applyUpdate(
+          this.locRib,
+          ribPeer,
+          event.update,
+          this.ingress,
+          member.families,
+          routed.peer.localAddresses,
+        );
         if (ignored > 0) this.foreignFamily(routed, ignored);
         if (this.gracefulRestart.isRestarting(routed.options.remoteAddress))
           this.endOfRib(routed, event.update);

@@ -9,9 +9,14 @@
 // revision in the last response header, which can skip events still queued for a catching-up watcher.
 // Events at or below the last delivered revision are dropped, so a replay never delivers twice.
 // health$ follows call outcomes, watch stream state and a periodic probe.
+//
+// A store replaced under us (etcd wiped and refilled, or restored from a backup) keeps its address but
+// not its history: its revision goes backwards, or its cluster ID changes. The probe and every list
+// compare the response header with what was seen before; a difference ends every watch with
+// StoreError 'reset', which callers answer with a fresh list.
 
 import { Etcd3, EtcdPermissionDeniedError, GRPCInvalidArgumentError, Range } from 'etcd3';
-import type { IKeyValue, IOptions, IWatchResponse, Watcher } from 'etcd3';
+import type { IKeyValue, IOptions, IResponseHeader, IWatchResponse, Watcher } from 'etcd3';
 import { Observable, ReplaySubject } from 'rxjs';
 import type { Subscriber } from 'rxjs';
 
@@ -87,6 +92,9 @@ export class EtcdStore implements Store {
   private lastHealth: StoreHealth | undefined;
   private probeTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** The cluster answering, and the highest revision a linearizable response has shown (0: none yet). */
+  private clusterId: string | undefined;
+  private highestRevision = 0;
 
   readonly health$: Observable<StoreHealth> = this.health.asObservable();
 
@@ -258,6 +266,7 @@ export class EtcdStore implements Store {
     for (;;) {
       const page = this.client.getAll().inRange({ start, end: range.end }).limit(this.listPageSize);
       const response = await (revision === undefined ? page : page.revision(revision)).exec();
+      if (revision === undefined) this.checkHistory(response.header, true);
       revision ??= Number(response.header.revision);
       for (const kv of response.kvs) items.push(this.toKeyValue(kv));
       const last = response.kvs.at(-1);
@@ -306,7 +315,10 @@ export class EtcdStore implements Store {
       watcher.request.start_revision = String(delivered + 1);
       this.setHealth('down');
     });
-    watcher.on('connected', () => this.setHealth('up'));
+    watcher.on('connected', (response: IWatchResponse) => {
+      this.setHealth('up');
+      this.checkHistory(response.header, false);
+    });
     watcher.on('error', (error) => {
       ended = true; // etcd already dropped this watcher: cancelling it would wait forever.
       subscriber.error(watchError(error, prefix, delivered));
@@ -364,12 +376,45 @@ export class EtcdStore implements Store {
   /** A linearizable read of one key: it needs a live leader, like every write does. */
   private async probe(): Promise<void> {
     try {
-      await this.client.get(this.prefix).exec();
+      const response = await this.client.get(this.prefix).exec();
       this.setHealth('up');
+      this.checkHistory(response.header, true);
     } catch {
       this.setHealth('down');
     }
     if (!this.closed) this.scheduleProbe(this.healthIntervalMs);
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // History
+
+  /**
+   * Compares a response header with what this store has seen. The revision is compared only for a
+   * linearizable response (a read or write through the leader): a watch stream on a lagging member may
+   * be a few revisions behind without anything being wrong. The cluster ID is compared always.
+   */
+  private checkHistory(header: IResponseHeader, linearizable: boolean): void {
+    const revision = Number(header.revision);
+    const known = this.clusterId;
+    this.clusterId = header.cluster_id;
+    if (known !== undefined && known !== header.cluster_id) {
+      this.highestRevision = revision;
+      return this.historyReset(`etcd cluster ID changed from ${known} to ${header.cluster_id}`);
+    }
+    if (!linearizable) return;
+    if (revision >= this.highestRevision) {
+      this.highestRevision = revision;
+      return;
+    }
+    const before = this.highestRevision;
+    this.highestRevision = revision;
+    this.historyReset(`etcd revision went back from ${before} to ${revision}`);
+  }
+
+  /** Ends every watch with 'reset': each was following a history that is gone. */
+  private historyReset(why: string): void {
+    const error = new StoreError('reset', undefined, `${why}: list again`);
+    for (const subscriber of [...this.watchers.values()]) subscriber.error(error);
   }
 }
 

@@ -89,7 +89,8 @@ export interface Store {
    * Changes to keys under `prefix` with a revision strictly greater than `fromRevision`, in revision
    * order, each exactly once. Cold: each subscription is its own watch. Errors with StoreError
    * 'compacted' when the changes after `fromRevision` are no longer kept (list again and watch from the
-   * new revision), 'closed' when the store closes. Outages do not end it: it resumes where it stopped.
+   * new revision), 'reset' when the store's history was replaced under it (list again), 'closed' when
+   * the store closes. Outages do not end it: it resumes where it stopped.
    */
   watch(prefix: string, fromRevision: number): Observable<WatchEvent>;
   /** Connectivity to the backing store, for status and logs; replays the latest state to subscribers. */
@@ -110,6 +111,12 @@ export type StoreErrorKind =
   | 'corrupt'
   /** A watch asked for changes the store no longer keeps: list again and watch from the new revision. */
   | 'compacted'
+  /**
+   * The store's revision went backwards, or it is another cluster (wiped, restored from a backup): the
+   * revisions seen so far mean nothing there, and a watch from one of them would wait for a revision
+   * that may never come. List again and watch from the new revision.
+   */
+  | 'reset'
   /** The caller passed a key or value the store does not accept. */
   | 'invalid'
   /** The store was closed. */

@@ -12,6 +12,7 @@ import { familyName } from '../lib/family.ts';
 import { SessionState } from '../bgp/session/fsm.ts';
 import type { Peer } from '../bgp/session/peer.ts';
 import { messageTypeName } from '../bgp/session/counters.ts';
+import { unconfiguredConnectionsTotal } from '../bgp/session/listener.ts';
 import { emitMap, scrapedCounter, scrapedGauge } from './collect.ts';
 import type { Emit, Labels } from './collect.ts';
 import type { RibWatcher } from './rib-census.ts';
@@ -92,6 +93,14 @@ type EachPeer = (fill: (emit: Emit, peer: Peer, labels: Labels) => void) => (emi
 function registerMessageCounters(registry: Registry, eachPeer: EachPeer): void {
   const PEER = ['peer', 'remote'];
   const byType = (key: string): Labels => ({ type: key });
+  scrapedCounter(
+    registry,
+    {
+      name: 'brindle_bgp_unconfigured_connections_total',
+      help: 'BGP connections accepted from an address no peer is configured for, and closed at once.',
+    },
+    (emit) => emit({}, unconfiguredConnectionsTotal()),
+  );
   scrapedCounter(
     registry,
     {

@@ -151,7 +151,9 @@ const RETRY_MS = [500, 1000, 2000, 5000];
 /**
  * Lists the resources, then follows the watch; every change yields a new snapshot. When the datastore
  * is away the last snapshot stays current (sessions never flap for it), `health$` says so, and the
- * cache catches up when it comes back; a compacted watch is answered by listing again.
+ * cache catches up when it comes back; a compacted watch is answered by listing again. So is a
+ * datastore whose history was replaced (wiped and refilled, restored from a backup: its revision went
+ * backwards or its cluster changed), as SIGHUP would: consumers apply the new snapshot as a diff.
  */
 export class ResourceCache {
   private readonly byKey = new Map<string, Resource>();
@@ -196,6 +198,7 @@ export class ResourceCache {
     try {
       const { items, revision } = await this.store.list(PREFIX);
       if (this.stopped) return false;
+      this.checkRevision(revision);
       this.byKey.clear();
       for (const kv of items) this.put(kv.key, kv.value, kv.modRevision);
       this.attempts = 0;
@@ -220,13 +223,30 @@ export class ResourceCache {
       next: (event) => this.apply(event),
       error: (error: unknown) => {
         if (this.stopped || isStoreError(error, 'closed')) return;
-        this.log.warn(
-          { event: 'watch-restart', reason: String(error) },
-          'resource watch ended; listing again',
-        );
+        if (isStoreError(error, 'reset')) {
+          this.log.warn(
+            { event: 'datastore-reset', reason: error.message, revision: this.current?.revision },
+            'the datastore was replaced (its revision went back or its cluster changed); listing everything again',
+          );
+        } else {
+          this.log.warn(
+            { event: 'watch-restart', reason: String(error) },
+            'resource watch ended; listing again',
+          );
+        }
         void this.list();
       },
     });
+  }
+
+  /** A list behind the last snapshot: the datastore went back (a backend that cannot tell by itself). */
+  private checkRevision(revision: number): void {
+    const last = this.current?.revision;
+    if (last === undefined || revision >= last) return;
+    this.log.warn(
+      { event: 'datastore-went-back', revision, lastRevision: last },
+      'the datastore revision went backwards; taking its current content',
+    );
   }
 
   private apply(event: WatchEvent): void {

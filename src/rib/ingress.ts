@@ -1,8 +1,9 @@
 // From a received UPDATE to Loc-RIB operations (the Adj-RIB-In step of RFC 4271 §9.1): withdrawals,
 // RFC 7606 treat-as-withdraw, and announcements with their attributes interned once per UPDATE. Loop
 // checks come from an IngressPolicy the daemon plugs in (the reflector's RFC 4456 rules): a loop makes
-// a path ineligible, it is not an error. NLRI of a family the session did not negotiate is ignored
-// (RFC 4760 §7 allows treating it as an error; RFC 7606 §7.3 prefers not resetting the session).
+// a path ineligible, it is not an error. So does a NEXT_HOP that is one of our own addresses (RFC 4271
+// §6.3). NLRI of a family the session did not negotiate is ignored (RFC 4760 §7 allows treating it as an
+// error; RFC 7606 §7.3 prefers not resetting the session).
 
 import { ErrorAction } from '../bgp/errors.ts';
 import type { MpReachNlri, UpdateMessage } from '../bgp/types.ts';
@@ -17,6 +18,18 @@ export interface IngressPolicy {
   eligible(peer: RibPeer, attrs: AttrSet): boolean;
 }
 
+/**
+ * RFC 4271 §6.3: a NEXT_HOP is semantically incorrect when it is "the IP address of the receiving
+ * speaker". These are the session's own addresses (the session supplies them); told how many prefixes
+ * carried one, so it can log the error once per session rather than per route.
+ */
+export interface LocalAddresses {
+  has(address: string): boolean;
+  nextHopIsLocal(prefixes: number): void;
+}
+
+const NO_LOCAL_ADDRESSES: LocalAddresses = { has: () => false, nextHopIsLocal: () => undefined };
+
 export interface IngressResult {
   announced: number;
   withdrawn: number;
@@ -29,17 +42,33 @@ function withdrawEach(rib: LocRib, peer: RibPeer, prefixes: readonly Nlri[], res
   result.withdrawn += prefixes.length;
 }
 
+/**
+ * RFC 4271 §6.3: "the route SHOULD be ignored", the session stays up and no NOTIFICATION is sent. The
+ * path is kept ineligible, like a loop: it replaces what the peer sent before for the prefix (implicit
+ * withdraw), never becomes best and is never reflected, and `show` still lists it.
+ */
+function nextHopIsLocal(attributes: RouteAttributes, local: LocalAddresses): boolean {
+  const { nextHop, linkLocalNextHop } = attributes;
+  return (
+    (nextHop !== undefined && local.has(nextHop)) ||
+    (linkLocalNextHop !== undefined && local.has(linkLocalNextHop))
+  );
+}
+
 function announceEach(
   rib: LocRib,
   peer: RibPeer,
   prefixes: readonly Nlri[],
   attributes: RouteAttributes,
   policy: IngressPolicy,
+  local: LocalAddresses,
   result: IngressResult,
 ): void {
   if (prefixes.length === 0) return;
   const attrs = rib.attrSets.intern(attributes);
-  const eligible = policy.eligible(peer, attrs);
+  const ownNextHop = nextHopIsLocal(attributes, local);
+  if (ownNextHop) local.nextHopIsLocal(prefixes.length);
+  const eligible = !ownNextHop && policy.eligible(peer, attrs);
   for (const p of prefixes) rib.announce(peer, p, attrs, eligible);
   rib.attrSets.release(attrs);
   result.announced += prefixes.length;
@@ -70,26 +99,30 @@ function negotiatedParts(update: UpdateMessage, families: ReadonlySet<number>, r
   };
 }
 
-/** Applies one UPDATE from `peer`; `families` are those negotiated on its session (familyKey()). */
+/**
+ * Applies one UPDATE from `peer`; `families` are those negotiated on its session (familyKey()), `local`
+ * our own addresses on it.
+ */
 export function applyUpdate(
   rib: LocRib,
   peer: RibPeer,
   update: UpdateMessage,
   policy: IngressPolicy,
   families: ReadonlySet<number>,
+  local: LocalAddresses = NO_LOCAL_ADDRESSES,
 ): IngressResult {
   const result: IngressResult = { announced: 0, withdrawn: 0, ignored: 0 };
   const { withdrawnRoutes, nlri, mpReach, mpUnreach } = negotiatedParts(update, families, result);
   withdrawEach(rib, peer, withdrawnRoutes, result);
   if (mpUnreach) withdrawEach(rib, peer, mpUnreach.withdrawn, result);
-  // RFC 7606 §2: treat-as-withdraw (and, until families can be disabled per session, AFI/SAFI disable)
-  // withdraws every prefix the UPDATE announces.
+  // RFC 7606 §2: treat-as-withdraw withdraws every prefix the UPDATE announces (AFI/SAFI disable never
+  // arrives: the codec answers it with a session reset).
   if (update.errorAction !== undefined && update.errorAction >= ErrorAction.TreatAsWithdraw) {
     withdrawEach(rib, peer, nlri, result);
     if (mpReach) withdrawEach(rib, peer, mpReach.nlri, result);
     return result;
   }
-  announceEach(rib, peer, nlri, update.attributes, policy, result);
-  if (mpReach) announceEach(rib, peer, mpReach.nlri, mpAttributes(update, mpReach), policy, result);
+  announceEach(rib, peer, nlri, update.attributes, policy, local, result);
+  if (mpReach) announceEach(rib, peer, mpReach.nlri, mpAttributes(update, mpReach), policy, local, result);
   return result;
 }

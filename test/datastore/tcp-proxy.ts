@@ -10,14 +10,15 @@ export interface TcpProxy {
   readonly endpoint: string;
   /** Drop every connection and refuse new ones, like a partition with RSTs. */
   cut(): Promise<void>;
-  /** Accept connections again on the same port. */
-  restore(): Promise<void>;
+  /** Accept connections again on the same port; to `targetPort` when given (another etcd, same address). */
+  restore(targetPort?: number): Promise<void>;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const port = await freePort();
   const sockets = new Set<Socket>();
+  let target = targetPort;
   let server: Server | undefined;
   const track = (socket: Socket): void => {
     sockets.add(socket);
@@ -25,7 +26,7 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   };
   const listen = async (): Promise<void> => {
     server = createServer((inbound) => {
-      const outbound = createConnection({ host: '127.0.0.1', port: targetPort });
+      const outbound = createConnection({ host: '127.0.0.1', port: target });
       track(inbound);
       track(outbound);
       inbound.pipe(outbound).pipe(inbound);
@@ -46,5 +47,9 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     if (closing !== undefined) await new Promise<void>((resolve) => closing.close(() => resolve()));
   };
   await listen();
-  return { endpoint: `http://127.0.0.1:${port}`, cut, restore: listen, close: cut };
+  const restore = (next?: number): Promise<void> => {
+    target = next ?? target;
+    return listen();
+  };
+  return { endpoint: `http://127.0.0.1:${port}`, cut, restore, close: cut };
 }

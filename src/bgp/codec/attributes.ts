@@ -74,6 +74,9 @@ interface Malformation {
   readonly action?: ErrorAction;
   readonly afi?: number;
   readonly safi?: number;
+  /** The attribute's bytes, for a NOTIFICATION (AttributeError.data). */
+  readonly data?: Uint8Array;
+  readonly overrun?: true;
 }
 
 type Decode = (
@@ -748,6 +751,8 @@ function report(
     error.afi = malformation.afi;
     error.safi = malformation.safi;
   }
+  if (malformation.data !== undefined) error.data = malformation.data;
+  if (malformation.overrun) error.overrun = true;
   state.errors.push(error);
 }
 
@@ -770,6 +775,8 @@ function attributeOverrun(
     subcode: UpdateSubcode.AttributeLengthError,
     reason:
       valueStart > end ? 'attribute header cut short' : 'attribute length runs past the path attributes',
+    data: bytes.slice(attrStart, end),
+    overrun: true,
   };
   const mp = typeCode === AttrType.MpReachNlri || typeCode === AttrType.MpUnreachNlri;
   if (mp && valueStart <= end) {
@@ -849,7 +856,7 @@ function recognizedAttribute(
       subcode: UpdateSubcode.AttributeFlagsError,
       reason: `flags 0x${flags.toString(16)}`,
     };
-    report(state, descriptor.action, typeCode, flagsError, name);
+    reportWithData(state, descriptor.action, flagsError, descriptor, bytes.subarray(attrStart, valueEnd));
     return;
   }
   const malformation = descriptor.decode(bytes, valueStart, valueEnd, state, flags);
@@ -863,7 +870,23 @@ function recognizedAttribute(
       bytes.slice(attrStart, valueEnd),
     );
   }
-  report(state, action, typeCode, malformation, name);
+  reportWithData(state, action, malformation, descriptor, bytes.subarray(attrStart, valueEnd));
+}
+
+/**
+ * Reports a malformed recognized attribute. Errors that may still end in a session reset (RFC 7606
+ * §5.2, AFI/SAFI disable: see update.ts) keep a copy of the attribute for the NOTIFICATION's Data.
+ */
+function reportWithData(
+  state: DecodeState,
+  action: ErrorAction,
+  malformation: Malformation,
+  descriptor: AttributeDescriptor,
+  attribute: Uint8Array,
+): void {
+  const withData =
+    action >= ErrorAction.TreatAsWithdraw ? { ...malformation, data: attribute.slice() } : malformation;
+  report(state, action, descriptor.typeCode, withData, descriptor.name);
 }
 
 /**

@@ -2,7 +2,7 @@
 // End-of-RIB markers (RFC 4724 §2), and the encoding of one UPDATE. Packing many prefixes into as few
 // UPDATEs as fit is in update-packer.ts.
 
-import { AttrType, ErrorCode, HEADER_LENGTH, MessageType, UpdateSubcode } from '../constants.ts';
+import { AttrFlag, AttrType, ErrorCode, HEADER_LENGTH, MessageType, UpdateSubcode } from '../constants.ts';
 import { BgpError, ErrorAction } from '../errors.ts';
 import type { AttributeError } from '../errors.ts';
 import type { CodecContext, MpReachNlri, MpUnreachNlri, PathAttributes, UpdateMessage } from '../types.ts';
@@ -11,6 +11,7 @@ import type { Family } from '../../lib/family.ts';
 import type { Nlri } from '../../lib/prefix.ts';
 import { ByteWriter } from '../../lib/byte-writer.ts';
 import { decodePrefixes, writePrefix, prefixWireLength } from './nlri.ts';
+import type { DecodedAttributes } from './attributes.ts';
 import {
   decodePathAttributes,
   encodeMpReachNlri,
@@ -45,7 +46,7 @@ function decodeIpv4Field(
 
 /**
  * Decodes a whole UPDATE (header included, already checked). Throws BgpError for the session-reset
- * cases; everything weaker is reported in `errorAction` / `errors`.
+ * cases (sessionResetFor below); everything weaker is reported in `errorAction` / `errors`.
  */
 export function decodeUpdate(message: Uint8Array, ctx: CodecContext): UpdateMessage {
   const end = message.length;
@@ -71,10 +72,12 @@ export function decodeUpdate(message: Uint8Array, ctx: CodecContext): UpdateMess
   );
   const decoded = decodePathAttributes(message, attributesStart, nlriStart, ctx);
   const nlri = decodeIpv4Field(message, nlriStart, end, addPathV4, 'NLRI');
-  // RFC 4760 §3: with no IPv4 NLRI field, a NEXT_HOP attribute is ignored, and so is its malformation.
-  const attributeErrors =
-    nlri.length > 0 ? decoded.errors : decoded.errors.filter((e) => e.typeCode !== AttrType.NextHop);
-  const errors = [...attributeErrors, ...missingAttributeErrors(decoded.attributes, nlri, decoded.mpReach)];
+  const errors = [
+    ...attributeErrors(decoded, nlri),
+    ...missingAttributeErrors(decoded.attributes, nlri, decoded.mpReach),
+  ];
+  const reset = errors.length > 0 ? sessionResetFor(errors, decoded, nlri, message) : undefined;
+  if (reset !== undefined) throw reset;
   return {
     type: MessageType.Update,
     withdrawnRoutes,
@@ -85,6 +88,67 @@ export function decodeUpdate(message: Uint8Array, ctx: CodecContext): UpdateMess
     errorAction: strongestAction(errors),
     errors,
   };
+}
+
+/**
+ * RFC 4760 §3: when every announced prefix is in MP_REACH_NLRI, the NEXT_HOP attribute "SHOULD" be
+ * ignored, and so is its malformation. Not an overrun that happens to start with type code 3: that is
+ * an error of the Path Attributes field (RFC 7606 §4), which no rule about NEXT_HOP can excuse.
+ */
+function attributeErrors(decoded: DecodedAttributes, nlri: readonly Nlri[]): readonly AttributeError[] {
+  if (nlri.length > 0 || decoded.mpReach === undefined) return decoded.errors;
+  return decoded.errors.filter((e) => e.typeCode !== AttrType.NextHop || e.overrun === true);
+}
+
+/**
+ * The malformations Brindle answers with a session reset although the approach RFC 7606 names is a
+ * weaker one, or undefined:
+ *
+ * - AFI/SAFI disable (RFC 7606 §5.3, §7.11, §3 c for MP_REACH_NLRI/MP_UNREACH_NLRI flags; RFC 4760 §7).
+ *   Brindle cannot disable one family on a running session, and both RFCs offer the session reset in
+ *   its place: §5.3 and §7.11 say "session reset" or "AFI/SAFI disable", RFC 4760 §7 lets the speaker
+ *   "terminate the BGP session". Doing nothing would keep the peer's earlier routes of the family
+ *   although it may no longer be possible to tell which of them it meant to withdraw (BIRD and FRR
+ *   reset too). The NOTIFICATION carries the error's own subcode: Optional Attribute Error for the
+ *   attribute's content (RFC 4760 §7), Attribute Flags or Length Error for its header (RFC 4271 §6.3).
+ * - RFC 7606 §5.2: an UPDATE that carries attributes other than MP_UNREACH_NLRI but no reachable NLRI
+ *   is not one of the well-defined shapes, so "we cannot be confident that the NLRI have been
+ *   successfully parsed": any error calling for more than attribute discard "MUST" be a session reset.
+ *   Treat-as-withdraw would have nothing to withdraw.
+ */
+function sessionResetFor(
+  errors: readonly AttributeError[],
+  decoded: DecodedAttributes,
+  nlri: readonly Nlri[],
+  message: Uint8Array,
+): BgpError | undefined {
+  const disable = errors.find((e) => e.action === ErrorAction.AfiSafiDisable);
+  if (disable !== undefined) return resetFor(disable, 'no AFI/SAFI disable, session reset instead');
+  const reachable = nlri.length > 0 || (decoded.mpReach !== undefined && decoded.mpReach.nlri.length > 0);
+  if (reachable) return undefined;
+  const withdraw = errors.find((e) => e.action >= ErrorAction.TreatAsWithdraw);
+  if (withdraw === undefined || !carriesOtherThanMpUnreach(message)) return undefined;
+  return resetFor(withdraw, 'an UPDATE without reachable NLRI (RFC 7606 §5.2)');
+}
+
+/**
+ * RFC 7606 §5.2's test: does the Path Attributes field hold an attribute other than MP_UNREACH_NLRI?
+ * A walk over the headers only (the field was checked to fit the message); a header cut short counts.
+ */
+function carriesOtherThanMpUnreach(message: Uint8Array): boolean {
+  const attributesLengthAt = HEADER_LENGTH + 2 + readU16(message, HEADER_LENGTH);
+  const end = attributesLengthAt + 2 + readU16(message, attributesLengthAt);
+  for (let pos = attributesLengthAt + 2; pos < end;) {
+    if (pos + 3 > end || message[pos + 1] !== AttrType.MpUnreachNlri) return true;
+    const extended = (message[pos] & AttrFlag.ExtendedLength) !== 0;
+    if (extended && pos + 4 > end) return true;
+    pos += extended ? 4 + readU16(message, pos + 2) : 3 + message[pos + 2];
+  }
+  return false;
+}
+
+function resetFor(error: AttributeError, why: string): BgpError {
+  return new BgpError(ErrorCode.UpdateMessage, error.subcode, `${error.reason}; ${why}`, error.data);
 }
 
 /**

@@ -7,6 +7,7 @@ import type { Observable } from 'rxjs';
 import { CapabilityCode, CeaseSubcode, MessageType } from '../constants.ts';
 import type { GracefulRestartCapability, OpenMessage } from '../types.ts';
 import { encodeRouteRefresh } from '../codec/route-refresh.ts';
+import { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from '../../lib/address.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/log.ts';
 import { Connection } from './connection.ts';
@@ -25,6 +26,64 @@ const CONNECTED_STATES: ReadonlySet<SessionState> = new Set([
   SessionState.Established,
 ]);
 
+/**
+ * While a peer cannot be reached its FSM cycles Idle, Connect and Active every ConnectRetry interval:
+ * those changes are logged at debug, and an info line says every UNREACHABLE_SUMMARY_MS that the peer
+ * is still unreachable, with the last error.
+ */
+const UNREACHABLE_SUMMARY_MS = 60_000;
+
+function isConnecting(state: SessionState): boolean {
+  return !CONNECTED_STATES.has(state);
+}
+
+/** An address in the form the codec prints NEXT_HOPs in, or undefined when it is not one. */
+function canonicalAddress(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  const v4 = parseIpv4(text);
+  if (v4 >= 0) return formatIpv4(v4);
+  const v6 = parseIpv6(text);
+  return v6 && formatIpv6(v6);
+}
+
+/**
+ * This speaker's addresses on the current session, for RFC 4271 §6.3's semantic NEXT_HOP check (the
+ * RIB's ingress asks): the connection's local address, the configured source address (the node's
+ * address under Calico's sourceAddress UseNodeIP) and the router ID (the node's IPv4 address by
+ * default). The error "SHOULD be logged": once per session, not per route.
+ */
+export class SessionLocalAddresses {
+  private addresses: ReadonlySet<string> = new Set();
+  private prefixes = 0;
+
+  constructor(private readonly log: Logger) {}
+
+  sessionUp(addresses: readonly (string | undefined)[]): void {
+    const canonical = addresses.map(canonicalAddress).filter((a) => a !== undefined);
+    this.addresses = new Set(canonical);
+    this.prefixes = 0;
+  }
+
+  has(address: string): boolean {
+    return this.addresses.has(address);
+  }
+
+  nextHopIsLocal(prefixes: number): void {
+    if (this.prefixes === 0) {
+      this.log.warn(
+        { event: 'local-next-hop', prefixes, localAddresses: [...this.addresses] },
+        'routes whose NEXT_HOP is our own address are ignored (RFC 4271 §6.3); said once per session',
+      );
+    }
+    this.prefixes += prefixes;
+  }
+
+  /** Prefixes ignored for their NEXT_HOP on the current session. */
+  get ignoredPrefixes(): number {
+    return this.prefixes;
+  }
+}
+
 export class Peer implements ConnectionOwner {
   readonly counters = new PeerCounters();
   private readonly subject = new Subject<SessionEvent>();
@@ -34,6 +93,14 @@ export class Peer implements ConnectionOwner {
   /** An accepted connection racing the primary one until §6.8 picks a winner. */
   private secondary: Connection | undefined;
   private readonly log: Logger;
+  /** Since when connection attempts have failed (clock ms), and when that was last said at info. */
+  private unreachableSince: number | undefined;
+  private unreachableSaidAt = 0;
+  private attemptsWhenUnreachable = 0;
+  /** An administrative stop or reset is under way: what it ends is no failure. */
+  private stopping = false;
+  /** Our addresses on the current session (RFC 4271 §6.3), for the RIB's NEXT_HOP check. */
+  readonly localAddresses: SessionLocalAddresses;
 
   constructor(
     readonly config: PeerConfig,
@@ -41,6 +108,7 @@ export class Peer implements ConnectionOwner {
     log: Logger,
   ) {
     this.log = log.child({ peer: config.name, remote: config.remoteAddress });
+    this.localAddresses = new SessionLocalAddresses(this.log);
     this.primary = this.newConnection();
   }
 
@@ -71,7 +139,10 @@ export class Peer implements ConnectionOwner {
     this.secondary?.input({ kind: 'stop', subcode, shutdownCommunication });
     this.secondary?.dispose();
     this.secondary = undefined;
+    this.stopping = true;
     this.primary.input({ kind: 'stop', subcode, shutdownCommunication });
+    this.stopping = false;
+    this.unreachableSince = undefined;
   }
 
   /** Stops for good and completes the event stream. */
@@ -83,12 +154,14 @@ export class Peer implements ConnectionOwner {
 
   /** Administrative reset: Cease/Administrative Reset, then start again after the IdleHoldTimer. */
   reset(shutdownCommunication?: string): void {
+    this.stopping = true;
     this.primary.input({
       kind: 'stop',
       subcode: CeaseSubcode.AdministrativeReset,
       shutdownCommunication,
       restart: true,
     });
+    this.stopping = false;
   }
 
   /** RFC 2918 / RFC 7313: asks the peer to send its routes of a family again. */
@@ -159,21 +232,16 @@ export class Peer implements ConnectionOwner {
 
   onEvent(connection: Connection, event: SessionEvent): void {
     if (event.kind === 'state') this.onStateChange(connection, event);
+    if (event.kind === 'established') {
+      const { localAddress, routerId } = this.config;
+      this.localAddresses.sessionUp([connection.localAddress, localAddress, formatIpv4(routerId)]);
+    }
     // Only the primary connection speaks for the peer (a promoted secondary is the primary by now).
     if (connection === this.primary) this.subject.next(event);
   }
 
   private onStateChange(connection: Connection, event: Extract<SessionEvent, { kind: 'state' }>): void {
-    this.log.info(
-      {
-        event: 'state',
-        from: event.from,
-        to: event.to,
-        direction: connection.direction,
-        reason: event.to === SessionState.Idle ? this.counters.lastError : undefined,
-      },
-      `session ${event.from} -> ${event.to}`,
-    );
+    this.logStateChange(connection, event);
     if (event.to !== SessionState.Idle || !this.secondary) return;
     if (connection === this.secondary) {
       this.secondary.dispose();
@@ -184,5 +252,49 @@ export class Peer implements ConnectionOwner {
     this.primary.dispose();
     this.primary = this.secondary;
     this.secondary = undefined;
+  }
+
+  /**
+   * A session lost from Established is a warning with its reason (one we stop or reset ourselves is
+   * info); reaching OpenSent and beyond is info;
+   * the Idle/Connect/Active cycle of a peer that cannot be reached is debug, summarized (connectFailed).
+   */
+  private logStateChange(connection: Connection, { from, to }: { from: SessionState; to: SessionState }) {
+    const reason = to === SessionState.Idle ? this.counters.lastError : undefined;
+    const fields = { event: 'state', from, to, direction: connection.direction, reason };
+    const text = `session ${from} -> ${to}`;
+    if (from === SessionState.Established && !this.stopping) return this.log.warn(fields, text);
+    if (isConnecting(from) && isConnecting(to)) {
+      this.log.debug(fields, text);
+      if (from === SessionState.Connect) this.connectFailed();
+      return;
+    }
+    if (this.unreachableSince !== undefined) this.log.info(fields, `${text}: reachable again`);
+    else this.log.info(fields, text);
+    this.unreachableSince = undefined;
+  }
+
+  /** A connection attempt failed (Connect → Active or Idle): said at once, then once a minute. */
+  private connectFailed(): void {
+    if (this.stopping) return;
+    const now = this.clock.now();
+    const reason = this.counters.lastError;
+    if (this.unreachableSince === undefined) {
+      this.unreachableSince = this.unreachableSaidAt = now;
+      this.attemptsWhenUnreachable = this.counters.connectAttempts;
+      this.log.info(
+        { event: 'unreachable', reason },
+        `peer ${this.config.name} unreachable, last error: ${reason}; retries are logged at debug`,
+      );
+      return;
+    }
+    if (now - this.unreachableSaidAt < UNREACHABLE_SUMMARY_MS) return;
+    this.unreachableSaidAt = now;
+    const seconds = Math.round((now - this.unreachableSince) / 1000);
+    const attempts = this.counters.connectAttempts - this.attemptsWhenUnreachable;
+    this.log.info(
+      { event: 'unreachable', reason, unreachableSec: seconds, attempts },
+      `peer ${this.config.name} unreachable for ${seconds} s, last error: ${reason}`,
+    );
   }
 }

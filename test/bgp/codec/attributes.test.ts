@@ -999,6 +999,36 @@ const CORPUS: readonly Malformed[] = [
     ctx: IBGP,
     expect: { action: DISABLE, typeCode: 15, subcode: S.OptionalAttributeError, afi: 1, safi: 1 },
   },
+  {
+    name: '§7.11 MP_REACH IPv4 next-hop length 0',
+    hex: '90 0e 0009 0001 01 00 00 18 0a0001',
+    ctx: IBGP,
+    expect: { action: DISABLE, typeCode: 14, subcode: S.OptionalAttributeError, afi: 1, safi: 1 },
+  },
+  {
+    name: '§7.11 MP_REACH IPv6 next-hop length 24',
+    hex: `90 0e 001d 0002 01 18 ${'20010db8'.repeat(6)} 00`,
+    ctx: IBGP,
+    expect: { action: DISABLE, typeCode: 14, subcode: S.OptionalAttributeError, afi: 2, safi: 1 },
+  },
+  {
+    name: '§7.11 MP_REACH 32-octet IPv6 next hop cut short by the attribute',
+    hex: `90 0e 0018 0002 01 20 ${'20010db8'.repeat(5)}`,
+    ctx: IBGP,
+    expect: { action: DISABLE, typeCode: 14, subcode: S.OptionalAttributeError, afi: 2, safi: 1 },
+  },
+  {
+    name: '§5.3 MP_UNREACH IPv6 prefix overrunning the attribute',
+    hex: '90 0f 0008 0002 01 40 20010db8',
+    ctx: IBGP,
+    expect: { action: DISABLE, typeCode: 15, subcode: S.OptionalAttributeError, afi: 2, safi: 1 },
+  },
+  {
+    name: '§5.3 MP_UNREACH ADD-PATH path identifier cut short',
+    hex: '90 0f 0006 0002 01 000000',
+    ctx: ADD_PATH,
+    expect: { action: DISABLE, typeCode: 15, subcode: S.OptionalAttributeError, afi: 2, safi: 1 },
+  },
 
   // §7.14 EXTENDED_COMMUNITIES, RFC 8092 §6 LARGE_COMMUNITY
   {

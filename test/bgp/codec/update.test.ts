@@ -13,7 +13,16 @@ import { Afi, IPV4_UNICAST, IPV6_UNICAST, Safi } from '../../../src/lib/family.t
 import { formatPrefix, ipv4Prefix, ipv6Prefix, parsePrefix } from '../../../src/lib/prefix.ts';
 import type { Nlri } from '../../../src/lib/prefix.ts';
 import { tsharkDecode, tsharkField } from '../../helpers/tshark.ts';
-import { attr, AS_PATH_4, LOCAL_PREF, NEXT_HOP, ORIGIN_IGP, update } from './seed-messages.ts';
+import {
+  attr,
+  AS_PATH_4,
+  LOCAL_PREF,
+  MP_REACH_V6,
+  MP_UNREACH_V6,
+  NEXT_HOP,
+  ORIGIN_IGP,
+  update,
+} from './seed-messages.ts';
 
 const CTX: CodecContext = { fourOctetAs: true, addPath: new Set(), maxMessageLength: 4096, external: false };
 const ADD_PATH: CodecContext = { ...CTX, addPath: new Set([IPV4_UNICAST, IPV6_UNICAST]) };
@@ -362,3 +371,183 @@ test('RFC 4760 §3: a malformed NEXT_HOP is ignored when the prefixes are all in
     ErrorAction.TreatAsWithdraw,
   );
 });
+
+// --- The UPDATE-level malformed corpus: each case names its NOTIFICATION or RFC 7606 action ----------
+
+type UpdateExpect =
+  | { readonly reset: { readonly subcode: number; readonly data?: string } }
+  | { readonly action: ErrorAction | undefined; readonly nlri: number; readonly mpNlri: number };
+
+interface UpdateCase {
+  readonly name: string;
+  readonly bytes: Buffer;
+  readonly expect: UpdateExpect;
+  readonly ctx?: CodecContext;
+}
+
+const S = UpdateSubcode;
+const V6_NEXT_HOP = '20010db8000000000000000000000001';
+const mpReach6 = (body: string) => attr(0x90, 14, `0002 01 ${body}`);
+const mpUnreach = (body: string) => attr(0x90, 15, body);
+
+const UPDATE_CORPUS: readonly UpdateCase[] = [
+  // Class: MP_REACH_NLRI / MP_UNREACH_NLRI malformed (RFC 4760 §7, RFC 7606 §5.3, §7.11). AFI/SAFI
+  // disable is answered with a session reset, with the attribute as data.
+  {
+    name: '§7.11 IPv6 next-hop length 4',
+    bytes: update('', mpReach6('04 c0000201 00 30 20010db80002') + ORIGIN_IGP + AS_PATH_4, ''),
+    expect: {
+      reset: { subcode: S.OptionalAttributeError, data: mpReach6('04 c0000201 00 30 20010db80002') },
+    },
+  },
+  {
+    name: '§7.11 IPv6 next-hop length 17',
+    bytes: update('', mpReach6(`11 ${V6_NEXT_HOP}00 00 30 20010db80002`) + ORIGIN_IGP + AS_PATH_4, ''),
+    expect: { reset: { subcode: S.OptionalAttributeError } },
+  },
+  {
+    name: '§7.11 IPv4 next-hop length 0',
+    bytes: update('', attr(0x90, 14, '0001 01 00 00 18 0a0001') + ORIGIN_IGP + AS_PATH_4, ''),
+    expect: { reset: { subcode: S.OptionalAttributeError } },
+  },
+  {
+    name: '§5.3 MP_REACH IPv6 prefix length 129',
+    bytes: update('', mpReach6(`10 ${V6_NEXT_HOP} 00 81 ${'00'.repeat(17)}`) + ORIGIN_IGP + AS_PATH_4, ''),
+    expect: { reset: { subcode: S.OptionalAttributeError } },
+  },
+  {
+    name: '§5.3 MP_REACH IPv4 prefix length 33',
+    bytes: update('', attr(0x90, 14, '0001 01 04 c0000201 00 21 0a000001 00') + ORIGIN_IGP + AS_PATH_4, ''),
+    expect: { reset: { subcode: S.OptionalAttributeError } },
+  },
+  {
+    name: '§5.3 MP_REACH NLRI truncated (a /48 with 4 octets)',
+    bytes: update('', mpReach6(`10 ${V6_NEXT_HOP} 00 30 20010db8`) + ORIGIN_IGP + AS_PATH_4, ''),
+    expect: { reset: { subcode: S.OptionalAttributeError } },
+  },
+  {
+    name: '§5.3 MP_UNREACH IPv6 prefix length 200',
+    bytes: update('', mpUnreach(`0002 01 c8 ${'00'.repeat(25)}`), ''),
+    expect: { reset: { subcode: S.OptionalAttributeError } },
+  },
+  {
+    name: '§5.3 MP_UNREACH NLRI truncated',
+    bytes: update('', mpUnreach('0002 01 40 20010db8'), ''),
+    expect: { reset: { subcode: S.OptionalAttributeError } },
+  },
+  {
+    name: '§3c + §5.3 MP_REACH marked transitive',
+    bytes: update(
+      '',
+      attr(0xd0, 14, `0002 01 10 ${V6_NEXT_HOP} 00 30 20010db80002`) + ORIGIN_IGP + AS_PATH_4,
+      '',
+    ),
+    expect: { reset: { subcode: S.AttributeFlagsError } },
+  },
+  {
+    name: '§3c + §5.3 MP_UNREACH marked well-known',
+    bytes: update('', attr(0x50, 15, '0002 01 40 20010db800010002'), ''),
+    expect: { reset: { subcode: S.AttributeFlagsError } },
+  },
+  {
+    name: '§5.3 MP_REACH of 4 octets',
+    bytes: update('', attr(0x80, 14, '0002 01 10') + ORIGIN_IGP + AS_PATH_4, ''),
+    expect: { reset: { subcode: S.OptionalAttributeError, data: '800e0400020110' } },
+  },
+  {
+    name: '§4 + §3j MP_REACH runs past the path attributes',
+    bytes: update('', ORIGIN_IGP + AS_PATH_4 + `900e004000020110${V6_NEXT_HOP}`, ''),
+    expect: { reset: { subcode: S.AttributeLengthError } },
+  },
+  {
+    name: 'a malformed MP_REACH next to a good IPv4 NLRI field still resets',
+    bytes: update('', mpReach6('04 c0000201 00') + ORIGIN_IGP + AS_PATH_4 + NEXT_HOP, '180a0001'),
+    expect: { reset: { subcode: S.OptionalAttributeError } },
+  },
+
+  // Class: RFC 7606 §5.2, no reachable NLRI: any error stronger than attribute discard resets.
+  {
+    name: '§5.2 attributes only, ORIGIN value 7',
+    bytes: update('', attr(0x40, 1, '07') + AS_PATH_4 + NEXT_HOP, ''),
+    expect: { reset: { subcode: S.InvalidOriginAttribute, data: '40010107' } },
+  },
+  {
+    name: '§5.2 withdrawals only, COMMUNITIES of 3 octets',
+    bytes: update('180a0001', attr(0xc0, 8, '000001'), ''),
+    expect: { reset: { subcode: S.AttributeLengthError, data: 'c00803000001' } },
+  },
+  {
+    name: '§5.2 MP_UNREACH with a malformed AS_PATH',
+    bytes: update('', MP_UNREACH_V6 + attr(0x40, 2, '02 05 0000fde8'), ''),
+    expect: { reset: { subcode: S.MalformedAsPath } },
+  },
+  {
+    name: '§5.2 withdrawals only, a NEXT_HOP of 5 octets (nothing in MP_REACH to excuse it)',
+    bytes: update('180a0001', attr(0x40, 3, 'c000020100'), ''),
+    expect: { reset: { subcode: S.AttributeLengthError } },
+  },
+  {
+    name: '§5.2 + §4 attributes only, the last one running past the field',
+    bytes: update('', ORIGIN_IGP + AS_PATH_4 + '40050800000064', ''),
+    expect: { reset: { subcode: S.AttributeLengthError } },
+  },
+  {
+    name: '§5.2 an MP_REACH with no prefixes and a bad ORIGIN',
+    bytes: update('', mpReach6(`10 ${V6_NEXT_HOP} 00`) + attr(0x40, 1, '09') + AS_PATH_4, ''),
+    expect: { reset: { subcode: S.InvalidOriginAttribute } },
+  },
+  {
+    name: '§5.2 does not apply to an attribute discard (ATOMIC_AGGREGATE of 1 octet)',
+    bytes: update('180a0001', attr(0x40, 6, '00'), ''),
+    expect: { action: ErrorAction.AttributeDiscard, nlri: 0, mpNlri: 0 },
+  },
+  {
+    name: '§5.2 does not apply when only MP_UNREACH is carried (End-of-RIB shape)',
+    bytes: update('', attr(0x90, 15, '0002 01'), ''),
+    expect: { action: undefined, nlri: 0, mpNlri: 0 },
+  },
+
+  // Class: §4 overruns in an MP-only UPDATE are treat-as-withdraw for the MP NLRI, whatever the type
+  // code of the attribute that ran over (RFC 4760 §3 excuses a malformed NEXT_HOP, not an overrun).
+  {
+    name: '§4 MP-only UPDATE, a NEXT_HOP running past the field',
+    bytes: update('', MP_REACH_V6 + ORIGIN_IGP + AS_PATH_4 + '400306c0000201', ''),
+    expect: { action: ErrorAction.TreatAsWithdraw, nlri: 0, mpNlri: 2 },
+  },
+  {
+    name: '§4 MP-only UPDATE, LOCAL_PREF running past the field',
+    bytes: update('', MP_REACH_V6 + ORIGIN_IGP + AS_PATH_4 + '400505000000c8', ''),
+    expect: { action: ErrorAction.TreatAsWithdraw, nlri: 0, mpNlri: 2 },
+  },
+  {
+    name: '§4 MP-only UPDATE, a header cut short after the type code 3',
+    bytes: update('', MP_REACH_V6 + ORIGIN_IGP + AS_PATH_4 + '4003', ''),
+    expect: { action: ErrorAction.TreatAsWithdraw, nlri: 0, mpNlri: 2 },
+  },
+  {
+    name: 'RFC 4760 §3 MP-only UPDATE, a well-framed NEXT_HOP of 5 octets is ignored',
+    bytes: update('', MP_REACH_V6 + ORIGIN_IGP + AS_PATH_4 + attr(0x40, 3, 'c000020100'), ''),
+    expect: { action: undefined, nlri: 0, mpNlri: 2 },
+  },
+];
+
+for (const c of UPDATE_CORPUS) {
+  test(`malformed UPDATE: ${c.name}`, (t) => {
+    const decoded = decodeMessage(c.bytes, c.ctx ?? CTX);
+    if ('reset' in c.expect) {
+      t.false(decoded.ok, 'a session reset');
+      if (decoded.ok) return;
+      t.is(decoded.error.code, 3);
+      t.is(decoded.error.subcode, c.expect.reset.subcode, decoded.error.message);
+      if (c.expect.reset.data !== undefined) {
+        t.is(Buffer.from(decoded.error.data).toString('hex'), c.expect.reset.data.replace(/\s+/g, ''));
+      }
+      return;
+    }
+    if (!decoded.ok) return t.fail(decoded.error.message);
+    const u = decoded.message as UpdateMessage;
+    t.is(u.errorAction, c.expect.action, JSON.stringify(u.errors));
+    t.is(u.nlri.length, c.expect.nlri);
+    t.is(u.mpReach?.nlri.length ?? 0, c.expect.mpNlri, 'the MP prefixes are known, to be withdrawn');
+  });
+}

@@ -158,6 +158,16 @@ const updateResets: [string, Buffer, number, number][] = [
     3,
     2,
   ],
+  // RFC 4760 §7 / RFC 7606 §7.11: AFI/SAFI disable, answered with a session reset.
+  [
+    'an IPv6 MP_REACH_NLRI whose next-hop length is 4',
+    update('', attr(0x90, 14, '0002 01 04 c0000201 00 30 20010db80002') + ORIGIN_IGP + AS_PATH_4, ''),
+    3,
+    9,
+  ],
+  ['an MP_UNREACH_NLRI prefix overrunning it', update('', attr(0x90, 15, '0002 01 40 20010db8'), ''), 3, 9],
+  // RFC 7606 §5.2: treat-as-withdraw with no reachable NLRI is a session reset.
+  ['attributes only and an invalid ORIGIN', update('', attr(0x40, 1, '07') + AS_PATH_4 + NEXT_HOP, ''), 3, 6],
 ];
 
 for (const [name, bytes, code, subcode] of updateResets) {
@@ -200,6 +210,30 @@ for (const [name, bytes] of treatAsWithdraw) {
     t.is(s.peer.counters.updateErrors, 1);
   });
 }
+
+test('an MP-only UPDATE whose last attribute runs past the field → treat-as-withdraw of the MP NLRI (RFC 7606 §4)', async (t) => {
+  const s = await establish(t);
+  const received = nextEvent(s.peer, 'update');
+  const mp = attr(0x90, 14, '0002 01 10 20010db8000000000000000000000001 00 30 20010db80002');
+  s.script.send(update('', mp + ORIGIN_IGP + AS_PATH_4 + '400306c0000201', ''));
+  const { update: u } = await received;
+  t.is(u.errorAction, ErrorAction.TreatAsWithdraw);
+  t.is(u.mpReach?.nlri.length, 1, 'the MP prefixes are reported, to be withdrawn');
+  t.is(s.peer.state, SessionState.Established);
+  t.is(s.peer.counters.notificationsSent.size, 0);
+});
+
+test('RFC 4271 §6.3: the session knows its own addresses for the NEXT_HOP check and counts what it ignored', async (t) => {
+  const s = await establish(t);
+  const local = s.peer.localAddresses;
+  t.true(local.has(s.brindle.address), 'the connection and configured source address');
+  t.true(local.has('10.0.0.1'), 'the router ID');
+  t.false(local.has('192.0.2.1'));
+  local.nextHopIsLocal(3);
+  local.nextHopIsLocal(2);
+  t.is(local.ignoredPrefixes, 5);
+  t.is(s.peer.state, SessionState.Established);
+});
 
 test('an attribute that is only discarded (ATOMIC_AGGREGATE with a length) keeps the route', async (t) => {
   const s = await establish(t);
