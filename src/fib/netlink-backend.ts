@@ -6,6 +6,7 @@
 
 import { requireNative } from '../lib/native.ts';
 import type { NativeAddon } from '../lib/native.ts';
+import { prefixKey, wordsKey } from '../lib/prefix.ts';
 import {
   decodeAddress,
   decodeLink,
@@ -38,7 +39,6 @@ import {
   writeRouteMessage,
 } from './netlink.ts';
 import type { KernelLink, KernelRoute, RouteHead, RoutePeek } from './netlink.ts';
-import { prefixKey, wordsKey } from './desired.ts';
 import { EchoQueue, echoScope } from './echoes.ts';
 import { NetlinkSocket } from './netlink-socket.ts';
 import type { BatchReply } from './netlink-socket.ts';
