@@ -61,6 +61,9 @@ export type {
   StartOptions,
 } from './types.ts';
 
+/** Routes per datagram (the backend's batch). */
+const BATCH_SIZE = 256;
+
 export class Fib {
   private readonly context: RouteContext;
   private readonly log: Logger;
@@ -92,7 +95,7 @@ export class Fib {
     this.context = {
       table: options.table ?? RT_TABLE_MAIN,
       protocol: options.protocol ?? DEFAULT_FIB_PROTOCOL,
-      metric: options.metric ?? 0,
+      metric: 0, // the kernel's default (IPv4 0, IPv6 1024)
     };
     if (this.context.protocol < 1 || this.context.protocol > 255)
       throw new RangeError('fib protocol must be 1..255');
@@ -131,7 +134,7 @@ export class Fib {
       settled: () => this.settle(),
     };
     const limits = {
-      batchSize: options.batchSize ?? 256,
+      batchSize: BATCH_SIZE,
       maxBatchesInFlight: options.maxBatchesInFlight ?? 8,
     };
     return new WritePump(context, limits);
