@@ -7,7 +7,7 @@ import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { AsPathSegmentType, Origin } from '../../src/bgp/constants.ts';
 import type { PathAttributes } from '../../src/bgp/types.ts';
-import type { Peer } from '../../src/bgp/session/peer.ts';
+import type { Peer, SessionEvent } from '../../src/bgp/session/peer.ts';
 import type { PeerConfig } from '../../src/bgp/session/peer-config.ts';
 import { IPV6_UNICAST } from '../../src/lib/family.ts';
 import { Cleanup, createLinkedNetns } from './netns.ts';
@@ -73,7 +73,7 @@ const BRINDLE_ROUTER_ID = '10.255.0.1';
 const DAEMON_ROUTER_ID = '10.255.0.2';
 
 /** What each daemon announces: one IPv4 and one IPv6 route with every attribute the tests compare. */
-export const PEER_ROUTES: readonly PeerRoute[] = [
+const PEER_ROUTES: readonly PeerRoute[] = [
   {
     prefix: '198.51.100.0/24',
     communities: ['64512:100'],
@@ -231,4 +231,35 @@ function brindleSide(options: PairOptions): Partial<PeerConfig> & { localAs: num
     ...(options.hostname === undefined ? {} : { hostname: options.hostname }),
     ...(options.ipv6Only === true ? { families: [IPV6_UNICAST] } : {}),
   };
+}
+
+export type DownReason = Extract<SessionEvent, { kind: 'down' }>['reason'];
+
+/** Freezes the daemon with SIGSTOP (thawed when the test ends, before it is stopped) and resolves
+ * when Brindle's session with it goes down, with how long after the freeze. */
+export async function freezeDaemon(
+  t: ExecutionContext,
+  { daemon, peer }: Pair<PeerHandle>,
+): Promise<{ reason: DownReason; afterMs: number }> {
+  const down = nextEvent(peer, 'down', 10_000);
+  process.kill(daemon.daemon.pid, 'SIGSTOP');
+  // Teardowns run last-registered first: the daemon resumes before pair()'s teardown stops it.
+  t.teardown(() => {
+    if (daemon.daemon.running()) process.kill(daemon.daemon.pid, 'SIGCONT');
+  });
+  const frozenAt = Date.now();
+  const { reason } = await down;
+  return { reason, afterMs: Date.now() - frozenAt };
+}
+
+/** The daemon shuts the session down with `message` (a Cease with a shutdown communication);
+ * resolves with the reason Brindle's session went down. */
+export async function daemonShutdown(
+  net: InteropNetwork,
+  { daemon, peer }: Pair<PeerHandle>,
+  message: string,
+): Promise<DownReason> {
+  const down = nextEvent(peer, 'down', 10_000);
+  await daemon.shutdownNeighbor(net.brindle4, message);
+  return (await down).reason;
 }

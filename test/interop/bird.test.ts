@@ -6,12 +6,17 @@ import { firstValueFrom, filter, timeout, toArray, take } from 'rxjs';
 import { AsPathSegmentType, CeaseSubcode } from '../../src/bgp/constants.ts';
 import { SessionState } from '../../src/bgp/session/fsm.ts';
 import { IPV4_UNICAST, IPV6_UNICAST } from '../../src/lib/family.ts';
-import { BRINDLE_AS, brindleRoutes, interopScenario } from '../helpers/interop.ts';
+import {
+  BRINDLE_AS,
+  brindleRoutes,
+  daemonShutdown,
+  freezeDaemon,
+  interopScenario,
+} from '../helpers/interop.ts';
 import { startBird } from '../helpers/peers.ts';
 import type { BirdHandle } from '../helpers/peers.ts';
 import { waitFor } from '../helpers/netns.ts';
 import { announce } from '../helpers/routes.ts';
-import { nextEvent } from '../helpers/session.ts';
 
 const scenario = interopScenario(11, 'bird', startBird);
 const net = scenario.net;
@@ -150,30 +155,23 @@ test.serial('route refresh both ways (RFC 2918, enhanced per RFC 7313)', async (
 });
 
 test.serial('hold timer expiry: a BIRD frozen with SIGSTOP is detected', async (t) => {
-  const { daemon: bird, peer } = await pair(t, {
+  const session = await pair(t, {
     asn: BRINDLE_AS,
     brindlePassive: false,
     neighbor: { holdTime: 3 },
     holdTimeSec: 3,
   });
-  t.is(peer.negotiated?.holdTimeSec, 3);
-  const down = nextEvent(peer, 'down', 10_000);
-  process.kill(bird.daemon.pid, 'SIGSTOP');
-  t.teardown(() => {
-    process.kill(bird.daemon.pid, 'SIGCONT');
-  });
-  const started = Date.now();
-  t.like((await down).reason, { kind: 'hold-timer-expired' });
-  t.true(Date.now() - started < 4_500, 'within the 3 s hold time (plus scheduling)');
+  t.is(session.peer.negotiated?.holdTimeSec, 3);
+  const { reason, afterMs } = await freezeDaemon(t, session);
+  t.like(reason, { kind: 'hold-timer-expired' });
+  t.true(afterMs < 4_500, 'within the 3 s hold time (plus scheduling)');
 });
 
 test.serial(
   'BIRD shuts the session down: Brindle sees Cease/Administrative Shutdown with the message',
   async (t) => {
-    const { daemon: bird, peer } = await pair(t, { asn: BRINDLE_AS, brindlePassive: false });
-    const down = nextEvent(peer, 'down', 10_000);
-    await bird.shutdownNeighbor(net.brindle4, 'bird maintenance');
-    t.like((await down).reason, {
+    const session = await pair(t, { asn: BRINDLE_AS, brindlePassive: false });
+    t.like(await daemonShutdown(net, session, 'bird maintenance'), {
       kind: 'notification-received',
       notification: {
         code: 6,

@@ -10,14 +10,19 @@ import { SessionState } from '../../src/bgp/session/fsm.ts';
 import type { SessionEvent } from '../../src/bgp/session/peer.ts';
 import { IPV4_UNICAST, IPV6_UNICAST } from '../../src/lib/family.ts';
 import { formatPrefix } from '../../src/lib/prefix.ts';
-import { BRINDLE_AS, brindleRoutes, interopScenario } from '../helpers/interop.ts';
+import {
+  BRINDLE_AS,
+  brindleRoutes,
+  daemonShutdown,
+  freezeDaemon,
+  interopScenario,
+} from '../helpers/interop.ts';
 import type { PairOptions } from '../helpers/interop.ts';
 import { startFrr } from '../helpers/peers.ts';
 import type { FrrHandle } from '../helpers/peers.ts';
 import { waitFor } from '../helpers/netns.ts';
 import { announce } from '../helpers/routes.ts';
 import type { RouteCollector } from '../helpers/routes.ts';
-import { nextEvent } from '../helpers/session.ts';
 
 const FRR_EBGP_AS = 65001;
 /** The FQDN capability each side announces (the helper's `hostname` line; Brindle's config). */
@@ -347,32 +352,24 @@ test.serial('route refresh both ways (RFC 2918, enhanced per RFC 7313)', async (
 });
 
 test.serial('hold timer expiry: a bgpd frozen with SIGSTOP is detected', async (t) => {
-  const { daemon: frr, peer } = await pair(t, {
+  const session = await pair(t, {
     asn: BRINDLE_AS,
     brindlePassive: false,
     neighbor: { holdTime: 3 },
     holdTimeSec: 3,
   });
-  t.is(peer.negotiated?.holdTimeSec, 3);
-  t.is((await frrNeighbor(frr, net.brindle4)).bgpTimerHoldTimeMsecs, 3_000);
-  const down = nextEvent(peer, 'down', 10_000);
-  process.kill(frr.daemon.pid, 'SIGSTOP');
-  // Teardowns run last-in first-out: bgpd resumes before it is stopped.
-  t.teardown(() => {
-    process.kill(frr.daemon.pid, 'SIGCONT');
-  });
-  const started = Date.now();
-  t.like((await down).reason, { kind: 'hold-timer-expired' });
-  t.true(Date.now() - started < 4_500, 'within the 3 s hold time (plus scheduling)');
+  t.is(session.peer.negotiated?.holdTimeSec, 3);
+  t.is((await frrNeighbor(session.daemon, net.brindle4)).bgpTimerHoldTimeMsecs, 3_000);
+  const { reason, afterMs } = await freezeDaemon(t, session);
+  t.like(reason, { kind: 'hold-timer-expired' });
+  t.true(afterMs < 4_500, 'within the 3 s hold time (plus scheduling)');
 });
 
 test.serial(
   'FRR shuts the session down: Brindle sees Cease/Administrative Shutdown with the message',
   async (t) => {
-    const { daemon: frr, peer } = await pair(t, { asn: BRINDLE_AS, brindlePassive: false });
-    const down = nextEvent(peer, 'down', 10_000);
-    await frr.shutdownNeighbor(net.brindle4, 'frr maintenance');
-    t.like((await down).reason, {
+    const session = await pair(t, { asn: BRINDLE_AS, brindlePassive: false });
+    t.like(await daemonShutdown(net, session, 'frr maintenance'), {
       kind: 'notification-received',
       notification: {
         code: 6,

@@ -19,12 +19,17 @@ import type { UpdateMessage } from '../../src/bgp/types.ts';
 import { SessionState } from '../../src/bgp/session/fsm.ts';
 import type { SessionEvent } from '../../src/bgp/session/peer.ts';
 import { IPV4_UNICAST, IPV6_UNICAST } from '../../src/lib/family.ts';
-import { BRINDLE_AS, brindleRoutes, interopScenario } from '../helpers/interop.ts';
+import {
+  BRINDLE_AS,
+  brindleRoutes,
+  daemonShutdown,
+  freezeDaemon,
+  interopScenario,
+} from '../helpers/interop.ts';
 import { startGobgp } from '../helpers/peers.ts';
 import type { Family, GobgpHandle } from '../helpers/peers.ts';
 import { waitFor } from '../helpers/netns.ts';
 import { announce } from '../helpers/routes.ts';
-import { nextEvent } from '../helpers/session.ts';
 
 const GOBGP_EBGP_AS = 65001;
 
@@ -308,31 +313,23 @@ test.serial(
 );
 
 test.serial('hold timer expiry: a gobgpd frozen with SIGSTOP is detected', async (t) => {
-  const { daemon: gobgp, peer } = await pair(t, {
+  const session = await pair(t, {
     asn: BRINDLE_AS,
     brindlePassive: false,
     neighbor: { holdTime: 3 },
     holdTimeSec: 3,
   });
-  t.is(peer.negotiated?.holdTimeSec, 3);
-  const down = nextEvent(peer, 'down', 10_000);
-  process.kill(gobgp.daemon.pid, 'SIGSTOP');
-  // Teardowns run last-registered first: gobgpd is thawed before it is stopped.
-  t.teardown(() => {
-    if (gobgp.daemon.running()) process.kill(gobgp.daemon.pid, 'SIGCONT');
-  });
-  const started = Date.now();
-  t.like((await down).reason, { kind: 'hold-timer-expired' });
-  t.true(Date.now() - started < 4_500, 'within the 3 s hold time (plus scheduling)');
+  t.is(session.peer.negotiated?.holdTimeSec, 3);
+  const { reason, afterMs } = await freezeDaemon(t, session);
+  t.like(reason, { kind: 'hold-timer-expired' });
+  t.true(afterMs < 4_500, 'within the 3 s hold time (plus scheduling)');
 });
 
 test.serial(
   'GoBGP shuts the session down: Brindle sees Cease/Administrative Shutdown with the message',
   async (t) => {
-    const { daemon: gobgp, peer } = await pair(t, { asn: BRINDLE_AS, brindlePassive: false });
-    const down = nextEvent(peer, 'down', 10_000);
-    await gobgp.shutdownNeighbor(net.brindle4, 'gobgp maintenance');
-    t.like((await down).reason, {
+    const session = await pair(t, { asn: BRINDLE_AS, brindlePassive: false });
+    t.like(await daemonShutdown(net, session, 'gobgp maintenance'), {
       kind: 'notification-received',
       notification: {
         code: 6,
