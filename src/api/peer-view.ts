@@ -7,7 +7,7 @@ import { DEFAULT_TIMERS, SessionState } from '../bgp/session/fsm.ts';
 import type { NegotiatedSession } from '../bgp/session/negotiate.ts';
 import type { Peer } from '../bgp/session/peer.ts';
 import { formatIpv4, isIpv4 } from '../lib/address.ts';
-import { familyName } from '../lib/family.ts';
+import { familyKeyName } from '../lib/family.ts';
 import type { PeerPrefixFigures, RibCensus } from '../metrics/rib-census.ts';
 import { peerType } from '../metrics/source.ts';
 import type { PeerType, RouterView } from '../metrics/source.ts';
@@ -94,7 +94,7 @@ export function peerDetail(peer: Peer, census: RibCensus, now = Date.now()) {
       routerId: formatIpv4(c.routerId),
       passive: c.passive,
       routeReflectorClient: 'routeReflectorClient' in c ? Boolean(c.routeReflectorClient) : false,
-      families: c.families.map((f) => familyName(f >> 8, f & 0xff)),
+      families: c.families.map(familyKeyName),
       holdTimeSec: c.holdTimeSec,
       keepaliveTimeSec: c.keepaliveTimeSec ?? null,
       gracefulRestartTimeSec: c.gracefulRestartTimeSec ?? null,
@@ -125,7 +125,7 @@ export function peerDetail(peer: Peer, census: RibCensus, now = Date.now()) {
 }
 
 function negotiatedView(n: NegotiatedSession) {
-  const families = (set: ReadonlySet<number>) => [...set].map((f) => familyName(f >> 8, f & 0xff)).sort();
+  const families = (set: ReadonlySet<number>) => [...set].map(familyKeyName).sort();
   return {
     peerAs: n.peerAs,
     peerBgpIdentifier: formatIpv4(n.peerBgpIdentifier),

@@ -71,7 +71,6 @@ export class ApiServer {
   private readonly events: RouteEvents;
   private readonly clock: Clock;
   private readonly startedAt: number;
-  private readonly startedAtWall = Date.now();
   private tcp: Server | undefined;
   private unix: { server: Server; path: string; inode: number } | undefined;
   private fib: ExtensionView | undefined;
@@ -208,7 +207,7 @@ export class ApiServer {
     return {
       body: {
         live: true,
-        uptimeSec: Math.round((Date.now() - this.startedAtWall) / 1000),
+        uptimeSec: Math.round((this.clock.now() - this.startedAt) / 1000),
         datastore: this.options.metrics.datastore ?? 'unknown',
       },
     };

@@ -39,17 +39,6 @@ export const ErrorAction = {
 } as const;
 export type ErrorAction = (typeof ErrorAction)[keyof typeof ErrorAction];
 
-const ACTION_NAMES: Record<ErrorAction, string> = {
-  1: 'attribute-discard',
-  2: 'treat-as-withdraw',
-  3: 'afi-safi-disable',
-  4: 'session-reset',
-};
-
-export function errorActionName(action: ErrorAction): string {
-  return ACTION_NAMES[action];
-}
-
 /** One malformed attribute (or NLRI field) found in an UPDATE, and what RFC 7606 says to do. */
 export interface AttributeError {
   readonly action: ErrorAction;

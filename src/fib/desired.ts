@@ -5,8 +5,8 @@
 
 import { formatIpv6, parseIpv4, parseIpv6 } from '../lib/address.ts';
 import { Afi } from '../lib/family.ts';
-import { formatPrefix, maxPrefixLength } from '../lib/prefix.ts';
-import type { Prefix } from '../lib/prefix.ts';
+import { formatPrefix, maxPrefixLength, prefixKey } from '../lib/prefix.ts';
+import type { Prefix, PrefixKey } from '../lib/prefix.ts';
 import {
   familyOf,
   IP6_RT_PRIO_USER,
@@ -22,26 +22,6 @@ import type { KernelNextHop, KernelRoute } from './netlink.ts';
 import type { FibNextHop, FibRoute } from './types.ts';
 
 const NO_HOPS: readonly KernelNextHop[] = Object.freeze([]);
-
-/** A Map key per prefix: a number for IPv4 (length · 2³² + address), a string for IPv6. */
-export type PrefixKey = number | string;
-
-export function prefixKey(prefix: Prefix): PrefixKey {
-  return wordsKey(prefix.afi === Afi.Ipv4, prefix.length, prefix.w0, prefix.w1, prefix.w2, prefix.w3);
-}
-
-/** prefixKey() from the words themselves (no Prefix object: the notification path). */
-export function wordsKey(
-  v4: boolean,
-  length: number,
-  w0: number,
-  w1: number,
-  w2: number,
-  w3: number,
-): PrefixKey {
-  if (v4) return length * 0x1_0000_0000 + (w0 >>> 0);
-  return `${w0 >>> 0}:${w1 >>> 0}:${w2 >>> 0}:${w3 >>> 0}/${length}`;
-}
 
 export interface DesiredNextHop {
   /** Canonical text (RFC 5952 for IPv6). */

@@ -11,7 +11,7 @@
 // delivered; someone else's change to a prefix we are writing is either notified before our echo
 // (then our later write wins anyway) or after it (then it is delivered): either way nothing is lost.
 
-import type { PrefixKey } from './desired.ts';
+import type { PrefixKey } from '../lib/prefix.ts';
 
 /** Where a write's echo will be notified: table · 256 + protocol. */
 export function echoScope(table: number, protocol: number): number {

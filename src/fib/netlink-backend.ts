@@ -5,7 +5,7 @@
 // echoes of this backend's own writes, which it matches out (echoes.ts).
 
 import { requireNative } from '../lib/native.ts';
-import type { NativeAddon } from '../lib/native.ts';
+import { prefixKey, wordsKey } from '../lib/prefix.ts';
 import {
   decodeAddress,
   decodeLink,
@@ -38,7 +38,6 @@ import {
   writeRouteMessage,
 } from './netlink.ts';
 import type { KernelLink, KernelRoute, RouteHead, RoutePeek } from './netlink.ts';
-import { prefixKey, wordsKey } from './desired.ts';
 import { EchoQueue, echoScope } from './echoes.ts';
 import { NetlinkSocket } from './netlink-socket.ts';
 import type { BatchReply } from './netlink-socket.ts';
@@ -53,17 +52,12 @@ import type {
   RouteEvent,
 } from './types.ts';
 
-export interface NetlinkBackendOptions {
-  /** The addon; loaded with requireNative() on open() when absent. */
-  readonly native?: NativeAddon;
-  /** Messages per sendto (platform.md §2: 256). */
-  readonly batchSize?: number;
-  readonly requestRcvbufBytes?: number;
-  /** The monitor sees one notification per route written, ours included: room for a few batches'
-   * worth when the loop is busy. Needs CAP_NET_ADMIN (SO_RCVBUFFORCE) to exceed rmem_max. */
-  readonly monitorRcvbufBytes?: number;
-}
-
+/** Messages per sendto (platform.md §2: 256). */
+const BATCH_SIZE = 256;
+const REQUEST_RCVBUF_BYTES = 8 << 20;
+/** The monitor sees one notification per route written, ours included: room for a few batches' worth
+ * when the loop is busy. Needs CAP_NET_ADMIN (SO_RCVBUFFORCE) to exceed rmem_max. */
+const MONITOR_RCVBUF_BYTES = 32 << 20;
 const MONITOR_GROUPS =
   RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE;
 const DUMP_ATTEMPTS = 5;
@@ -80,7 +74,6 @@ export class NetlinkBackend implements FibBackend {
   private monitor: NetlinkSocket | undefined;
   private readonly listeners = new Set<(event: KernelEvent) => void>();
   private readonly writer = new MessageWriter();
-  private readonly batchSize: number;
   private dumpChain: Promise<unknown> = Promise.resolve();
   private eventsReceived = 0;
   private echoesDropped = 0;
@@ -96,18 +89,14 @@ export class NetlinkBackend implements FibBackend {
     w3: 0,
   };
 
-  constructor(private readonly options: NetlinkBackendOptions = {}) {
-    this.batchSize = options.batchSize ?? 256;
-  }
-
   open(): Promise<void> {
     if (this.refs++ > 0) return Promise.resolve();
-    const native = this.options.native ?? requireNative();
+    const native = requireNative();
     // The monitor first: whatever changes after it is open is seen, so a dump taken next and the
     // events that follow it leave no gap.
     this.monitor = new NetlinkSocket(native, {
       groups: MONITOR_GROUPS,
-      rcvbufBytes: this.options.monitorRcvbufBytes ?? 32 << 20,
+      rcvbufBytes: MONITOR_RCVBUF_BYTES,
       // One notification per route written: drain a whole window of batches per turn.
       maxDatagramsPerTurn: 16_384,
       onNotification: (type, flags, buf, offset, length) => this.notify(type, flags, buf, offset, length),
@@ -117,7 +106,7 @@ export class NetlinkBackend implements FibBackend {
       },
     });
     try {
-      this.request = new NetlinkSocket(native, { rcvbufBytes: this.options.requestRcvbufBytes ?? 8 << 20 });
+      this.request = new NetlinkSocket(native, { rcvbufBytes: REQUEST_RCVBUF_BYTES });
     } catch (error) {
       this.monitor.close();
       this.monitor = undefined;
@@ -153,8 +142,8 @@ export class NetlinkBackend implements FibBackend {
   async apply(ops: readonly FibOp[]): Promise<FibOpResult[]> {
     const results = new Array<FibOpResult>(ops.length).fill(OP_OK);
     const replies: Promise<void>[] = [];
-    for (let start = 0; start < ops.length; start += this.batchSize) {
-      const end = Math.min(ops.length, start + this.batchSize);
+    for (let start = 0; start < ops.length; start += BATCH_SIZE) {
+      const end = Math.min(ops.length, start + BATCH_SIZE);
       replies.push(this.sendBatch(ops, start, end, results));
     }
     await Promise.all(replies);

@@ -404,16 +404,10 @@ export function writeRouteDumpRequest(
   w.end();
 }
 
-/** RTM_GETLINK / RTM_GETADDR dump (strict checking wants the whole ifinfomsg / ifaddrmsg). */
+/** RTM_GETLINK dump (strict checking wants the whole ifinfomsg). */
 export function writeLinkDumpRequest(w: MessageWriter, seq: number): void {
   w.begin(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, seq);
   w.fixed(IFINFOMSG_LEN);
-  w.end();
-}
-
-export function writeAddressDumpRequest(w: MessageWriter, seq: number): void {
-  w.begin(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, seq);
-  w.fixed(IFADDRMSG_LEN);
   w.end();
 }
 

@@ -12,10 +12,8 @@ import { systemClock } from '../lib/clock.ts';
 import type { Clock, TimerHandle } from '../lib/clock.ts';
 import { silentLogger } from '../lib/log.ts';
 import type { Logger } from '../lib/log.ts';
-import { formatPrefix, ipv4Prefix, ipv6Prefix } from '../lib/prefix.ts';
-import type { Prefix } from '../lib/prefix.ts';
-import { prefixKey } from './desired.ts';
-import type { PrefixKey } from './desired.ts';
+import { formatPrefix, ipv4Prefix, ipv6Prefix, prefixKey } from '../lib/prefix.ts';
+import type { Prefix, PrefixKey } from '../lib/prefix.ts';
 import { LinkTable } from './links.ts';
 import { Afi } from '../lib/family.ts';
 import { familyOf, RT_TABLE_MAIN, RTN_UNICAST, RTNH_F_DEAD, RTNH_F_ONLINK } from './netlink.ts';
@@ -53,10 +51,6 @@ export interface NextHopResolverOptions {
   readonly ownProtocol?: number;
   /** Tables consulted in order, the first with a match winning, as `ip rule` lookups do (default [254]). */
   readonly tables?: readonly number[];
-  /** Let a default route resolve next hops (default false, like FRR's `ip nht resolve-via-default`). */
-  readonly resolveViaDefault?: boolean;
-  /** Debounce for re-dumps after link changes and lost notifications (default 100 ms). */
-  readonly resyncDelayMs?: number;
   readonly clock?: Clock;
   readonly logger?: Logger;
 }
@@ -141,11 +135,14 @@ function sameResolution(a: NextHopResolution, b: NextHopResolution): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
+/** A default route never resolves a next hop (FRR's default: no `ip nht resolve-via-default`). */
+const MIN_RESOLVING_LENGTH = 1;
+/** Debounce for re-dumps after link changes and lost notifications. */
+const RESYNC_DELAY_MS = 100;
+
 export class NextHopResolver {
   private readonly ownProtocol: number;
   private readonly tables: readonly number[];
-  private readonly resolveViaDefault: boolean;
-  private readonly resyncDelayMs: number;
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly views = new Map<string, RouteView>(); // `${table}/${family}`
@@ -168,8 +165,6 @@ export class NextHopResolver {
   ) {
     this.ownProtocol = options.ownProtocol ?? DEFAULT_FIB_PROTOCOL;
     this.tables = options.tables ?? [RT_TABLE_MAIN];
-    this.resolveViaDefault = options.resolveViaDefault ?? false;
-    this.resyncDelayMs = options.resyncDelayMs ?? 100;
     this.clock = options.clock ?? systemClock;
     this.log = options.logger ?? silentLogger;
   }
@@ -226,9 +221,8 @@ export class NextHopResolver {
       const path = { gateway: text, device: scope, ifindex, onlink: false };
       return { nextHop, reachable: true, gateway: text, device: scope, igpCost: 0, paths: [path] };
     }
-    const minLength = this.resolveViaDefault ? 0 : 1;
     for (const table of this.tables) {
-      const route = this.views.get(`${table}/${familyOf(address)}`)?.lookup(address, minLength);
+      const route = this.views.get(`${table}/${familyOf(address)}`)?.lookup(address, MIN_RESOLVING_LENGTH);
       if (route) return this.describe(nextHop, text, route);
     }
     return { nextHop, reachable: false, paths: [] };
@@ -318,7 +312,7 @@ export class NextHopResolver {
 
   private scheduleResync(): void {
     if (this.resyncTimer) return;
-    this.resyncTimer = this.clock.setTimer(this.resyncDelayMs, () => {
+    this.resyncTimer = this.clock.setTimer(RESYNC_DELAY_MS, () => {
       this.resyncTimer = undefined;
       if (!this.started) return;
       this.reload().catch((error: unknown) => {

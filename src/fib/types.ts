@@ -129,12 +129,8 @@ export interface FibOptions {
   readonly table?: number;
   /** rtm_protocol of Brindle's routes (default 205, the config's `fib.protocol`). */
   readonly protocol?: number;
-  /** RTA_PRIORITY of Brindle's routes; 0 (default) is the kernel's default (IPv4 0, IPv6 1024). */
-  readonly metric?: number;
   /** stop() leaves routes in place (graceful restart) unless told otherwise (default true). */
   readonly keepRoutesOnStop?: boolean;
-  /** Routes per datagram (default 256). */
-  readonly batchSize?: number;
   /** Datagrams written before waiting for their fences (default 8). */
   readonly maxBatchesInFlight?: number;
   /** Backoff for refused writes: initialMs · 2^(attempt-1), at most maxMs (defaults 1 s, 60 s). */

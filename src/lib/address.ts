@@ -106,8 +106,3 @@ export function formatIpv6(bytes: Uint8Array, offset = 0): string {
 export function isIpv6(text: string): boolean {
   return parseIpv6(text) !== undefined;
 }
-
-/** fe80::/10, RFC 4291 §2.5.6. */
-export function isIpv6LinkLocal(bytes: Uint8Array): boolean {
-  return bytes[0] === 0xfe && (bytes[1] & 0xc0) === 0x80;
-}

@@ -19,6 +19,21 @@ export function familyKey(afi: number, safi: number): number {
   return (afi << 8) | safi;
 }
 
+/** The AFI of a familyKey(). */
+export function familyAfi(key: number): number {
+  return key >>> 8;
+}
+
+/** The SAFI of a familyKey(). */
+export function familySafi(key: number): number {
+  return key & 0xff;
+}
+
+/** familyName() of a familyKey(). */
+export function familyKeyName(key: number): string {
+  return familyName(familyAfi(key), familySafi(key));
+}
+
 export const IPV4_UNICAST = familyKey(Afi.Ipv4, Safi.Unicast);
 export const IPV6_UNICAST = familyKey(Afi.Ipv6, Safi.Unicast);
 

@@ -81,13 +81,25 @@ export function parsePrefix(text: string, pathId = 0): Nlri | undefined {
   return ipv6Prefix(words, length, pathId);
 }
 
-export function samePrefix(a: Prefix, b: Prefix): boolean {
-  return (
-    a.afi === b.afi &&
-    a.length === b.length &&
-    a.w0 === b.w0 &&
-    a.w1 === b.w1 &&
-    a.w2 === b.w2 &&
-    a.w3 === b.w3
-  );
+/**
+ * A Map key per prefix: a number for IPv4 (length · 2³² + address, exact in a double and kept unboxed
+ * by V8), a string for IPv6. Equal prefixes give equal keys; the type alone tells the family.
+ */
+export type PrefixKey = number | string;
+
+export function prefixKey(prefix: Prefix): PrefixKey {
+  return wordsKey(prefix.afi === Afi.Ipv4, prefix.length, prefix.w0, prefix.w1, prefix.w2, prefix.w3);
+}
+
+/** prefixKey() from the words themselves, for decoders that have no Prefix object yet. */
+export function wordsKey(
+  v4: boolean,
+  length: number,
+  w0: number,
+  w1: number,
+  w2: number,
+  w3: number,
+): PrefixKey {
+  if (v4) return length * 0x1_0000_0000 + (w0 >>> 0);
+  return `${w0 >>> 0}:${w1 >>> 0}:${w2 >>> 0}:${w3 >>> 0}/${length}`;
 }

@@ -8,7 +8,7 @@
 // when something happened, not how long ago): `time() - brindle_bgp_session_state_change_timestamp_seconds`.
 
 import type { Registry } from 'prom-client';
-import { familyName } from '../lib/family.ts';
+import { familyKeyName } from '../lib/family.ts';
 import { SessionState } from '../bgp/session/fsm.ts';
 import type { Peer } from '../bgp/session/peer.ts';
 import { messageTypeName } from '../bgp/session/counters.ts';
@@ -261,6 +261,6 @@ function registerPrefixGauges(registry: Registry, source: BrindleSource, rib: Ri
 /** The families a peer's prefix series are exported for: what it negotiated, else what it has paths in. */
 function familiesOf(peer: Peer, byFamily: ReadonlyMap<string, unknown> | undefined): string[] {
   const families = new Set<string>(byFamily?.keys() ?? []);
-  for (const key of peer.negotiated?.families ?? []) families.add(familyName(key >> 8, key & 0xff));
+  for (const key of peer.negotiated?.families ?? []) families.add(familyKeyName(key));
   return [...families].sort();
 }

@@ -8,6 +8,8 @@ import type { Registry } from 'prom-client';
 import { scrapedCounter, scrapedGauge } from './collect.ts';
 import type { Emit } from './collect.ts';
 import type { FibStats } from '../fib/stats.ts';
+import { systemClock } from '../lib/clock.ts';
+import type { Clock } from '../lib/clock.ts';
 import type { IpamNodeStats, IpamPoolStats, IpamStats } from '../ipam/usage.ts';
 
 // --- FIB -------------------------------------------------------------------------------------------
@@ -95,17 +97,21 @@ export interface IpamMetricsSource {
 }
 
 /** One stats read shared by the series of one scrape (they are collected within milliseconds). */
-function sharedRead<T>(read: () => T | Promise<T>, ttlMs = 500): () => Promise<T> {
+function sharedRead<T>(read: () => T | Promise<T>, clock: Clock, ttlMs = 500): () => Promise<T> {
   let last: { at: number; value: Promise<T> } | undefined;
   return () => {
-    const now = performance.now();
+    const now = clock.now();
     if (!last || now - last.at > ttlMs) last = { at: now, value: Promise.resolve().then(read) };
     return last.value;
   };
 }
 
-export function registerIpamMetrics(registry: Registry, ipam: IpamMetricsSource): void {
-  const stats = sharedRead(() => ipam.ipamStats());
+export function registerIpamMetrics(
+  registry: Registry,
+  ipam: IpamMetricsSource,
+  clock: Clock = systemClock,
+): void {
+  const stats = sharedRead(() => ipam.ipamStats(), clock);
   const pool = (name: string, help: string, pick: (p: IpamPoolStats) => number) =>
     scrapedGauge(registry, { name, help, labelNames: ['ippool'] }, async (emit) => {
       for (const p of (await stats()).pools) emit({ ippool: p.pool }, pick(p));

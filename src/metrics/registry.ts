@@ -7,6 +7,8 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Subscription } from 'rxjs';
 import type { StoreHealth } from '../datastore/store.ts';
 import { formatIpv4 } from '../lib/address.ts';
+import { systemClock } from '../lib/clock.ts';
+import type { Clock } from '../lib/clock.ts';
 import { registerBgpMetrics } from './bgp-metrics.ts';
 import { scrapedGauge } from './collect.ts';
 import { registerFibMetrics, registerIpamMetrics } from './extensions.ts';
@@ -33,6 +35,8 @@ export interface MetricsOptions {
   /** prom-client's process_* and nodejs_* series (default on). */
   readonly processMetrics?: boolean;
   readonly census?: RibWatcherOptions;
+  /** Times the IPAM figures' reuse within one scrape (default: the system clock). */
+  readonly clock?: Clock;
 }
 
 export class BrindleMetrics {
@@ -42,11 +46,13 @@ export class BrindleMetrics {
   private readonly subscription: Subscription | undefined;
   private fibRegistered = false;
   private ipamRegistered = false;
+  private readonly clock: Clock;
 
   constructor(
     readonly source: BrindleSource,
     options: MetricsOptions = {},
   ) {
+    this.clock = options.clock ?? systemClock;
     this.rib = new RibWatcher(source, options.census);
     this.subscription = source.datastoreHealth$?.subscribe((h) => (this.datastoreHealth = h));
     registerBgpMetrics(this.registry, source, this.rib);
@@ -120,7 +126,7 @@ export class BrindleMetrics {
   registerIpam(ipam: IpamMetricsSource): void {
     if (this.ipamRegistered) throw new Error('IPAM metrics are already registered');
     this.ipamRegistered = true;
-    registerIpamMetrics(this.registry, ipam);
+    registerIpamMetrics(this.registry, ipam, this.clock);
   }
 
   /** The text exposition format and its content type. */

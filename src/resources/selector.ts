@@ -48,10 +48,6 @@ export function parseSelector(text: string): Selector | SelectorError {
   return new ParsedSelector(text, root);
 }
 
-export function isSelectorError(value: Selector | SelectorError): value is SelectorError {
-  return value instanceof SelectorError;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Syntax tree and evaluation (libcalico-go/lib/selector/parser/ast.go semantics).
 

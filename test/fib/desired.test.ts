@@ -1,12 +1,11 @@
 // Desired routes (desired.ts): validation and canonical form, the exact kernel route written, how a
 // dumped route is compared with a wish, and the reconcile diff start() and every resync run.
 import test from 'ava';
-import { formatPrefix } from '../../src/lib/prefix.ts';
+import { formatPrefix, prefixKey } from '../../src/lib/prefix.ts';
 import {
   desiredRoute,
   kernelRoute,
   planReconcile,
-  prefixKey,
   routeMatches,
   sameDesired,
 } from '../../src/fib/desired.ts';

@@ -7,7 +7,7 @@ import { encodeEndOfRib, endOfRibFamily } from '../../src/bgp/codec/update.ts';
 import { ErrorAction } from '../../src/bgp/errors.ts';
 import type { PathAttributes, UpdateMessage } from '../../src/bgp/types.ts';
 import type { Peer } from '../../src/bgp/session/peer.ts';
-import { familyKey, familyName, Safi } from '../../src/lib/family.ts';
+import { familyAfi, familyKey, familyName, familySafi, Safi } from '../../src/lib/family.ts';
 import { formatPrefix, parsePrefix } from '../../src/lib/prefix.ts';
 import type { Nlri } from '../../src/lib/prefix.ts';
 
@@ -34,7 +34,8 @@ export function announce(peer: Peer, routes: readonly TestRoute[], endOfRib = tr
   const count = packer.messageCount;
   session.sendUpdates(packer.take(), count);
   if (!endOfRib) return;
-  for (const family of families) session.sendUpdates(encodeEndOfRib(family >> 8, family & 0xff, ctx), 1);
+  for (const family of families)
+    session.sendUpdates(encodeEndOfRib(familyAfi(family), familySafi(family), ctx), 1);
 }
 
 export function withdraw(peer: Peer, prefixes: readonly string[]): void {

@@ -2,114 +2,25 @@
 // communities and large communities in both directions, route refresh both ways, hold-timer expiry
 // against a frozen BIRD, and Cease with a shutdown communication from either side.
 import test from 'ava';
-import type { ExecutionContext } from 'ava';
 import { firstValueFrom, filter, timeout, toArray, take } from 'rxjs';
-import { AsPathSegmentType, CeaseSubcode, Origin } from '../../src/bgp/constants.ts';
-import type { PathAttributes } from '../../src/bgp/types.ts';
+import { AsPathSegmentType, CeaseSubcode } from '../../src/bgp/constants.ts';
 import { SessionState } from '../../src/bgp/session/fsm.ts';
-import type { Peer } from '../../src/bgp/session/peer.ts';
 import { IPV4_UNICAST, IPV6_UNICAST } from '../../src/lib/family.ts';
-import { interopNetwork, withDiagnostics } from '../helpers/interop.ts';
-import type { InteropNetwork } from '../helpers/interop.ts';
+import {
+  BRINDLE_AS,
+  brindleRoutes,
+  daemonShutdown,
+  freezeDaemon,
+  interopScenario,
+} from '../helpers/interop.ts';
 import { startBird } from '../helpers/peers.ts';
-import type { BirdHandle, PeerNeighbor, PeerRoute } from '../helpers/peers.ts';
+import type { BirdHandle } from '../helpers/peers.ts';
 import { waitFor } from '../helpers/netns.ts';
-import { announce, RouteCollector } from '../helpers/routes.ts';
-import { nextEvent, speaker } from '../helpers/session.ts';
-import type { Speaker } from '../helpers/session.ts';
+import { announce } from '../helpers/routes.ts';
 
-const BRINDLE_AS = 64512;
-
-const PEER_ROUTES: PeerRoute[] = [
-  {
-    prefix: '198.51.100.0/24',
-    communities: ['64512:100'],
-    largeCommunities: ['64512:1:2'],
-    med: 10,
-    localPref: 200,
-  },
-  {
-    prefix: '2001:db8:100::/48',
-    communities: ['64512:101'],
-    largeCommunities: ['64512:3:4'],
-    med: 20,
-    localPref: 210,
-  },
-];
-
-function brindleRoutes(
-  net: InteropNetwork,
-  asPath: number[],
-): { prefix: string; attributes: PathAttributes; nextHop6?: string }[] {
-  const base: PathAttributes = {
-    origin: Origin.Igp,
-    asPath: asPath.length ? [{ type: AsPathSegmentType.AsSequence, asns: asPath }] : [],
-    localPref: 150,
-    communities: [64512 * 65536 + 300],
-    largeCommunities: [{ globalAdministrator: 64512, localData1: 5, localData2: 6 }],
-  };
-  return [
-    { prefix: '203.0.113.0/24', attributes: { ...base, nextHop: net.brindle4 } },
-    { prefix: '2001:db8:200::/48', attributes: base, nextHop6: net.brindle6 },
-  ];
-}
-
-let net: InteropNetwork;
-test.before(async () => {
-  net = await interopNetwork(11, 'bird');
-});
-test.after.always(async () => {
-  await net?.cleanup.run();
-});
-
-interface Pair {
-  bird: BirdHandle;
-  brindle: Speaker;
-  peer: Peer;
-  routes: RouteCollector;
-}
-
-/** A BIRD in the namespace and a Brindle speaker in the root namespace, peered with each other. */
-async function pair(
-  t: ExecutionContext,
-  birdAs: number,
-  neighbor: Partial<PeerNeighbor>,
-  brindlePassive: boolean,
-  holdTimeSec = 240,
-): Promise<Pair> {
-  const bird = await startBird({
-    netns: net.netns,
-    routerId: '10.255.0.2',
-    localAddress: net.peer4,
-    localAddress6: net.peer6,
-    asn: birdAs,
-    neighbors: [
-      { address: net.brindle4, asn: BRINDLE_AS, addPath: true, gracefulRestart: true, ...neighbor },
-    ],
-    staticRoutes: PEER_ROUTES,
-  });
-  const brindle = await speaker({ routerId: '10.255.0.1', port: 179, address: net.brindle4 });
-  t.teardown(async () => {
-    await brindle.close();
-    await bird.stop();
-  });
-  const peer = brindle.peerWith(net.peer4, {
-    localAs: BRINDLE_AS,
-    peerAs: birdAs,
-    passive: brindlePassive,
-    holdTimeSec,
-  });
-  const routes = new RouteCollector(peer);
-  await withDiagnostics(
-    t,
-    () => bird.daemon.output(),
-    async () => {
-      await nextEvent(peer, 'established', 20_000);
-      await bird.waitEstablished(net.brindle4);
-    },
-  );
-  return { bird, brindle, peer, routes };
-}
+const scenario = interopScenario(11, 'bird', startBird);
+const net = scenario.net;
+const pair = scenario.pair;
 
 async function birdRoutes(bird: BirdHandle): Promise<string> {
   return (await bird.rib('ipv4')) + (await bird.rib('ipv6'));
@@ -123,7 +34,7 @@ for (const [kind, birdAs] of [
     test.serial(
       `${kind}, Brindle ${brindlePassive ? 'passive' : 'active'}: the session reaches Established on both sides`,
       async (t) => {
-        const { peer } = await pair(t, birdAs, { passive: !brindlePassive }, brindlePassive);
+        const { peer } = await pair(t, { asn: birdAs, brindlePassive });
         t.is(peer.state, SessionState.Established);
         t.is(peer.session?.direction, brindlePassive ? 'inbound' : 'outbound');
         t.is(peer.negotiated?.external, kind === 'eBGP');
@@ -135,7 +46,7 @@ for (const [kind, birdAs] of [
 test.serial(
   'iBGP, Brindle active: capabilities as both announced; routes both ways with their attributes',
   async (t) => {
-    const { bird, peer, routes } = await pair(t, BRINDLE_AS, { passive: true }, false);
+    const { daemon: bird, peer, routes } = await pair(t, { asn: BRINDLE_AS, brindlePassive: false });
     const n = peer.negotiated!;
     t.false(n.external);
     t.deepEqual([...n.families].sort(), [IPV4_UNICAST, IPV6_UNICAST]);
@@ -172,7 +83,7 @@ test.serial(
     t.is(v6.attributes.localPref, 210);
     t.true(routes.endOfRib.has('ipv4-unicast') && routes.endOfRib.has('ipv6-unicast'));
 
-    announce(peer, brindleRoutes(net, []));
+    announce(peer, brindleRoutes(net, { localPref: 150 }));
     await waitFor(
       async () =>
         /203\.0\.113\.0\/24/.test(await birdRoutes(bird)) &&
@@ -192,7 +103,7 @@ test.serial(
 test.serial(
   'eBGP, Brindle passive: BIRD connects; AS_PATH and MED arrive, Brindle routes carry its AS',
   async (t) => {
-    const { bird, peer, routes } = await pair(t, 65001, {}, true);
+    const { daemon: bird, peer, routes } = await pair(t, { asn: 65001, brindlePassive: true });
     t.true(peer.negotiated!.external);
     t.is(peer.negotiated!.peerAs, 65001);
     t.is(peer.session?.direction, 'inbound');
@@ -202,7 +113,7 @@ test.serial(
     t.deepEqual(v4.attributes.largeCommunities, [
       { globalAdministrator: 64512, localData1: 1, localData2: 2 },
     ]);
-    announce(peer, brindleRoutes(net, [BRINDLE_AS]));
+    announce(peer, brindleRoutes(net, { asPath: [BRINDLE_AS], localPref: 150 }));
     await waitFor(async () => /203\.0\.113\.0\/24/.test(await bird.rib('ipv4')), {
       timeoutMs: 10_000,
       what: 'route in BIRD',
@@ -212,7 +123,7 @@ test.serial(
 );
 
 test.serial('route refresh both ways (RFC 2918, enhanced per RFC 7313)', async (t) => {
-  const { bird, peer, routes } = await pair(t, BRINDLE_AS, { passive: true }, false);
+  const { daemon: bird, peer, routes } = await pair(t, { asn: BRINDLE_AS, brindlePassive: false });
   await waitFor(() => routes.prefixes().length === 2, { timeoutMs: 10_000, what: 'routes from BIRD' });
   // Brindle asks BIRD to re-send IPv4: BIRD answers with BoRR, the routes, EoRR.
   const markers = firstValueFrom(
@@ -244,25 +155,23 @@ test.serial('route refresh both ways (RFC 2918, enhanced per RFC 7313)', async (
 });
 
 test.serial('hold timer expiry: a BIRD frozen with SIGSTOP is detected', async (t) => {
-  const { bird, peer } = await pair(t, BRINDLE_AS, { passive: true, holdTime: 3 }, false, 3);
-  t.is(peer.negotiated?.holdTimeSec, 3);
-  const down = nextEvent(peer, 'down', 10_000);
-  process.kill(bird.daemon.pid, 'SIGSTOP');
-  t.teardown(() => {
-    process.kill(bird.daemon.pid, 'SIGCONT');
+  const session = await pair(t, {
+    asn: BRINDLE_AS,
+    brindlePassive: false,
+    neighbor: { holdTime: 3 },
+    holdTimeSec: 3,
   });
-  const started = Date.now();
-  t.like((await down).reason, { kind: 'hold-timer-expired' });
-  t.true(Date.now() - started < 4_500, 'within the 3 s hold time (plus scheduling)');
+  t.is(session.peer.negotiated?.holdTimeSec, 3);
+  const { reason, afterMs } = await freezeDaemon(t, session);
+  t.like(reason, { kind: 'hold-timer-expired' });
+  t.true(afterMs < 4_500, 'within the 3 s hold time (plus scheduling)');
 });
 
 test.serial(
   'BIRD shuts the session down: Brindle sees Cease/Administrative Shutdown with the message',
   async (t) => {
-    const { bird, peer } = await pair(t, BRINDLE_AS, { passive: true }, false);
-    const down = nextEvent(peer, 'down', 10_000);
-    await bird.shutdownNeighbor(net.brindle4, 'bird maintenance');
-    t.like((await down).reason, {
+    const session = await pair(t, { asn: BRINDLE_AS, brindlePassive: false });
+    t.like(await daemonShutdown(net, session, 'bird maintenance'), {
       kind: 'notification-received',
       notification: {
         code: 6,
@@ -276,7 +185,7 @@ test.serial(
 test.serial(
   'Brindle shuts the session down: BIRD reports Cease/Administrative Shutdown with the message',
   async (t) => {
-    const { bird, peer } = await pair(t, BRINDLE_AS, { passive: true }, false);
+    const { daemon: bird, peer } = await pair(t, { asn: BRINDLE_AS, brindlePassive: false });
     peer.stop(CeaseSubcode.AdministrativeShutdown, 'brindle maintenance');
     t.is(peer.state, SessionState.Idle);
     await waitFor(async () => /Administrative shutdown/i.test(await bird.neighbors()), {
@@ -291,31 +200,15 @@ test.serial(
 test.serial(
   'IPv6 transport: a session over IPv6 (as Calico runs bird6) carries IPv6 routes both ways',
   async (t) => {
-    const bird = await startBird({
-      netns: net.netns,
-      routerId: '10.255.0.2',
-      localAddress: net.peer6,
-      localAddress6: net.peer6,
+    const {
+      daemon: bird,
+      peer,
+      routes,
+    } = await pair(t, {
       asn: BRINDLE_AS,
-      neighbors: [{ address: net.brindle6, asn: BRINDLE_AS, passive: true, families: ['ipv6'] }],
-      staticRoutes: PEER_ROUTES.filter((r) => r.prefix.includes(':')),
+      brindlePassive: false,
+      ipv6Only: true,
     });
-    const brindle = await speaker({ routerId: '10.255.0.1', port: 179, address: net.brindle6 });
-    t.teardown(async () => {
-      await brindle.close();
-      await bird.stop();
-    });
-    const peer = brindle.peerWith(net.peer6, {
-      localAs: BRINDLE_AS,
-      peerAs: BRINDLE_AS,
-      families: [IPV6_UNICAST],
-    });
-    const routes = new RouteCollector(peer);
-    await withDiagnostics(
-      t,
-      () => bird.daemon.output(),
-      () => nextEvent(peer, 'established', 20_000),
-    );
     t.deepEqual([...peer.negotiated!.families], [IPV6_UNICAST]);
     await waitFor(() => routes.prefixes().includes('2001:db8:100::/48'), {
       timeoutMs: 10_000,
@@ -324,7 +217,7 @@ test.serial(
     t.is(routes.get('2001:db8:100::/48')[0].nextHop, net.peer6);
     announce(
       peer,
-      brindleRoutes(net, []).filter((r) => r.prefix.includes(':')),
+      brindleRoutes(net, { localPref: 150 }).filter((r) => r.prefix.includes(':')),
     );
     await waitFor(async () => /2001:db8:200::\/48/.test(await bird.rib('ipv6')), {
       timeoutMs: 10_000,

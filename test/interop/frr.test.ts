@@ -6,66 +6,31 @@ import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { firstValueFrom, filter, takeWhile, timeout, toArray, take } from 'rxjs';
 import { AsPathSegmentType, CapabilityCode, CeaseSubcode, Origin } from '../../src/bgp/constants.ts';
-import type { PathAttributes } from '../../src/bgp/types.ts';
 import { SessionState } from '../../src/bgp/session/fsm.ts';
-import type { Peer, SessionEvent } from '../../src/bgp/session/peer.ts';
+import type { SessionEvent } from '../../src/bgp/session/peer.ts';
 import { IPV4_UNICAST, IPV6_UNICAST } from '../../src/lib/family.ts';
 import { formatPrefix } from '../../src/lib/prefix.ts';
-import { interopNetwork, withDiagnostics } from '../helpers/interop.ts';
-import type { InteropNetwork } from '../helpers/interop.ts';
+import {
+  BRINDLE_AS,
+  brindleRoutes,
+  daemonShutdown,
+  freezeDaemon,
+  interopScenario,
+} from '../helpers/interop.ts';
+import type { PairOptions } from '../helpers/interop.ts';
 import { startFrr } from '../helpers/peers.ts';
-import type { FrrHandle, PeerNeighbor, PeerRoute } from '../helpers/peers.ts';
+import type { FrrHandle } from '../helpers/peers.ts';
 import { waitFor } from '../helpers/netns.ts';
-import { announce, RouteCollector } from '../helpers/routes.ts';
-import type { TestRoute } from '../helpers/routes.ts';
-import { nextEvent, speaker } from '../helpers/session.ts';
-import type { Speaker } from '../helpers/session.ts';
+import { announce } from '../helpers/routes.ts';
+import type { RouteCollector } from '../helpers/routes.ts';
 
-const BRINDLE_AS = 64512;
 const FRR_EBGP_AS = 65001;
 /** The FQDN capability each side announces (the helper's `hostname` line; Brindle's config). */
 const FRR_HOSTNAME = 'brindle-test-frr';
 const BRINDLE_HOSTNAME = 'brindle-test';
 
-const PEER_ROUTES: PeerRoute[] = [
-  {
-    prefix: '198.51.100.0/24',
-    communities: ['64512:100'],
-    largeCommunities: ['64512:1:2'],
-    med: 10,
-    localPref: 200,
-  },
-  {
-    prefix: '2001:db8:100::/48',
-    communities: ['64512:101'],
-    largeCommunities: ['64512:3:4'],
-    med: 20,
-    localPref: 210,
-  },
-];
-
-/** Brindle's routes: iBGP ones carry LOCAL_PREF, eBGP ones Brindle's AS (RFC 4271 §5.1.2, §5.1.5). */
-function brindleRoutes(net: InteropNetwork, external: boolean): TestRoute[] {
-  const base: PathAttributes = {
-    origin: Origin.Igp,
-    asPath: external ? [{ type: AsPathSegmentType.AsSequence, asns: [BRINDLE_AS] }] : [],
-    ...(external ? {} : { localPref: 150 }),
-    communities: [64512 * 65536 + 300],
-    largeCommunities: [{ globalAdministrator: 64512, localData1: 5, localData2: 6 }],
-  };
-  return [
-    { prefix: '203.0.113.0/24', attributes: { ...base, nextHop: net.brindle4 } },
-    { prefix: '2001:db8:200::/48', attributes: base, nextHop6: net.brindle6 },
-  ];
-}
-
-let net: InteropNetwork;
-test.before(async () => {
-  net = await interopNetwork(13, 'frr');
-});
-test.after.always(async () => {
-  await net?.cleanup.run();
-});
+const scenario = interopScenario(13, 'frr', startFrr);
+const net = scenario.net;
 
 // --- FRR's JSON views ------------------------------------------------------------------------------
 
@@ -155,79 +120,9 @@ async function frrPath(frr: FrrHandle, prefix: string): Promise<FrrPath | undefi
 
 // --- a bgpd and a Brindle speaker, peered -----------------------------------------------------------
 
-interface Pair {
-  frr: FrrHandle;
-  brindle: Speaker;
-  peer: Peer;
-  routes: RouteCollector;
-}
-
-/**
- * A bgpd in the namespace and a Brindle speaker in the root namespace, peered with each other. The
- * passive side starts first: bgpd's ConnectRetry is 120 s, so a bgpd whose first connection is
- * refused would sit out the rest of the test.
- */
-async function pair(
-  t: ExecutionContext,
-  frrAs: number,
-  neighbor: Partial<PeerNeighbor>,
-  brindlePassive: boolean,
-  holdTimeSec = 240,
-): Promise<Pair> {
-  const started: { frr?: FrrHandle; brindle?: Speaker } = {};
-  t.teardown(async () => {
-    await started.brindle?.close();
-    await started.frr?.stop();
-  });
-  const startBgpd = async (): Promise<FrrHandle> =>
-    (started.frr = await startFrr({
-      netns: net.netns,
-      routerId: '10.255.0.2',
-      localAddress: net.peer4,
-      localAddress6: net.peer6,
-      asn: frrAs,
-      neighbors: [
-        {
-          address: net.brindle4,
-          asn: BRINDLE_AS,
-          addPath: true,
-          gracefulRestart: true,
-          passive: !brindlePassive,
-          ...neighbor,
-        },
-      ],
-      staticRoutes: PEER_ROUTES,
-    }));
-  const first = brindlePassive ? undefined : await startBgpd();
-  const brindle = (started.brindle = await speaker({
-    routerId: '10.255.0.1',
-    port: 179,
-    address: net.brindle4,
-  }));
-  const peer = brindle.peerWith(net.peer4, {
-    localAs: BRINDLE_AS,
-    peerAs: frrAs,
-    passive: brindlePassive,
-    holdTimeSec,
-    hostname: BRINDLE_HOSTNAME,
-  });
-  const routes = new RouteCollector(peer);
-  const established = nextEvent(peer, 'established', 20_000);
-  const frr = first ?? (await startBgpd());
-  await withDiagnostics(
-    t,
-    () => frr.daemon.output(),
-    async () => {
-      await established;
-      await waitFor(async () => (await frrNeighbor(frr, net.brindle4)).bgpState === 'Established', {
-        timeoutMs: 10_000,
-        intervalMs: 100,
-        what: 'FRR to report the session Established',
-      });
-    },
-  );
-  return { frr, brindle, peer, routes };
-}
+/** A bgpd in the namespace and a Brindle speaker in the root namespace, peered with each other. */
+const pair = (t: ExecutionContext, options: Omit<PairOptions, 'hostname'>) =>
+  scenario.pair(t, { ...options, hostname: BRINDLE_HOSTNAME });
 
 const twoRoutes = (routes: RouteCollector) =>
   waitFor(() => routes.prefixes().length === 2, { timeoutMs: 10_000, what: 'routes from FRR' });
@@ -245,7 +140,7 @@ for (const [kind, frrAs] of [
     test.serial(
       `${kind}, Brindle ${brindlePassive ? 'passive' : 'active'}: the session reaches Established on both sides`,
       async (t) => {
-        const { frr, peer } = await pair(t, frrAs, {}, brindlePassive);
+        const { daemon: frr, peer } = await pair(t, { asn: frrAs, brindlePassive });
         t.is(peer.state, SessionState.Established);
         t.is(peer.session?.direction, brindlePassive ? 'inbound' : 'outbound');
         t.is(peer.negotiated?.external, kind === 'eBGP');
@@ -268,7 +163,7 @@ for (const [kind, frrAs] of [
 test.serial(
   'iBGP, Brindle active: capabilities as both announced; routes both ways with their attributes',
   async (t) => {
-    const { frr, peer, routes } = await pair(t, BRINDLE_AS, {}, false);
+    const { daemon: frr, peer, routes } = await pair(t, { asn: BRINDLE_AS, brindlePassive: false });
     const n = peer.negotiated!;
     t.false(n.external);
     t.deepEqual([...n.families].sort(), [IPV4_UNICAST, IPV6_UNICAST]);
@@ -334,7 +229,7 @@ test.serial(
       what: 'End-of-RIB for both families',
     });
 
-    announce(peer, brindleRoutes(net, false));
+    announce(peer, brindleRoutes(net, { localPref: 150 }));
     const p4 = await frrHas(frr, '203.0.113.0/24');
     t.like(p4, {
       valid: true,
@@ -367,7 +262,7 @@ test.serial(
 test.serial(
   'eBGP, Brindle passive: FRR connects; AS_PATH and MED arrive, Brindle routes carry its AS',
   async (t) => {
-    const { frr, peer, routes } = await pair(t, FRR_EBGP_AS, {}, true);
+    const { daemon: frr, peer, routes } = await pair(t, { asn: FRR_EBGP_AS, brindlePassive: true });
     t.true(peer.negotiated!.external);
     t.is(peer.negotiated!.peerAs, FRR_EBGP_AS);
     t.is(peer.session?.direction, 'inbound');
@@ -389,7 +284,7 @@ test.serial(
     ]);
     t.is(v6.nextHop, net.peer6);
 
-    announce(peer, brindleRoutes(net, true));
+    announce(peer, brindleRoutes(net, { asPath: [BRINDLE_AS] }));
     for (const [prefix, nextHop] of [
       ['203.0.113.0/24', net.brindle4],
       ['2001:db8:200::/48', net.brindle6],
@@ -415,7 +310,7 @@ const isRefresh = (e: SessionEvent): e is Extract<SessionEvent, { kind: 'route-r
   e.kind === 'route-refresh';
 
 test.serial('route refresh both ways (RFC 2918, enhanced per RFC 7313)', async (t) => {
-  const { frr, peer, routes } = await pair(t, BRINDLE_AS, {}, false);
+  const { daemon: frr, peer, routes } = await pair(t, { asn: BRINDLE_AS, brindlePassive: false });
   await twoRoutes(routes);
   // Brindle asks FRR to re-send IPv4: FRR answers with BoRR, the routes, EoRR.
   const answer = firstValueFrom(
@@ -457,27 +352,24 @@ test.serial('route refresh both ways (RFC 2918, enhanced per RFC 7313)', async (
 });
 
 test.serial('hold timer expiry: a bgpd frozen with SIGSTOP is detected', async (t) => {
-  const { frr, peer } = await pair(t, BRINDLE_AS, { holdTime: 3 }, false, 3);
-  t.is(peer.negotiated?.holdTimeSec, 3);
-  t.is((await frrNeighbor(frr, net.brindle4)).bgpTimerHoldTimeMsecs, 3_000);
-  const down = nextEvent(peer, 'down', 10_000);
-  process.kill(frr.daemon.pid, 'SIGSTOP');
-  // Teardowns run last-in first-out: bgpd resumes before it is stopped.
-  t.teardown(() => {
-    process.kill(frr.daemon.pid, 'SIGCONT');
+  const session = await pair(t, {
+    asn: BRINDLE_AS,
+    brindlePassive: false,
+    neighbor: { holdTime: 3 },
+    holdTimeSec: 3,
   });
-  const started = Date.now();
-  t.like((await down).reason, { kind: 'hold-timer-expired' });
-  t.true(Date.now() - started < 4_500, 'within the 3 s hold time (plus scheduling)');
+  t.is(session.peer.negotiated?.holdTimeSec, 3);
+  t.is((await frrNeighbor(session.daemon, net.brindle4)).bgpTimerHoldTimeMsecs, 3_000);
+  const { reason, afterMs } = await freezeDaemon(t, session);
+  t.like(reason, { kind: 'hold-timer-expired' });
+  t.true(afterMs < 4_500, 'within the 3 s hold time (plus scheduling)');
 });
 
 test.serial(
   'FRR shuts the session down: Brindle sees Cease/Administrative Shutdown with the message',
   async (t) => {
-    const { frr, peer } = await pair(t, BRINDLE_AS, {}, false);
-    const down = nextEvent(peer, 'down', 10_000);
-    await frr.shutdownNeighbor(net.brindle4, 'frr maintenance');
-    t.like((await down).reason, {
+    const session = await pair(t, { asn: BRINDLE_AS, brindlePassive: false });
+    t.like(await daemonShutdown(net, session, 'frr maintenance'), {
       kind: 'notification-received',
       notification: {
         code: 6,
@@ -491,7 +383,7 @@ test.serial(
 test.serial(
   'Brindle shuts the session down: FRR reports Cease/Administrative Shutdown with the message',
   async (t) => {
-    const { frr, peer } = await pair(t, BRINDLE_AS, {}, false);
+    const { daemon: frr, peer } = await pair(t, { asn: BRINDLE_AS, brindlePassive: false });
     peer.stop(CeaseSubcode.AdministrativeShutdown, 'brindle maintenance');
     t.is(peer.state, SessionState.Idle);
     const neighbor = await waitFor(

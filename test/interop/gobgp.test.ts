@@ -12,123 +12,30 @@
 //   tests where Brindle is passive take that long to come up.
 import { hostname } from 'node:os';
 import test from 'ava';
-import type { ExecutionContext } from 'ava';
 import { firstValueFrom, filter, timeout } from 'rxjs';
 import { endOfRibFamily } from '../../src/bgp/codec/update.ts';
-import { AsPathSegmentType, CeaseSubcode, Origin } from '../../src/bgp/constants.ts';
-import type { PathAttributes, UpdateMessage } from '../../src/bgp/types.ts';
+import { AsPathSegmentType, CeaseSubcode } from '../../src/bgp/constants.ts';
+import type { UpdateMessage } from '../../src/bgp/types.ts';
 import { SessionState } from '../../src/bgp/session/fsm.ts';
-import type { Peer, SessionEvent } from '../../src/bgp/session/peer.ts';
+import type { SessionEvent } from '../../src/bgp/session/peer.ts';
 import { IPV4_UNICAST, IPV6_UNICAST } from '../../src/lib/family.ts';
-import { interopNetwork, withDiagnostics } from '../helpers/interop.ts';
-import type { InteropNetwork } from '../helpers/interop.ts';
+import {
+  BRINDLE_AS,
+  brindleRoutes,
+  daemonShutdown,
+  freezeDaemon,
+  interopScenario,
+} from '../helpers/interop.ts';
 import { startGobgp } from '../helpers/peers.ts';
-import type { Family, GobgpHandle, PeerNeighbor, PeerRoute } from '../helpers/peers.ts';
+import type { Family, GobgpHandle } from '../helpers/peers.ts';
 import { waitFor } from '../helpers/netns.ts';
-import { announce, RouteCollector } from '../helpers/routes.ts';
-import { nextEvent, speaker } from '../helpers/session.ts';
-import type { Speaker } from '../helpers/session.ts';
+import { announce } from '../helpers/routes.ts';
 
-const BRINDLE_AS = 64512;
 const GOBGP_EBGP_AS = 65001;
 
-const PEER_ROUTES: PeerRoute[] = [
-  {
-    prefix: '198.51.100.0/24',
-    communities: ['64512:100'],
-    largeCommunities: ['64512:1:2'],
-    med: 10,
-    localPref: 200,
-  },
-  {
-    prefix: '2001:db8:100::/48',
-    communities: ['64512:101'],
-    largeCommunities: ['64512:3:4'],
-    med: 20,
-    localPref: 210,
-  },
-];
-
-/** Brindle's test routes; LOCAL_PREF only on iBGP (RFC 4271 §5.1.5). */
-function brindleRoutes(
-  net: InteropNetwork,
-  asPath: number[],
-  localPref?: number,
-): { prefix: string; attributes: PathAttributes; nextHop6?: string }[] {
-  const base: PathAttributes = {
-    origin: Origin.Igp,
-    asPath: asPath.length ? [{ type: AsPathSegmentType.AsSequence, asns: asPath }] : [],
-    ...(localPref === undefined ? {} : { localPref }),
-    communities: [64512 * 65536 + 300],
-    largeCommunities: [{ globalAdministrator: 64512, localData1: 5, localData2: 6 }],
-  };
-  return [
-    { prefix: '203.0.113.0/24', attributes: { ...base, nextHop: net.brindle4 } },
-    { prefix: '2001:db8:200::/48', attributes: base, nextHop6: net.brindle6 },
-  ];
-}
-
-let net: InteropNetwork;
-test.before(async () => {
-  net = await interopNetwork(12, 'gobgp');
-});
-test.after.always(async () => {
-  await net?.cleanup.run();
-});
-
-interface Pair {
-  gobgp: GobgpHandle;
-  brindle: Speaker;
-  peer: Peer;
-  routes: RouteCollector;
-}
-
-/** A gobgpd in the namespace and a Brindle speaker in the root namespace, peered with each other. */
-async function pair(
-  t: ExecutionContext,
-  gobgpAs: number,
-  neighbor: Partial<PeerNeighbor>,
-  brindlePassive: boolean,
-  holdTimeSec = 240,
-): Promise<Pair> {
-  const gobgp = await startGobgp({
-    netns: net.netns,
-    routerId: '10.255.0.2',
-    localAddress: net.peer4,
-    localAddress6: net.peer6,
-    asn: gobgpAs,
-    neighbors: [
-      { address: net.brindle4, asn: BRINDLE_AS, addPath: true, gracefulRestart: true, ...neighbor },
-    ],
-    staticRoutes: PEER_ROUTES,
-  });
-  const brindle = await speaker({ routerId: '10.255.0.1', port: 179, address: net.brindle4 }).catch(
-    async (error: unknown) => {
-      await gobgp.stop();
-      throw error;
-    },
-  );
-  t.teardown(async () => {
-    await brindle.close();
-    await gobgp.stop();
-  });
-  const peer = brindle.peerWith(net.peer4, {
-    localAs: BRINDLE_AS,
-    peerAs: gobgpAs,
-    passive: brindlePassive,
-    holdTimeSec,
-  });
-  const routes = new RouteCollector(peer);
-  await withDiagnostics(
-    t,
-    () => gobgp.daemon.output(),
-    async () => {
-      await nextEvent(peer, 'established', 20_000);
-      await gobgp.waitEstablished(net.brindle4, 10_000);
-    },
-  );
-  return { gobgp, brindle, peer, routes };
-}
+const scenario = interopScenario(12, 'gobgp', startGobgp);
+const net = scenario.net;
+const pair = scenario.pair;
 
 // --- GoBGP's JSON output ------------------------------------------------------------------------------
 
@@ -218,7 +125,7 @@ for (const [kind, gobgpAs] of [
     test.serial(
       `${kind}, Brindle ${brindlePassive ? 'passive' : 'active'}: the session reaches Established on both sides`,
       async (t) => {
-        const { gobgp, peer } = await pair(t, gobgpAs, { passive: !brindlePassive }, brindlePassive);
+        const { daemon: gobgp, peer } = await pair(t, { asn: gobgpAs, brindlePassive });
         t.is(peer.state, SessionState.Established);
         t.is(peer.session?.direction, brindlePassive ? 'inbound' : 'outbound');
         t.is(peer.negotiated?.external, kind === 'eBGP');
@@ -238,7 +145,7 @@ for (const [kind, gobgpAs] of [
 test.serial(
   'iBGP, Brindle active: capabilities as both announced; routes both ways with their attributes',
   async (t) => {
-    const { gobgp, peer, routes } = await pair(t, BRINDLE_AS, { passive: true }, false);
+    const { daemon: gobgp, peer, routes } = await pair(t, { asn: BRINDLE_AS, brindlePassive: false });
     const n = peer.negotiated!;
     t.false(n.external);
     t.deepEqual([...n.families].sort(), [IPV4_UNICAST, IPV6_UNICAST]);
@@ -305,7 +212,7 @@ test.serial(
     t.is(v6.attributes.localPref, 210);
 
     // Brindle's routes in GoBGP's own table.
-    announce(peer, brindleRoutes(net, [], 150));
+    announce(peer, brindleRoutes(net, { localPref: 150 }));
     const [p4, p6] = await waitFor(() => brindlePaths(gobgp), {
       timeoutMs: 10_000,
       what: 'Brindle routes in GoBGP',
@@ -324,7 +231,7 @@ test.serial(
 test.serial(
   'eBGP, Brindle passive: GoBGP connects; AS_PATH and MED arrive, Brindle routes carry its AS',
   async (t) => {
-    const { gobgp, peer, routes } = await pair(t, GOBGP_EBGP_AS, {}, true);
+    const { daemon: gobgp, peer, routes } = await pair(t, { asn: GOBGP_EBGP_AS, brindlePassive: true });
     t.true(peer.negotiated!.external);
     t.is(peer.negotiated!.peerAs, GOBGP_EBGP_AS);
     t.is(peer.session?.direction, 'inbound');
@@ -342,7 +249,7 @@ test.serial(
     t.deepEqual(v6.attributes.asPath, [{ type: AsPathSegmentType.AsSequence, asns: [GOBGP_EBGP_AS] }]);
     t.is(v6.nextHop, net.peer6);
 
-    announce(peer, brindleRoutes(net, [BRINDLE_AS]));
+    announce(peer, brindleRoutes(net, { asPath: [BRINDLE_AS] }));
     const [p4, p6] = await waitFor(() => brindlePaths(gobgp), {
       timeoutMs: 10_000,
       what: 'Brindle routes in GoBGP',
@@ -362,7 +269,7 @@ test.serial(
 test.serial(
   'route refresh (RFC 2918): GoBGP answers with its routes and End-of-RIB, no BoRR/EoRR; it never asks',
   async (t) => {
-    const { gobgp, peer, routes } = await pair(t, BRINDLE_AS, { passive: true }, false);
+    const { daemon: gobgp, peer, routes } = await pair(t, { asn: BRINDLE_AS, brindlePassive: false });
     await waitFor(() => routes.prefixes().length === 2 && routes.endOfRib.size === 2, {
       timeoutMs: 10_000,
       what: 'routes and End-of-RIB from GoBGP',
@@ -406,26 +313,23 @@ test.serial(
 );
 
 test.serial('hold timer expiry: a gobgpd frozen with SIGSTOP is detected', async (t) => {
-  const { gobgp, peer } = await pair(t, BRINDLE_AS, { passive: true, holdTime: 3 }, false, 3);
-  t.is(peer.negotiated?.holdTimeSec, 3);
-  const down = nextEvent(peer, 'down', 10_000);
-  process.kill(gobgp.daemon.pid, 'SIGSTOP');
-  // Teardowns run last-registered first: gobgpd is thawed before it is stopped.
-  t.teardown(() => {
-    if (gobgp.daemon.running()) process.kill(gobgp.daemon.pid, 'SIGCONT');
+  const session = await pair(t, {
+    asn: BRINDLE_AS,
+    brindlePassive: false,
+    neighbor: { holdTime: 3 },
+    holdTimeSec: 3,
   });
-  const started = Date.now();
-  t.like((await down).reason, { kind: 'hold-timer-expired' });
-  t.true(Date.now() - started < 4_500, 'within the 3 s hold time (plus scheduling)');
+  t.is(session.peer.negotiated?.holdTimeSec, 3);
+  const { reason, afterMs } = await freezeDaemon(t, session);
+  t.like(reason, { kind: 'hold-timer-expired' });
+  t.true(afterMs < 4_500, 'within the 3 s hold time (plus scheduling)');
 });
 
 test.serial(
   'GoBGP shuts the session down: Brindle sees Cease/Administrative Shutdown with the message',
   async (t) => {
-    const { gobgp, peer } = await pair(t, BRINDLE_AS, { passive: true }, false);
-    const down = nextEvent(peer, 'down', 10_000);
-    await gobgp.shutdownNeighbor(net.brindle4, 'gobgp maintenance');
-    t.like((await down).reason, {
+    const session = await pair(t, { asn: BRINDLE_AS, brindlePassive: false });
+    t.like(await daemonShutdown(net, session, 'gobgp maintenance'), {
       kind: 'notification-received',
       notification: {
         code: 6,
@@ -439,7 +343,7 @@ test.serial(
 test.serial(
   'Brindle shuts the session down: GoBGP reports Cease/Administrative Shutdown with the message',
   async (t) => {
-    const { gobgp, peer } = await pair(t, BRINDLE_AS, { passive: true }, false);
+    const { daemon: gobgp, peer } = await pair(t, { asn: BRINDLE_AS, brindlePassive: false });
     peer.stop(CeaseSubcode.AdministrativeShutdown, 'brindle maintenance');
     t.is(peer.state, SessionState.Idle);
     // gobgpd logs the NOTIFICATION it received, with the decoded shutdown communication.

@@ -12,7 +12,7 @@ import type {
   FqdnCapability,
   OpenMessage,
 } from '../types.ts';
-import { Afi, familyKey, IPV4_UNICAST, Safi } from '../../lib/family.ts';
+import { familyKey, IPV4_UNICAST } from '../../lib/family.ts';
 
 /** What the session layer needs to know about the local side to judge the peer's OPEN. */
 export interface LocalSpeaker {
@@ -195,5 +195,3 @@ function multiprotocolData(caps: readonly Capability[]): Uint8Array {
   }
   return Uint8Array.from(out);
 }
-
-export const DEFAULT_FAMILIES = [familyKey(Afi.Ipv4, Safi.Unicast), familyKey(Afi.Ipv6, Safi.Unicast)];

@@ -3,7 +3,7 @@
 
 import { AddPathMode, AS_TRANS, BGP_PORT, BGP_VERSION, MessageType } from '../constants.ts';
 import type { Capability, OpenMessage } from '../types.ts';
-import { Afi, familyKey, Safi } from '../../lib/family.ts';
+import { Afi, familyAfi, familyKey, familySafi, Safi } from '../../lib/family.ts';
 import { DEFAULT_TIMERS } from './fsm.ts';
 import type { FsmConfig, FsmTimers } from './fsm.ts';
 
@@ -68,7 +68,8 @@ export function peerConfig(
 /** The capabilities we announce (RFC 5492), in code order. */
 export function localCapabilities(config: PeerConfig): Capability[] {
   const caps: Capability[] = [];
-  for (const family of config.families) caps.push({ code: 1, afi: family >> 8, safi: family & 0xff });
+  for (const family of config.families)
+    caps.push({ code: 1, afi: familyAfi(family), safi: familySafi(family) });
   caps.push({ code: 2 });
   if (config.extendedMessage) caps.push({ code: 6 });
   if (config.gracefulRestartTimeSec !== undefined) {
@@ -78,8 +79,8 @@ export function localCapabilities(config: PeerConfig): Capability[] {
       notification: false,
       restartTimeSec: config.gracefulRestartTimeSec,
       families: config.families.map((f) => ({
-        afi: f >> 8,
-        safi: f & 0xff,
+        afi: familyAfi(f),
+        safi: familySafi(f),
         forwardingState: config.gracefulRestartForwarding ?? false,
       })),
     });
@@ -89,7 +90,11 @@ export function localCapabilities(config: PeerConfig): Capability[] {
   if (addPath.length > 0) {
     caps.push({
       code: 69,
-      families: addPath.map((f) => ({ afi: f >> 8, safi: f & 0xff, mode: config.addPath.get(f)! })),
+      families: addPath.map((f) => ({
+        afi: familyAfi(f),
+        safi: familySafi(f),
+        mode: config.addPath.get(f)!,
+      })),
     });
   }
   caps.push({ code: 70 });
