@@ -10,7 +10,7 @@ import type { ServerResponse } from 'node:http';
 import type { Subscription } from 'rxjs';
 import { formatPrefix } from '../lib/prefix.ts';
 import type { Logger } from '../lib/log.ts';
-import type { Dest } from '../rib/route.ts';
+import type { BestPathChange } from '../rib/loc-rib.ts';
 import { destFamily } from '../metrics/rib-census.ts';
 import { ribChanges } from '../metrics/source.ts';
 import type { BrindleSource } from '../metrics/source.ts';
@@ -78,14 +78,12 @@ export class RouteEvents {
     response.on('close', () => this.clients.delete(response));
   }
 
-  private publish(batch: readonly Dest[]): void {
+  private publish(changes: readonly BestPathChange[]): void {
     if (this.clients.size === 0) return;
-    for (const dest of batch) {
-      if (!dest.bestChanged) continue;
+    for (const change of changes)
       this.pending.push(
-        `id: ${this.nextId++}\nevent: best-path\ndata: ${JSON.stringify(changeView(dest))}\n\n`,
+        `id: ${this.nextId++}\nevent: best-path\ndata: ${JSON.stringify(changeView(change))}\n\n`,
       );
-    }
     this.scheduleFlush();
   }
 
@@ -137,11 +135,11 @@ export class RouteEvents {
 }
 
 /** One best-path change: the new best path (null when the destination is gone or unreachable). */
-export function changeView(dest: Dest) {
-  const best = dest.best;
+export function changeView(change: BestPathChange) {
+  const best = change.best;
   return {
-    prefix: formatPrefix(dest),
-    family: destFamily(dest),
+    prefix: formatPrefix(change.prefix),
+    family: destFamily(change.prefix),
     best: best
       ? {
           from: best.peer.local ? 'local' : best.peer.name,
@@ -149,7 +147,8 @@ export function changeView(dest: Dest) {
           ...attributesView(best.attrs.attributes),
         }
       : null,
-    ecmp: dest.ecmp.length,
-    paths: dest.paths.length,
+    // Counted as the Loc-RIB does: a best path alone is no ECMP set.
+    ecmp: change.ecmp.length > 1 ? change.ecmp.length : 0,
+    paths: change.pathCount,
   };
 }

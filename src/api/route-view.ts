@@ -1,6 +1,7 @@
 // Loc-RIB destinations as JSON: every candidate path with its attributes, which one is best, which are
-// in the ECMP set, and for each loser the decision step that eliminated it (rib/decision.ts explain()),
-// so `brindlectl routes` can say why a route lost. Pure functions of the Loc-RIB.
+// in the ECMP set, and for each loser the decision step that eliminated it, as the Loc-RIB's own
+// decision recorded it (with its configured options), so `brindlectl routes` can say why a route lost.
+// Pure functions of the Loc-RIB.
 
 import { AsPathSegmentType, Origin } from '../bgp/constants.ts';
 import type { AsPathSegment } from '../bgp/types.ts';
@@ -9,8 +10,8 @@ import type { Afi } from '../lib/family.ts';
 import { formatPrefix, maxPrefixLength, parsePrefix } from '../lib/prefix.ts';
 import type { Prefix } from '../lib/prefix.ts';
 import type { RouteAttributes } from '../rib/attr-set.ts';
-import { DECISION_STEPS, explain } from '../rib/decision.ts';
-import type { DecisionStep } from '../rib/decision.ts';
+import { DECISION_STEPS } from '../rib/decision.ts';
+import type { LostAt } from '../rib/decision.ts';
 import type { LocRib } from '../rib/loc-rib.ts';
 import type { Dest, Path } from '../rib/route.ts';
 import { destFamily } from '../metrics/rib-census.ts';
@@ -42,11 +43,12 @@ export function parseRouteQuery(query: URLSearchParams): RouteQuery {
 }
 
 export function routesDocument(rib: LocRib | undefined, query: RouteQuery) {
-  const dests = rib ? selectDests(rib, query) : { dests: [], truncated: false };
+  if (!rib) return { count: 0, truncated: false, routes: [] };
+  const { dests, truncated } = selectDests(rib, query);
   return {
-    count: dests.dests.length,
-    truncated: dests.truncated,
-    routes: dests.dests.sort(compareDests).map(destView),
+    count: dests.length,
+    truncated,
+    routes: dests.sort(compareDests).map((dest) => destView(rib, dest)),
   };
 }
 
@@ -81,28 +83,30 @@ function compareDests(a: Dest, b: Dest): number {
 }
 
 /** Best first, then losers by how far they got in the decision process, ineligible last. */
-function rank(lostAt: DecisionStep | 'ineligible' | undefined): number {
+function rank(lostAt: LostAt | undefined): number {
   if (lostAt === undefined) return -1;
   if (lostAt === 'ineligible') return DECISION_STEPS.length;
   return DECISION_STEPS.length - DECISION_STEPS.indexOf(lostAt);
 }
 
-export function destView(dest: Dest) {
-  const explained = explain(dest.paths).sort((a, b) => rank(a.lostAt) - rank(b.lostAt));
+export function destView(rib: LocRib, dest: Dest) {
+  const explained = dest.paths
+    .map((path) => ({ path, lostAt: rib.lostAt(dest, path) }))
+    .sort((a, b) => rank(a.lostAt) - rank(b.lostAt));
   return {
     prefix: formatPrefix(dest),
     family: destFamily(dest),
-    paths: explained.map(({ path, lostAt }) => pathView(dest, path, lostAt)),
+    paths: explained.map(({ path, lostAt }) => pathView(rib, dest, path, lostAt)),
   };
 }
 
-export function pathView(dest: Dest, path: Path, lostAt?: DecisionStep | 'ineligible') {
+export function pathView(rib: LocRib, dest: Dest, path: Path, lostAt?: LostAt) {
   return {
     from: path.peer.local ? 'local' : path.peer.name,
     best: dest.best === path,
     ecmp: dest.ecmp.includes(path),
     eligible: path.eligible,
-    stale: path.stale,
+    stale: rib.isStale(dest, path),
     lostAt: dest.best === path ? null : (lostAt ?? null),
     pathId: path.pathId,
     attributes: attributesView(path.attrs.attributes),

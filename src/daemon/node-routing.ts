@@ -17,7 +17,7 @@ import { Afi, familyName, Safi } from '../lib/family.ts';
 import type { FibStats } from '../fib/stats.ts';
 import type { LocRib } from '../rib/loc-rib.ts';
 import type { NextHopResolver } from '../rib/nexthop.ts';
-import type { Dest } from '../rib/route.ts';
+import type { Path } from '../rib/route.ts';
 import type { BrindleConfig } from '../config/config.ts';
 import { IPIP_DEVICE, NO_IPIP } from './ipip-routes.ts';
 import type { IpipPolicy } from './ipip-routes.ts';
@@ -87,31 +87,36 @@ export class NodeRouting {
   follow(rib: LocRib): void {
     this.ribSubscription?.unsubscribe();
     this.rib = rib;
-    for (const dest of rib.dests()) this.apply(dest);
-    this.ribSubscription = rib.changes$.subscribe((decided) => {
-      for (const dest of decided) if (dest.bestChanged) this.apply(dest);
+    this.applyTable(rib);
+    this.ribSubscription = rib.bestPathChanges$.subscribe((changes) => {
+      for (const change of changes) this.apply(change.prefix, change.best, change.ecmp);
     });
   }
 
-  private apply(dest: Dest): void {
-    const key = formatPrefix(dest);
+  private applyTable(rib: LocRib): void {
+    for (const dest of rib.dests()) this.apply(dest, dest.best, dest.multipath);
+  }
+
+  /** One destination's best path and multipath set as a kernel route (or none). */
+  private apply(prefix: Prefix, best: Path | undefined, multipath: readonly Path[]): void {
+    const key = formatPrefix(prefix);
     if (this.blackholes.has(key)) return; // our own block: the blackhole stays, whatever BGP says
-    const paths = dest.multipath.filter((p) => !p.peer.local && p.attrs.attributes.nextHop !== undefined);
-    if (!dest.best || dest.best.peer.local || paths.length === 0) {
-      this.fib.remove(dest);
+    const paths = multipath.filter((p) => !p.peer.local && p.attrs.attributes.nextHop !== undefined);
+    if (!best || best.peer.local || paths.length === 0) {
+      this.fib.remove(prefix);
       return;
     }
     const nextHops: FibNextHop[] = [];
     for (const path of paths) {
       const nextHop = path.attrs.attributes.nextHop as string;
-      const hop = this.ipip.tunnels(dest, nextHop)
+      const hop = this.ipip.tunnels(prefix, nextHop)
         ? { gateway: nextHop, device: IPIP_DEVICE, onlink: true }
         : this.resolve(nextHop);
       if (hop && !nextHops.some((h) => h.gateway === hop.gateway && h.device === hop.device))
         nextHops.push(hop);
     }
-    if (nextHops.length === 0) this.fib.remove(dest);
-    else this.fib.setDesired({ prefix: dest, kind: 'unicast', nextHops } satisfies FibRoute);
+    if (nextHops.length === 0) this.fib.remove(prefix);
+    else this.fib.setDesired({ prefix, kind: 'unicast', nextHops } satisfies FibRoute);
   }
 
   /** A BGP next hop as the kernel reaches it: on-link it is the gateway itself; otherwise via the IGP route. */
@@ -126,7 +131,7 @@ export class NodeRouting {
   setIpip(policy: IpipPolicy): void {
     if (policy.key === this.ipip.key) return;
     this.ipip = policy;
-    if (this.rib) for (const dest of this.rib.dests()) this.apply(dest);
+    if (this.rib) this.applyTable(this.rib);
   }
 
   /** The node's own IPAM blocks: a blackhole each (pods inside get more specific routes of their own). */

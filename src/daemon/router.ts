@@ -9,10 +9,8 @@ import { silentLogger } from '../lib/log.ts';
 import type { Logger } from '../lib/log.ts';
 import { parsePrefix } from '../lib/prefix.ts';
 import type { Nlri } from '../lib/prefix.ts';
-import { MessageType, Origin, RouteRefreshSubtype } from '../bgp/constants.ts';
-import { encodeRouteRefresh } from '../bgp/codec/route-refresh.ts';
-import type { GracefulRestartCapability, RouteRefreshMessage, UpdateMessage } from '../bgp/types.ts';
-import { endOfRibFamily } from '../bgp/codec/update.ts';
+import { Origin, RouteRefreshSubtype } from '../bgp/constants.ts';
+import type { GracefulRestartCapability, RouteRefreshMessage } from '../bgp/types.ts';
 import type { DownReason } from '../bgp/session/fsm.ts';
 import { familyKey } from '../lib/family.ts';
 import { BgpListener } from '../bgp/session/listener.ts';
@@ -200,7 +198,7 @@ export class Router {
       case 'update': {
         const { ribPeer, member } = routed;
         if (!ribPeer || !member) return;
-        const { ignored } = applyUpdate(
+        const result = applyUpdate(
           this.locRib,
           ribPeer,
           event.update,
@@ -208,9 +206,9 @@ export class Router {
           member.families,
           routed.peer.localAddresses,
         );
-        if (ignored > 0) this.foreignFamily(routed, ignored);
-        if (this.gracefulRestart.isRestarting(routed.options.remoteAddress))
-          this.endOfRib(routed, event.update);
+        if (result.ignored > 0) this.foreignFamily(routed, result.ignored);
+        // RFC 4724 §4.2: a restarted peer's End-of-RIB ends the wait for that family.
+        if (result.endOfRib) this.gracefulRestart.endOfRib(routed.options.remoteAddress, result.endOfRib.afi);
         return;
       }
       case 'route-refresh':
@@ -249,7 +247,7 @@ export class Router {
     else if (message.subtype === RouteRefreshSubtype.BoRR && enhanced)
       this.locRib.markStale(ribPeer, message.afi);
     else if (message.subtype === RouteRefreshSubtype.EoRR && enhanced)
-      this.locRib.sweepStale(ribPeer, message.afi);
+      void this.locRib.sweepStale(ribPeer, message.afi);
   }
 
   private sessionUp(routed: RoutedPeer, negotiated: NegotiatedSession): void {
@@ -288,8 +286,7 @@ export class Router {
       get bufferedBytes() {
         return session.bufferedBytes;
       },
-      sendRouteRefresh: (afi, safi, subtype) =>
-        session.sendRaw(encodeRouteRefresh({ afi, safi, subtype }), MessageType.RouteRefresh),
+      sendRouteRefresh: (afi, safi, subtype) => peer.requestRouteRefresh(afi, safi, subtype),
     };
     routed.member = member;
     this.adjRibOut.addMember(
@@ -330,12 +327,6 @@ export class Router {
     routed.ribPeer = undefined;
     routed.gracefulRestart = undefined;
     routed.foreignFamilyPrefixes = 0;
-  }
-
-  /** RFC 4724 §4.2: the restarted peer's End-of-RIB ends the wait for that family. */
-  private endOfRib(routed: RoutedPeer, update: UpdateMessage): void {
-    const family = endOfRibFamily(update);
-    if (family) this.gracefulRestart.endOfRib(routed.options.remoteAddress, family.afi);
   }
 }
 

@@ -5,8 +5,11 @@
 // event-loop turn so a scrape never stalls sessions. Best-path changes are counted as decided.
 
 import type { Subscription } from 'rxjs';
+import { systemClock } from '../lib/clock.ts';
+import type { Clock } from '../lib/clock.ts';
 import { familyName, Safi } from '../lib/family.ts';
-import type { LocRib } from '../rib/loc-rib.ts';
+import type { Prefix } from '../lib/prefix.ts';
+import type { BestPathChange, LocRib } from '../rib/loc-rib.ts';
 import type { Dest } from '../rib/route.ts';
 import { ribChanges } from './source.ts';
 import type { BrindleSource } from './source.ts';
@@ -40,8 +43,8 @@ const WALK_SLICE = 25_000;
 
 export const UNICAST_FAMILIES = [familyName(1, Safi.Unicast), familyName(2, Safi.Unicast)] as const;
 
-export function destFamily(dest: Dest): string {
-  return familyName(dest.afi, Safi.Unicast);
+export function destFamily(prefix: Prefix): string {
+  return familyName(prefix.afi, Safi.Unicast);
 }
 
 class Tally implements RibCensus {
@@ -72,13 +75,6 @@ class Tally implements RibCensus {
   }
 }
 
-/** One walk over the Loc-RIB, in one go (tests, small tables). */
-export function takeCensus(rib: LocRib | undefined): RibCensus {
-  const tally = new Tally();
-  if (rib) for (const dest of rib.dests()) tally.add(dest);
-  return tally;
-}
-
 /**
  * One walk in slices, yielding to the event loop between them. Destinations added or removed during
  * the walk may or may not be counted: the figures are a scrape's approximation, never a decision input.
@@ -97,7 +93,7 @@ export async function takeCensusSliced(rib: LocRib | undefined): Promise<RibCens
 export interface RibWatcherOptions {
   /** A changed Loc-RIB is walked again at most this often (back-to-back scrapes share a walk). */
   readonly maxAgeMs?: number;
-  readonly now?: () => number;
+  readonly clock?: Clock;
 }
 
 /** Follows whichever router runs: counts best-path changes and keeps the last census while nothing changed. */
@@ -112,22 +108,21 @@ export class RibWatcher {
   private walkingRib: LocRib | undefined;
   private dirty = true;
   private readonly maxAgeMs: number;
-  private readonly now: () => number;
+  private readonly clock: Clock;
 
   constructor(
     private readonly source: BrindleSource,
     options: RibWatcherOptions = {},
   ) {
     this.maxAgeMs = options.maxAgeMs ?? 1000;
-    this.now = options.now ?? (() => performance.now());
+    this.clock = options.clock ?? systemClock;
     this.subscription = ribChanges(source).subscribe((batch) => this.onBatch(batch));
   }
 
-  private onBatch(batch: readonly Dest[]): void {
+  private onBatch(changes: readonly BestPathChange[]): void {
     this.dirty = true;
-    for (const dest of batch) {
-      if (!dest.bestChanged) continue;
-      const family = destFamily(dest);
+    for (const change of changes) {
+      const family = destFamily(change.prefix);
       this.bestPathChanges.set(family, (this.bestPathChanges.get(family) ?? 0) + 1);
     }
   }
@@ -136,7 +131,7 @@ export class RibWatcher {
   census(): Promise<RibCensus> {
     const rib = this.source.bgp?.locRib;
     const fresh = this.cached && this.cachedRib === rib;
-    if (fresh && (!this.dirty || this.now() - this.cachedAt < this.maxAgeMs))
+    if (fresh && (!this.dirty || this.clock.now() - this.cachedAt < this.maxAgeMs))
       return Promise.resolve(this.cached!);
     if (this.walking && this.walkingRib === rib) return this.walking;
     this.dirty = false;
@@ -144,7 +139,7 @@ export class RibWatcher {
       if (this.walking === walk) {
         this.cached = census;
         this.cachedRib = rib;
-        this.cachedAt = this.now();
+        this.cachedAt = this.clock.now();
         this.walking = undefined;
       }
       return census;

@@ -6,8 +6,7 @@ import { EMPTY, of, switchMap } from 'rxjs';
 import type { Observable } from 'rxjs';
 import type { StoreHealth } from '../datastore/store.ts';
 import type { Peer } from '../bgp/session/peer.ts';
-import type { LocRib } from '../rib/loc-rib.ts';
-import type { Dest } from '../rib/route.ts';
+import type { BestPathChange, LocRib } from '../rib/loc-rib.ts';
 
 /** The Adj-RIB-Out figures the metrics read (rib/adj-rib-out.ts). */
 export interface AdjRibOutView {
@@ -51,9 +50,9 @@ export function routerSource(router: RouterView, datastoreHealth$?: Observable<S
   };
 }
 
-/** Decided destinations of whichever router is running, batch by batch. */
-export function ribChanges(source: BrindleSource): Observable<readonly Dest[]> {
-  return source.router$.pipe(switchMap((router) => router?.locRib.changes$ ?? EMPTY));
+/** Best-path changes of whichever router is running, batch by batch. */
+export function ribChanges(source: BrindleSource): Observable<readonly BestPathChange[]> {
+  return source.router$.pipe(switchMap((router) => router?.locRib.bestPathChanges$ ?? EMPTY));
 }
 
 /** How a session came to be, from its name (Calico's BIRD protocol names, reflector/topology.ts). */

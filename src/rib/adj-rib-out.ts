@@ -22,6 +22,7 @@
 //   negotiated (RFC 4760 §6, RFC 4271 §9.2). The families are part of the group key, so every member
 //   of a group has the same ones and the group exports nothing else.
 
+import { RouteRefreshSubtype } from '../bgp/constants.ts';
 import { encodeEndOfRib } from '../bgp/codec/update.ts';
 import { encodeAttributeSet, UpdatePacker } from '../bgp/codec/update-packer.ts';
 import type { EncodedAttributeSet } from '../bgp/codec/update-packer.ts';
@@ -32,7 +33,7 @@ import type { Logger } from '../lib/log.ts';
 import type { AttrSet } from './attr-set.ts';
 import type { ExportPolicy, ExportTarget } from './export.ts';
 import { exportTargetKey } from './export.ts';
-import type { LocRib } from './loc-rib.ts';
+import type { DecidedBatch, LocRib } from './loc-rib.ts';
 import type { Dest, Path, RibPeer } from './route.ts';
 
 /** RFC 7911 §3 ADD-PATH send: the best path only, every eligible path, or the multipath set. */
@@ -48,8 +49,8 @@ export interface GroupMember {
   send(bytes: Buffer, messages: number): boolean;
   /** Octets queued on the socket and not yet written. */
   readonly bufferedBytes: number;
-  /** Sends a ROUTE-REFRESH message: RFC 7313 BoRR (1) and EoRR (2) around a re-advertisement. */
-  sendRouteRefresh(afi: number, safi: number, subtype: number): void;
+  /** Sends a ROUTE-REFRESH message: RFC 7313 BoRR and EoRR around a re-advertisement. */
+  sendRouteRefresh(afi: number, safi: number, subtype: RouteRefreshSubtype): void;
   /**
    * The peer as the RIB files the paths learned on this session: they are not advertised back to it
    * (split horizon, see above). Without it the member is sent every route, its own included.
@@ -335,7 +336,7 @@ export class AdjRibOut {
     private readonly log: Logger,
     private readonly options: AdjRibOutOptions = DEFAULT_ADJ_RIB_OUT_OPTIONS,
   ) {
-    rib.changes$.subscribe((changes) => this.stage(changes));
+    rib.decided$.subscribe((batch) => this.stage(batch));
   }
 
   get groupCount(): number {
@@ -378,7 +379,7 @@ export class AdjRibOut {
     group.awaitingEndOfRib.add(member);
     if (refresh) {
       group.refreshing.set(member, refresh);
-      if (refresh.enhanced) member.sendRouteRefresh(refresh.afi, refresh.safi, 1);
+      if (refresh.enhanced) member.sendRouteRefresh(refresh.afi, refresh.safi, RouteRefreshSubtype.BoRR);
     }
     this.schedule(group);
   }
@@ -459,11 +460,15 @@ export class AdjRibOut {
     }
   }
 
-  private stage(decided: readonly Dest[]): void {
+  /**
+   * A group sending one path per destination needs only those whose best changed; an ADD-PATH group
+   * sending more (RFC 7911) needs every destination whose paths changed.
+   */
+  private stage(batch: DecidedBatch): void {
     for (const group of this.groups) {
       const everyPath = group.mode !== 'best' && group.context.addPath.size > 0;
-      for (const dest of decided)
-        if ((dest.bestChanged || everyPath) && group.carries(dest)) group.stage(dest);
+      for (const dest of everyPath ? batch.pathsChanged : batch.bestChanged)
+        if (group.carries(dest)) group.stage(dest);
       group.compactIfLarge();
       if (group.staged > 0) this.schedule(group);
     }
@@ -696,7 +701,7 @@ export class AdjRibOut {
   private finishDump(group: UpdateGroup): void {
     for (const member of group.awaitingEndOfRib) {
       const refresh = group.refreshing.get(member);
-      if (refresh?.enhanced) member.sendRouteRefresh(refresh.afi, refresh.safi, 2);
+      if (refresh?.enhanced) member.sendRouteRefresh(refresh.afi, refresh.safi, RouteRefreshSubtype.EoRR);
       if (refresh) continue;
       for (const family of member.families)
         member.send(encodeEndOfRib(family >> 8, family & 0xff, member.context), 1);

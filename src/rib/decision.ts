@@ -4,23 +4,12 @@
 // total order, so "compare with the best so far" would not be); it is what other implementations call
 // deterministic MED.
 
+import { DecisionStep } from './decision-step.ts';
+import type { LostAt } from './decision-step.ts';
 import type { Path } from './route.ts';
 
-export const DecisionStep = {
-  None: 'no eligible path',
-  Only: 'only eligible path',
-  LocalPref: 'LOCAL_PREF',
-  AsPathLength: 'AS_PATH length',
-  Origin: 'ORIGIN',
-  Med: 'MULTI_EXIT_DISC',
-  External: 'eBGP over iBGP',
-  IgpCost: 'IGP cost to NEXT_HOP',
-  OriginatorId: 'ORIGINATOR_ID or BGP Identifier',
-  ClusterListLength: 'CLUSTER_LIST length',
-  PeerAddress: 'peer address',
-  PathId: 'path identifier',
-} as const;
-export type DecisionStep = (typeof DecisionStep)[keyof typeof DecisionStep];
+export { DecisionStep } from './decision-step.ts';
+export type { LostAt } from './decision-step.ts';
 
 export interface DecisionOptions {
   /** Compare MED between paths from different neighbouring ASes too. */
@@ -35,6 +24,8 @@ export interface Decision {
   readonly ecmp: readonly Path[];
   /** The step that left one path standing. */
   readonly decidedBy: DecisionStep;
+  /** Every other path and the step it lost at, recorded as the elimination ran (for `show` output). */
+  readonly lostAt: ReadonlyMap<Path, LostAt>;
 }
 
 type Rule = (candidates: Path[], options: DecisionOptions) => Path[];
@@ -100,48 +91,50 @@ const TIE_BREAKERS: readonly [DecisionStep, Rule][] = [
 
 export const DECISION_STEPS: readonly DecisionStep[] = [...BEFORE_MULTIPATH, ...TIE_BREAKERS].map(([s]) => s);
 
-/** Runs the decision process over a destination's paths. */
+/** Runs the decision process over a destination's paths, recording the step each loser lost at. */
 export function decide(
   paths: readonly Path[],
   options: DecisionOptions = DEFAULT_DECISION_OPTIONS,
 ): Decision {
-  let candidates = paths.filter((p) => p.eligible);
-  if (candidates.length === 0) return { best: undefined, ecmp: [], decidedBy: DecisionStep.None };
-  if (candidates.length === 1) return { best: candidates[0], ecmp: candidates, decidedBy: DecisionStep.Only };
+  const lostAt = new Map<Path, LostAt>();
+  let candidates: Path[] = [];
+  for (const p of paths) {
+    if (p.eligible) candidates.push(p);
+    else lostAt.set(p, 'ineligible');
+  }
+  if (candidates.length === 0) return { best: undefined, ecmp: [], decidedBy: DecisionStep.None, lostAt };
+  if (candidates.length === 1)
+    return { best: candidates[0], ecmp: candidates, decidedBy: DecisionStep.Only, lostAt };
   for (const [step, rule] of BEFORE_MULTIPATH) {
-    candidates = rule(candidates, options);
-    if (candidates.length === 1) return { best: candidates[0], ecmp: candidates, decidedBy: step };
+    candidates = eliminate(candidates, rule(candidates, options), step, lostAt);
+    if (candidates.length === 1) return { best: candidates[0], ecmp: candidates, decidedBy: step, lostAt };
   }
   const ecmp = candidates;
   for (const [step, rule] of TIE_BREAKERS) {
-    candidates = rule(candidates, options);
-    if (candidates.length === 1) return { best: candidates[0], ecmp, decidedBy: step };
+    candidates = eliminate(candidates, rule(candidates, options), step, lostAt);
+    if (candidates.length === 1) return { best: candidates[0], ecmp, decidedBy: step, lostAt };
   }
   // Distinct paths always differ in peer or path identifier: a full tie means the RIB is corrupt.
   throw new Error(`decision process tie between ${candidates.length} paths for one destination`);
 }
 
+/** Records the candidates a rule dropped as lost at `step`; returns those it kept. */
+function eliminate(candidates: Path[], kept: Path[], step: DecisionStep, lostAt: Map<Path, LostAt>): Path[] {
+  if (kept.length < candidates.length) for (const p of candidates) if (!kept.includes(p)) lostAt.set(p, step);
+  return kept;
+}
+
 export interface Explanation {
   readonly path: Path;
   /** The step at which this path was eliminated; undefined for the best path. */
-  readonly lostAt: DecisionStep | 'ineligible' | undefined;
+  readonly lostAt: LostAt | undefined;
 }
 
-/** Why each path won or lost, for `brindlectl routes`: replays the elimination and records each loser. */
+/** Why each path won or lost: the decision's own record, path by path. */
 export function explain(
   paths: readonly Path[],
   options: DecisionOptions = DEFAULT_DECISION_OPTIONS,
 ): Explanation[] {
-  const lostAt = new Map<Path, DecisionStep | 'ineligible'>();
-  let candidates = paths.filter((p) => {
-    if (!p.eligible) lostAt.set(p, 'ineligible');
-    return p.eligible;
-  });
-  for (const [step, rule] of [...BEFORE_MULTIPATH, ...TIE_BREAKERS]) {
-    if (candidates.length <= 1) break;
-    const kept = rule(candidates, options);
-    for (const p of candidates) if (!kept.includes(p)) lostAt.set(p, step);
-    candidates = kept;
-  }
+  const { lostAt } = decide(paths, options);
   return paths.map((path) => ({ path, lostAt: lostAt.get(path) }));
 }

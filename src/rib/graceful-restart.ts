@@ -104,7 +104,7 @@ export class GracefulRestartHelper {
     for (const afi of [...state.afis]) {
       if (preserved.has(afi)) continue;
       state.afis.delete(afi);
-      this.locRib.sweepStale(state.ribPeer, afi);
+      void this.locRib.sweepStale(state.ribPeer, afi);
     }
     if (state.afis.size === 0) {
       this.restarting.delete(key);
@@ -120,11 +120,15 @@ export class GracefulRestartHelper {
   endOfRib(key: string, afi: number): void {
     const state = this.restarting.get(key);
     if (!state?.afis.delete(afi)) return;
-    const swept = this.locRib.sweepStale(state.ribPeer, afi);
-    this.log.info(
-      { event: 'graceful-restart-done', peer: state.ribPeer.name, afi, swept },
-      'End-of-RIB after restart: stale routes not re-announced removed',
-    );
+    const { ribPeer } = state;
+    void this.locRib
+      .sweepStale(ribPeer, afi)
+      .then((swept) =>
+        this.log.info(
+          { event: 'graceful-restart-done', peer: ribPeer.name, afi, swept },
+          'End-of-RIB after restart: stale routes not re-announced removed',
+        ),
+      );
     if (state.afis.size > 0) return;
     state.timer.cancel();
     this.restarting.delete(key);
@@ -148,11 +152,15 @@ export class GracefulRestartHelper {
     if (!state) return;
     this.forget(key);
     // Only the stale paths: what the peer re-announced since it came back stays.
-    const removed = this.locRib.sweepStale(state.ribPeer);
-    this.log.info(
-      { event: 'graceful-restart-expired', peer: state.ribPeer.name, removed, reason: why },
-      `graceful restart ended: ${why}; stale routes removed`,
-    );
+    const { ribPeer } = state;
+    void this.locRib
+      .sweepStale(ribPeer)
+      .then((removed) =>
+        this.log.info(
+          { event: 'graceful-restart-expired', peer: ribPeer.name, removed, reason: why },
+          `graceful restart ended: ${why}; stale routes removed`,
+        ),
+      );
   }
 
   private forget(key: string): void {
@@ -165,8 +173,8 @@ export class GracefulRestartHelper {
     let dropped = 0;
     for (const afi of UNICAST_AFIS) {
       if (kept.has(afi)) continue;
-      this.locRib.markStale(ribPeer, afi);
-      dropped += this.locRib.sweepStale(ribPeer, afi);
+      dropped += this.locRib.markStale(ribPeer, afi);
+      void this.locRib.sweepStale(ribPeer, afi);
     }
     return dropped;
   }

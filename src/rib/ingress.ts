@@ -7,7 +7,9 @@
 
 import { ErrorAction } from '../bgp/errors.ts';
 import type { MpReachNlri, UpdateMessage } from '../bgp/types.ts';
+import { endOfRibFamily } from '../bgp/codec/update.ts';
 import { familyKey, IPV4_UNICAST } from '../lib/family.ts';
+import type { Family } from '../lib/family.ts';
 import type { Nlri } from '../lib/prefix.ts';
 import type { AttrSet, RouteAttributes } from './attr-set.ts';
 import type { LocRib } from './loc-rib.ts';
@@ -35,6 +37,8 @@ export interface IngressResult {
   withdrawn: number;
   /** Prefixes (announced or withdrawn) of a family not negotiated on the session, not applied. */
   ignored: number;
+  /** RFC 4724 §2: the UPDATE is the End-of-RIB marker of this family. */
+  endOfRib?: Family;
 }
 
 function withdrawEach(rib: LocRib, peer: RibPeer, prefixes: readonly Nlri[], result: IngressResult): void {
@@ -112,6 +116,8 @@ export function applyUpdate(
   local: LocalAddresses = NO_LOCAL_ADDRESSES,
 ): IngressResult {
   const result: IngressResult = { announced: 0, withdrawn: 0, ignored: 0 };
+  const endOfRib = endOfRibFamily(update);
+  if (endOfRib) result.endOfRib = endOfRib;
   const { withdrawnRoutes, nlri, mpReach, mpUnreach } = negotiatedParts(update, families, result);
   withdrawEach(rib, peer, withdrawnRoutes, result);
   if (mpUnreach) withdrawEach(rib, peer, mpUnreach.withdrawn, result);

@@ -1,33 +1,96 @@
 // The Loc-RIB (RFC 4271 §3.2): every destination with its candidate paths. Changes are queued and
 // decided in batches, at most `maxDecisionsPerTurn` destinations per event-loop turn so keepalives and
-// hold timers never starve under a full-table load; a batch of changes goes out on `changes$`.
+// hold timers never starve under a full-table load. Each batch goes out twice: `bestPathChanges$`
+// carries plain BestPathChange values, only for destinations whose best path or ECMP set changed (the
+// FIB, the API, the metrics); `decided$` hands the Adj-RIB-Out, which keeps its state on the
+// destinations, every destination whose paths changed (ADD-PATH sends more than the best).
+//
+// Walks over the whole table (a peer's paths withdrawn, stale paths swept, paths re-resolved when a
+// next hop changes) are resumable: a bounded number of destinations per turn (rib/walker.ts).
 
 import { Subject } from 'rxjs';
 import type { Observable } from 'rxjs';
+import { Afi } from '../lib/family.ts';
 import type { Nlri, Prefix } from '../lib/prefix.ts';
 import { AttrSetTable } from './attr-set.ts';
 import type { AttrSet } from './attr-set.ts';
+import { DecisionStep } from './decision-step.ts';
+import type { LostAt } from './decision-step.ts';
 import { decide, DEFAULT_DECISION_OPTIONS } from './decision.ts';
 import type { DecisionOptions } from './decision.ts';
 import { ALWAYS_REACHABLE } from './nexthop.ts';
 import type { NextHopResolver, NextHopState } from './nexthop.ts';
 import { DestTable } from './dest-table.ts';
-import { Dest, Path } from './route.ts';
+import { Dest, EPOCH_BITS, EPOCH_MASK, Path } from './route.ts';
 import type { RibPeer } from './route.ts';
+import { Walker } from './walker.ts';
+
+/** A destination whose best path or ECMP set changed, as the decision left it. Plain data. */
+export interface BestPathChange {
+  readonly prefix: Prefix;
+  /** The best path now; undefined when no eligible path is left (or the destination is gone). */
+  readonly best: Path | undefined;
+  readonly previousBest: Path | undefined;
+  /** The multipath set (§9.1.2.2 e): paths equal to the best through the IGP cost, or the best alone. */
+  readonly ecmp: readonly Path[];
+  /** The step that chose the best path. */
+  readonly decidedBy: DecisionStep;
+  /** Candidate paths the destination holds, eligible or not. */
+  readonly pathCount: number;
+}
+
+/** One decision batch for the Adj-RIB-Out, which keeps what it advertised on the Dests. */
+export interface DecidedBatch {
+  /** Every destination decided: its set of paths changed, whether or not its best did. */
+  readonly pathsChanged: readonly Dest[];
+  /** Those whose best path or ECMP set changed. */
+  readonly bestChanged: readonly Dest[];
+}
+
+/** What the Loc-RIB keeps per peer: its paths per AFI, and the epochs that say which are stale. */
+class PeerPaths {
+  /** Stamped on each path announced; markStale() starts a new one. */
+  epoch = 0;
+  /** Per AFI (IPv4, IPv6): paths of an epoch before this one are stale; -1 when none are. */
+  readonly staleBelow = [-1, -1];
+  readonly count = [0, 0];
+  /** withdrawPeer() is removing its paths; the decision ignores those it has not reached yet. */
+  departing = false;
+}
+
+const afiIndex = (afi: number): number => (afi === Afi.Ipv4 ? 0 : 1);
+const EPOCH_HALF = 1 << (EPOCH_BITS - 1);
+
+/** Serial-number order (RFC 1982) on epochs modulo 2^EPOCH_BITS: `a` came before `b`. */
+function epochBefore(a: number, b: number): boolean {
+  const distance = (b - a) & EPOCH_MASK;
+  return distance !== 0 && distance < EPOCH_HALF;
+}
 
 export class LocRib {
   readonly attrSets = new AttrSetTable();
   private readonly table = new DestTable();
   private queue: Dest[] = [];
   private scheduled = false;
-  private readonly subject = new Subject<readonly Dest[]>();
-  /**
-   * Every decided destination, in batches, each with `bestChanged` set by its decision: the
-   * Adj-RIB-Out consumes all of them (ADD-PATH sends every path), the FIB those whose best changed.
-   */
-  readonly changes$: Observable<readonly Dest[]> = this.subject.asObservable();
+  private readonly decidedSubject = new Subject<DecidedBatch>();
+  private readonly bestPathSubject = new Subject<readonly BestPathChange[]>();
+  /** Every decision batch, for the Adj-RIB-Out (see DecidedBatch). */
+  readonly decided$: Observable<DecidedBatch> = this.decidedSubject.asObservable();
+  /** Best-path (or ECMP set) changes, one array per decision batch, never an empty one. */
+  readonly bestPathChanges$: Observable<readonly BestPathChange[]> = this.bestPathSubject.asObservable();
   pathCount = 0;
   maxDecisionsPerTurn = 20_000;
+  private readonly walker = new Walker<Dest>(20_000);
+  private readonly peers = new Map<RibPeer, PeerPaths>();
+  /** The last peer looked up: UPDATEs come in runs from one peer. */
+  private lastPeer: RibPeer | undefined;
+  private lastPaths: PeerPaths | undefined;
+  private departing = 0;
+  /**
+   * Next hop → destinations with a path through it, so a next-hop change touches only those. Kept
+   * only when next hops can change (not with ALWAYS_REACHABLE, a route reflector's resolver).
+   */
+  private readonly byNextHop: Map<string, Set<Dest>> | undefined;
 
   /** Bumped whenever the resolver reports changes: cached next-hop states older than this are stale. */
   private nextHopGeneration = 0;
@@ -36,39 +99,17 @@ export class LocRib {
     private readonly options: DecisionOptions = DEFAULT_DECISION_OPTIONS,
     private readonly nextHops: NextHopResolver = ALWAYS_REACHABLE,
   ) {
-    nextHops.changes$.subscribe((changed) => this.reresolve(new Set(changed)));
+    this.byNextHop = nextHops === ALWAYS_REACHABLE ? undefined : new Map();
+    nextHops.changes$.subscribe((changed) => this.reresolve(changed));
   }
 
-  /** The NEXT_HOP's state for paths with these attributes (cached on the attribute set). */
-  private nextHopState(peer: RibPeer, attrs: AttrSet): NextHopState {
-    const nextHop = attrs.attributes.nextHop;
-    if (peer.local || nextHop === undefined) return REACHABLE;
-    if (attrs.nextHopGeneration !== this.nextHopGeneration || !attrs.nextHopState) {
-      attrs.nextHopState = this.nextHops.resolve(nextHop);
-      attrs.nextHopGeneration = this.nextHopGeneration;
-    }
-    return attrs.nextHopState;
+  /** Destinations a walk visits per event-loop turn. */
+  get maxVisitsPerTurn(): number {
+    return this.walker.visitsPerTurn;
   }
 
-  /**
-   * The resolver says these next hops changed: paths using them are re-resolved, and where the
-   * outcome differs replaced (a new Path is how the decision notices) and decided again.
-   */
-  private reresolve(changed: ReadonlySet<string>): void {
-    this.nextHopGeneration++;
-    for (const dest of this.table.values()) {
-      for (let i = 0; i < dest.pathCount; i++) {
-        const path = dest.pathAt(i);
-        const nextHop = path.attrs.attributes.nextHop;
-        if (nextHop === undefined || !changed.has(nextHop)) continue;
-        const state = this.nextHopState(path.peer, path.attrs);
-        if (state.reachable === path.reachable && state.igpCost === path.igpCost) continue;
-        const fresh = new Path(path.peer, path.pathId, path.attrs, path.loopFree, state);
-        fresh.stale = path.stale;
-        dest.replacePathAt(i, fresh);
-        this.enqueue(dest);
-      }
-    }
+  set maxVisitsPerTurn(visits: number) {
+    this.walker.visitsPerTurn = visits;
   }
 
   get(prefix: Prefix): Dest | undefined {
@@ -83,28 +124,32 @@ export class LocRib {
     return this.table.values();
   }
 
-  /** Announces a peer's path, replacing its previous one for the prefix and path id (implicit withdraw). */
-  /** `loopFree`: the ingress policy found no loop; the NEXT_HOP is resolved here. */
+  // --- paths in ------------------------------------------------------------------------------------
+
+  /**
+   * Announces a peer's path, replacing its previous one for the prefix and path id (implicit
+   * withdraw). `loopFree`: the ingress policy found no loop; the NEXT_HOP is resolved here.
+   */
   announce(peer: RibPeer, prefix: Nlri, attrs: AttrSet, loopFree: boolean): void {
     let dest = this.table.get(prefix);
     if (!dest) {
       dest = new Dest(prefix);
       this.table.add(dest);
     }
-    const path = new Path(
-      peer,
-      prefix.pathId,
-      this.attrSets.retain(attrs),
-      loopFree,
-      this.nextHopState(peer, attrs),
-    );
+    const paths = this.pathsOf(peer);
+    const nextHop = this.nextHopState(peer, attrs);
+    const path = new Path(peer, prefix.pathId, this.attrSets.retain(attrs), loopFree, nextHop, paths.epoch);
     const index = dest.indexOf(peer, prefix.pathId);
     if (index >= 0) {
-      this.attrSets.release(dest.replacePathAt(index, path).attrs);
+      const previous = dest.replacePathAt(index, path);
+      this.attrSets.release(previous.attrs);
+      this.unindexNextHop(dest, previous);
     } else {
       dest.addPath(path);
       this.pathCount++;
+      paths.count[afiIndex(dest.afi)]++;
     }
+    this.indexNextHop(dest, path);
     this.enqueue(dest);
   }
 
@@ -114,49 +159,99 @@ export class LocRib {
     const index = dest.indexOf(peer, prefix.pathId);
     if (index < 0) return;
     this.removeAt(dest, index);
+    this.enqueue(dest);
   }
 
-  /** Removes every path learned from `peer` (its session went down). Returns how many. */
+  private pathsOf(peer: RibPeer): PeerPaths {
+    if (peer === this.lastPeer) return this.lastPaths as PeerPaths;
+    let paths = this.peers.get(peer);
+    if (!paths) {
+      paths = new PeerPaths();
+      this.peers.set(peer, paths);
+    }
+    this.lastPeer = peer;
+    this.lastPaths = paths;
+    return paths;
+  }
+
+  private forgetPeer(peer: RibPeer): void {
+    this.peers.delete(peer);
+    if (this.lastPeer === peer) this.lastPeer = this.lastPaths = undefined;
+  }
+
+  // --- whole-peer operations: bounded walks ----------------------------------------------------------
+
+  /**
+   * Removes every path learned from `peer` (its session went down), a bounded slice per turn. Until
+   * the walk reaches them, the decision already ignores them, so a new session of the same peer (a new
+   * RibPeer) competes with nothing of the old one. Returns how many paths go.
+   */
   withdrawPeer(peer: RibPeer): number {
-    let removed = 0;
-    for (const dest of this.table.values()) {
-      for (let i = dest.pathCount - 1; i >= 0; i--) {
-        if (dest.pathAt(i).peer !== peer) continue;
-        this.removeAt(dest, i);
-        removed++;
-      }
+    const paths = this.peers.get(peer);
+    if (!paths || paths.departing) return 0;
+    const count = paths.count[0] + paths.count[1];
+    if (count === 0) {
+      this.forgetPeer(peer);
+      return 0;
     }
-    return removed;
+    paths.departing = true;
+    this.departing++;
+    const done = () => {
+      this.departing--;
+      this.forgetPeer(peer);
+    };
+    this.walker.add(this.table.values(), (dest) => this.removeFrom(dest, peer, () => true), done);
+    return count;
   }
 
-  /** RFC 7313 §4.2: BoRR marks the peer's paths of a family stale (graceful restart does the same). */
+  /**
+   * RFC 7313 §4.2 (BoRR) and RFC 4724 §4.2 (session lost): every path the peer sent so far in this AFI
+   * becomes stale. No walk: the peer starts a new epoch, and its paths of an earlier epoch are stale
+   * (what it re-announces from now on carries the new one). Returns how many paths that makes.
+   */
   markStale(peer: RibPeer, afi: number): number {
-    let marked = 0;
-    for (const dest of this.table.values()) {
-      if (dest.afi !== afi) continue;
-      for (let i = 0; i < dest.pathCount; i++) {
-        const p = dest.pathAt(i);
-        if (p.peer !== peer) continue;
-        p.stale = true;
-        marked++;
-      }
-    }
-    return marked;
+    const paths = this.peers.get(peer);
+    if (!paths || paths.departing) return 0;
+    paths.epoch = (paths.epoch + 1) & EPOCH_MASK;
+    paths.staleBelow[afiIndex(afi)] = paths.epoch;
+    return paths.count[afiIndex(afi)];
   }
 
-  /** RFC 7313 §4.2: at EoRR, paths still stale were not re-announced: withdraw them. */
-  sweepStale(peer: RibPeer, afi?: number): number {
-    let swept = 0;
-    for (const dest of this.table.values()) {
-      if (afi !== undefined && dest.afi !== afi) continue;
-      for (let i = dest.pathCount - 1; i >= 0; i--) {
-        const p = dest.pathAt(i);
-        if (p.peer !== peer || !p.stale) continue;
-        this.removeAt(dest, i);
-        swept++;
-      }
+  /** The path is stale: from a peer's epoch before its last markStale() for the path's AFI. */
+  isStale(dest: Dest, path: Path): boolean {
+    const below = this.peers.get(path.peer)?.staleBelow[afiIndex(dest.afi)] ?? -1;
+    return below >= 0 && epochBefore(path.epoch, below);
+  }
+
+  /**
+   * RFC 7313 §4.2 (EoRR), RFC 4724 §4.2 (End-of-RIB, timers): withdraws the peer's paths that are
+   * stale now, in one AFI or all, a bounded slice per turn; paths re-announced meanwhile are of a
+   * later epoch and stay, as do those marked stale again by a later BoRR. Resolves to how many went.
+   */
+  sweepStale(peer: RibPeer, afi?: number): Promise<number> {
+    const paths = this.peers.get(peer);
+    if (!paths) return Promise.resolve(0);
+    const below = paths.staleBelow.map((epoch, i) => (afi === undefined || afiIndex(afi) === i ? epoch : -1));
+    const stale = (dest: Dest) => {
+      const epoch = below[afiIndex(dest.afi)];
+      return (p: Path) => epochBefore(p.epoch, epoch);
+    };
+    const visit = (dest: Dest) =>
+      below[afiIndex(dest.afi)] < 0 ? 0 : this.removeFrom(dest, peer, stale(dest));
+    return new Promise((resolve) => this.walker.add(this.table.values(), visit, resolve));
+  }
+
+  /** Removes `peer`'s paths in `dest` that `which` picks, and queues the destination for a decision. */
+  private removeFrom(dest: Dest, peer: RibPeer, which: (p: Path) => boolean): number {
+    let removed = 0;
+    for (let i = dest.pathCount - 1; i >= 0; i--) {
+      const p = dest.pathAt(i);
+      if (p.peer !== peer || !which(p)) continue;
+      this.removeAt(dest, i);
+      removed++;
     }
-    return swept;
+    if (removed > 0) this.enqueue(dest);
+    return removed;
   }
 
   /**
@@ -170,9 +265,70 @@ export class LocRib {
     const path = dest.removePathAt(index);
     this.attrSets.release(path.attrs);
     this.pathCount--;
+    this.pathsOf(path.peer).count[afiIndex(dest.afi)]--;
+    this.unindexNextHop(dest, path);
     if (dest.pathCount === 0) this.table.delete(dest);
-    this.enqueue(dest);
   }
+
+  // --- next hops ---------------------------------------------------------------------------------------
+
+  /** The NEXT_HOP's state for paths with these attributes (cached on the attribute set). */
+  private nextHopState(peer: RibPeer, attrs: AttrSet): NextHopState {
+    const nextHop = attrs.attributes.nextHop;
+    if (peer.local || nextHop === undefined) return REACHABLE;
+    if (attrs.nextHopGeneration !== this.nextHopGeneration || !attrs.nextHopState) {
+      attrs.nextHopState = this.nextHops.resolve(nextHop);
+      attrs.nextHopGeneration = this.nextHopGeneration;
+    }
+    return attrs.nextHopState;
+  }
+
+  private indexNextHop(dest: Dest, path: Path): void {
+    const nextHop = path.attrs.attributes.nextHop;
+    if (!this.byNextHop || nextHop === undefined || path.peer.local) return;
+    let dests = this.byNextHop.get(nextHop);
+    if (!dests) this.byNextHop.set(nextHop, (dests = new Set()));
+    dests.add(dest);
+  }
+
+  /** `path` left `dest`: the destination leaves its next hop's index unless another path uses it. */
+  private unindexNextHop(dest: Dest, path: Path): void {
+    const nextHop = path.attrs.attributes.nextHop;
+    if (!this.byNextHop || nextHop === undefined) return;
+    for (let i = 0; i < dest.pathCount; i++) if (dest.pathAt(i).attrs.attributes.nextHop === nextHop) return;
+    const dests = this.byNextHop.get(nextHop);
+    dests?.delete(dest);
+    if (dests?.size === 0) this.byNextHop.delete(nextHop);
+  }
+
+  /**
+   * The resolver says these next hops changed: the destinations using them (and only those) are
+   * walked, their paths re-resolved, and where the outcome differs replaced (a new Path is how the
+   * decision notices) and decided again.
+   */
+  private reresolve(changed: readonly string[]): void {
+    this.nextHopGeneration++;
+    for (const nextHop of changed) {
+      const dests = this.byNextHop?.get(nextHop);
+      if (dests) this.walker.add(dests, (dest) => this.reresolveDest(dest, nextHop));
+    }
+  }
+
+  private reresolveDest(dest: Dest, nextHop: string): number {
+    let replaced = 0;
+    for (let i = 0; i < dest.pathCount; i++) {
+      const path = dest.pathAt(i);
+      if (path.attrs.attributes.nextHop !== nextHop) continue;
+      const state = this.nextHopState(path.peer, path.attrs);
+      if (state.reachable === path.reachable && state.igpCost === path.igpCost) continue;
+      dest.replacePathAt(i, new Path(path.peer, path.pathId, path.attrs, path.loopFree, state, path.epoch));
+      replaced++;
+    }
+    if (replaced > 0) this.enqueue(dest);
+    return replaced;
+  }
+
+  // --- the decision --------------------------------------------------------------------------------------
 
   private enqueue(dest: Dest): void {
     if (dest.queued) return;
@@ -183,7 +339,7 @@ export class LocRib {
     setImmediate(() => this.runQueue());
   }
 
-  /** Decides up to maxDecisionsPerTurn queued destinations, then yields to the event loop. */
+  /** Decides up to maxDecisionsPerTurn queued destinations, publishes the batch, then yields. */
   private runQueue(): void {
     this.scheduled = false;
     const batch =
@@ -191,36 +347,78 @@ export class LocRib {
         ? this.queue
         : this.queue.slice(0, this.maxDecisionsPerTurn);
     this.queue = batch === this.queue ? [] : this.queue.slice(this.maxDecisionsPerTurn);
-    for (const dest of batch) this.decideDest(dest);
+    const bestChanged: Dest[] = [];
+    const changes: BestPathChange[] = [];
+    for (const dest of batch) {
+      const change = this.decideDest(dest);
+      if (!change) continue;
+      bestChanged.push(dest);
+      changes.push(change);
+    }
     if (this.queue.length > 0) {
       this.scheduled = true;
       setImmediate(() => this.runQueue());
     }
-    this.subject.next(batch);
+    this.decidedSubject.next({ pathsChanged: batch, bestChanged });
+    if (changes.length > 0) this.bestPathSubject.next(changes);
   }
 
-  private decideDest(dest: Dest): void {
+  /** Decides one destination; returns the change, or undefined when best path and ECMP set stayed. */
+  private decideDest(dest: Dest): BestPathChange | undefined {
     dest.queued = false;
+    if (this.departing > 0) this.dropDeparting(dest);
     const previousBest = dest.best;
     const previousEcmp = dest.ecmp;
-    const count = dest.pathCount;
-    if (count <= 1) {
-      // The common case needs no decision process: one path, eligible or not.
-      const only = count === 1 ? dest.pathAt(0) : undefined;
-      dest.best = only?.eligible ? only : undefined;
-      dest.ecmp = NO_PATHS;
-    } else {
-      const decision = decide(dest.paths, this.options);
-      dest.best = decision.best;
-      dest.ecmp = decision.ecmp.length > 1 ? decision.ecmp : NO_PATHS;
-    }
+    const decidedBy = dest.pathCount <= 1 ? this.decideOne(dest) : this.decideMany(dest);
     // Paths are replaced, never changed: a new best path object is the only way attributes change.
-    dest.bestChanged = previousBest !== dest.best || !sameMembers(previousEcmp, dest.ecmp);
+    if (previousBest === dest.best && sameMembers(previousEcmp, dest.ecmp)) return undefined;
+    return {
+      prefix: { afi: dest.afi, length: dest.length, w0: dest.w0, w1: dest.w1, w2: dest.w2, w3: dest.w3 },
+      best: dest.best,
+      previousBest,
+      ecmp: dest.multipath,
+      decidedBy,
+      pathCount: dest.pathCount,
+    };
   }
 
-  /** Resolves once every queued destination has been decided (for tests and orderly shutdown). */
+  /** The common case needs no decision process: one path, eligible or not, or none. */
+  private decideOne(dest: Dest): DecisionStep {
+    const only = dest.pathCount === 1 ? dest.pathAt(0) : undefined;
+    dest.best = only?.eligible ? only : undefined;
+    dest.ecmp = NO_PATHS;
+    dest.lostAt = undefined;
+    return dest.best ? DecisionStep.Only : DecisionStep.None;
+  }
+
+  private decideMany(dest: Dest): DecisionStep {
+    const decision = decide(dest.paths, this.options);
+    dest.best = decision.best;
+    dest.ecmp = decision.ecmp.length > 1 ? decision.ecmp : NO_PATHS;
+    dest.lostAt = decision.lostAt;
+    return decision.decidedBy;
+  }
+
+  /** Paths of a peer being withdrawn take no part: they go now rather than when the walk arrives. */
+  private dropDeparting(dest: Dest): void {
+    for (let i = dest.pathCount - 1; i >= 0; i--)
+      if (this.peers.get(dest.pathAt(i).peer)?.departing) this.removeAt(dest, i);
+  }
+
+  /**
+   * Why `path` is not the best of `dest`, as the last decision (with this RIB's options) recorded it;
+   * undefined for the best path and for a path that arrived after the last decision.
+   */
+  lostAt(dest: Dest, path: Path): LostAt | undefined {
+    if (dest.best === path) return undefined;
+    if (!path.eligible) return 'ineligible';
+    return dest.lostAt?.get(path);
+  }
+
+  /** Resolves once every queued destination has been decided and every walk has finished. */
   async settled(): Promise<void> {
-    while (this.queue.length > 0 || this.scheduled) await new Promise((r) => setImmediate(r));
+    while (this.queue.length > 0 || this.scheduled || !this.walker.idle)
+      await new Promise((r) => setImmediate(r));
   }
 }
 

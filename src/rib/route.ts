@@ -16,6 +16,7 @@
 import { Afi } from '../lib/family.ts';
 import type { Nlri, Prefix } from '../lib/prefix.ts';
 import type { AttrSet } from './attr-set.ts';
+import type { LostAt } from './decision-step.ts';
 import type { NextHopState } from './nexthop.ts';
 
 /** What the RIB knows of the peer a path came from (or of local origination). */
@@ -44,18 +45,25 @@ const REACHABLE: NextHopState = Object.freeze({ reachable: true, igpCost: 0 });
  */
 export type Advertised = object;
 
-const PathBit = { LoopFree: 1, Stale: 2 } as const;
-/** Path.bits above the flags: the Path Identifier we send the path with (see Dest.addPath). */
-const LOCAL_ID_SHIFT = 2;
+const PathBit = { LoopFree: 1 } as const;
+/**
+ * Path.bits above the flag: the announcement epoch (EPOCH_BITS, see LocRib.markStale), then the Path
+ * Identifier we send the path with (see Dest.addPath), up to 2^18 - 1 paths per destination so the
+ * field stays a small integer V8 keeps unboxed.
+ */
+export const EPOCH_BITS = 12;
+const EPOCH_SHIFT = 1;
+export const EPOCH_MASK = (1 << EPOCH_BITS) - 1;
+const LOCAL_ID_SHIFT = EPOCH_SHIFT + EPOCH_BITS;
 
 /**
- * One candidate route for a destination. Immutable but for its stale flag: a re-announcement
- * (implicit withdraw) replaces the Path, so "the best path changed" is an identity test.
+ * One candidate route for a destination. Immutable but for its local Path Identifier: a
+ * re-announcement (implicit withdraw) replaces the Path, so "the best path changed" is an identity test.
  */
 export class Path {
   /** The Path Identifier the peer sent (0 without ADD-PATH), as a signed 32-bit integer. */
   private readonly receivedId: number;
-  /** PathBit flags, and the local Path Identifier above LOCAL_ID_SHIFT. */
+  /** PathBit flags, the announcement epoch, and the local Path Identifier above LOCAL_ID_SHIFT. */
   private bits: number;
 
   constructor(
@@ -67,9 +75,16 @@ export class Path {
     loopFree: boolean,
     /** The NEXT_HOP's resolution when the path was learned (RFC 4271 §9.1.2, §9.1.2.2 e). */
     readonly nextHop: NextHopState = REACHABLE,
+    /** The peer's announcement epoch when the path arrived (see LocRib.markStale), modulo 2^EPOCH_BITS. */
+    epoch = 0,
   ) {
     this.receivedId = pathId | 0;
-    this.bits = loopFree ? PathBit.LoopFree : 0;
+    this.bits = (loopFree ? PathBit.LoopFree : 0) | ((epoch & EPOCH_MASK) << EPOCH_SHIFT);
+  }
+
+  /** The peer's announcement epoch when the path arrived: older than the peer's stale mark means stale. */
+  get epoch(): number {
+    return (this.bits >> EPOCH_SHIFT) & EPOCH_MASK;
   }
 
   /** The Path Identifier the peer sent (0 without ADD-PATH). */
@@ -106,30 +121,22 @@ export class Path {
   get reachable(): boolean {
     return this.nextHop.reachable;
   }
-
-  /** RFC 7313 §4.2 (and graceful restart): kept until re-announced or swept. */
-  get stale(): boolean {
-    return (this.bits & PathBit.Stale) !== 0;
-  }
-
-  set stale(value: boolean) {
-    this.bits = value ? this.bits | PathBit.Stale : this.bits & ~PathBit.Stale;
-  }
 }
 
 /** Dest.bits: the prefix length in the low byte, flags above it. */
 const LENGTH_MASK = 0xff;
-const DestBit = { Queued: 1 << 8, BestChanged: 1 << 9, Ipv6: 1 << 10 } as const;
+const DestBit = { Queued: 1 << 8, Ipv6: 1 << 9 } as const;
 
 /**
  * What few destinations need: an IPv6 prefix's words 1–3 (as signed 32-bit integers), an ECMP set,
- * more Adj-RIB-Out slots.
+ * the last decision's record when it had several paths to choose from, more Adj-RIB-Out slots.
  */
 class DestExtra {
   readonly w1: number;
   readonly w2: number;
   readonly w3: number;
   ecmp: readonly Path[] = NO_PATHS;
+  lostAt: ReadonlyMap<Path, LostAt> | undefined = undefined;
   advMore: (Advertised | undefined)[] | undefined = undefined;
 
   constructor(w1: number, w2: number, w3: number) {
@@ -139,7 +146,7 @@ class DestExtra {
   }
 
   get unused(): boolean {
-    return (this.w1 | this.w2 | this.w3) === 0 && this.ecmp.length === 0 && !this.advMore;
+    return (this.w1 | this.w2 | this.w3) === 0 && this.ecmp.length === 0 && !this.lostAt && !this.advMore;
   }
 }
 
@@ -210,15 +217,6 @@ export class Dest implements Nlri {
 
   set queued(value: boolean) {
     this.bits = value ? this.bits | DestBit.Queued : this.bits & ~DestBit.Queued;
-  }
-
-  /** Set by the last decision: the best path (a new Path whenever attributes change) or the ECMP set changed. */
-  get bestChanged(): boolean {
-    return (this.bits & DestBit.BestChanged) !== 0;
-  }
-
-  set bestChanged(value: boolean) {
-    this.bits = value ? this.bits | DestBit.BestChanged : this.bits & ~DestBit.BestChanged;
   }
 
   // --- candidate paths -----------------------------------------------------------------------------
@@ -304,6 +302,20 @@ export class Dest implements Nlri {
   set ecmp(paths: readonly Path[]) {
     if (paths.length === 0 && !this.extra) return;
     this.withExtra().ecmp = paths.length === 0 ? NO_PATHS : paths;
+    this.dropUnusedExtra();
+  }
+
+  /**
+   * The last decision's losers among several paths and the step each lost at (rib/decision.ts); none
+   * kept for a single path, whose only way to lose is being ineligible.
+   */
+  get lostAt(): ReadonlyMap<Path, LostAt> | undefined {
+    return this.extra?.lostAt;
+  }
+
+  set lostAt(record: ReadonlyMap<Path, LostAt> | undefined) {
+    if (!record && !this.extra) return;
+    this.withExtra().lostAt = record;
     this.dropUnusedExtra();
   }
 

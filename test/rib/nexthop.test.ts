@@ -5,6 +5,7 @@ import test from 'ava';
 import { Subject } from 'rxjs';
 import { Origin } from '../../src/bgp/constants.ts';
 import { LocRib } from '../../src/rib/loc-rib.ts';
+import type { BestPathChange } from '../../src/rib/loc-rib.ts';
 import type { NextHopResolver, NextHopState } from '../../src/rib/nexthop.ts';
 import type { RibPeer } from '../../src/rib/route.ts';
 import { DecisionStep, explain } from '../../src/rib/decision.ts';
@@ -57,10 +58,12 @@ test('a path whose NEXT_HOP does not resolve is not eligible, until it does', as
   await rib.settled();
   t.is(rib.get(PREFIX)?.best, undefined);
   t.is(explain(rib.get(PREFIX)!.paths)[0].lostAt, 'ineligible');
+  const changes: BestPathChange[] = [];
+  rib.bestPathChanges$.subscribe((batch) => changes.push(...batch));
   resolver.set('192.0.2.1', { reachable: true, igpCost: 10 });
   await rib.settled();
   t.is(rib.get(PREFIX)?.best?.peer.id, 1);
-  t.true(rib.get(PREFIX)!.bestChanged);
+  t.is(changes.length, 1, 'the best path changed');
 });
 
 test('the IGP cost to the NEXT_HOP decides, and a cost change flips the best path', async (t) => {

@@ -9,6 +9,7 @@ import type { Nlri } from '../../src/lib/prefix.ts';
 import { AttrSetTable } from '../../src/rib/attr-set.ts';
 import { DestTable } from '../../src/rib/dest-table.ts';
 import { LocRib } from '../../src/rib/loc-rib.ts';
+import type { BestPathChange } from '../../src/rib/loc-rib.ts';
 import { Dest, Path } from '../../src/rib/route.ts';
 import type { RibPeer } from '../../src/rib/route.ts';
 
@@ -70,9 +71,11 @@ test('local Path Identifiers: the lowest free one, kept by an implicit withdraw'
   const replacement = path(3);
   dest.replacePathAt(dest.indexOf(p3.peer, 0), replacement);
   t.is(replacement.localPathId, 3);
-  replacement.stale = true;
-  t.true(replacement.stale);
-  t.is(replacement.localPathId, 3, 'flags and the identifier share a field without disturbing each other');
+  const epoch = new Path(peer(3), 0, ATTRS, true, undefined, 4095);
+  dest.replacePathAt(dest.indexOf(replacement.peer, 0), epoch);
+  t.is(epoch.epoch, 4095);
+  t.true(epoch.loopFree);
+  t.is(epoch.localPathId, 3, 'flags, epoch and the identifier share a field without disturbing each other');
 });
 
 test('prefix words and Path Identifiers above 2^31 come back unchanged', (t) => {
@@ -124,9 +127,12 @@ test('a Dest leaves the Loc-RIB with its last path; a new announcement gets a ne
   rib.announce(one, prefix, attrs, true);
   const second = rib.get(prefix);
   t.not(second, first);
+  const changes: BestPathChange[] = [];
+  rib.bestPathChanges$.subscribe((batch) => changes.push(...batch));
   await rib.settled();
   t.is(first?.best, undefined, 'the old Dest is decided: no best path, so its withdrawal goes out');
-  t.true(first?.bestChanged);
+  t.is(changes[0]?.best, undefined, 'its change comes first');
+  t.is(changes[0]?.previousBest?.peer.id, 1);
   t.is(second?.best?.peer.id, 1);
   t.is(rib.pathCount, 1);
 });

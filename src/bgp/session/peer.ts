@@ -4,7 +4,7 @@
 import type net from 'node:net';
 import { Subject } from 'rxjs';
 import type { Observable } from 'rxjs';
-import { CapabilityCode, CeaseSubcode, MessageType } from '../constants.ts';
+import { CapabilityCode, CeaseSubcode, MessageType, RouteRefreshSubtype } from '../constants.ts';
 import type { GracefulRestartCapability, OpenMessage } from '../types.ts';
 import { encodeRouteRefresh } from '../codec/route-refresh.ts';
 import { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from '../../lib/address.ts';
@@ -164,11 +164,18 @@ export class Peer implements ConnectionOwner {
     this.stopping = false;
   }
 
-  /** RFC 2918 / RFC 7313: asks the peer to send its routes of a family again. */
-  requestRouteRefresh(afi: number, safi: number): boolean {
+  /**
+   * RFC 2918 / RFC 7313: asks the peer to send its routes of a family again; with the BoRR or EoRR
+   * subtype (RFC 7313 §4), marks the start or end of our own re-advertisement of the family to it.
+   */
+  requestRouteRefresh(
+    afi: number,
+    safi: number,
+    subtype: RouteRefreshSubtype = RouteRefreshSubtype.Normal,
+  ): boolean {
     const session = this.session;
     if (!session?.negotiated?.routeRefresh) return false;
-    session.sendRaw(encodeRouteRefresh({ afi, safi, subtype: 0 }), MessageType.RouteRefresh);
+    session.sendRaw(encodeRouteRefresh({ afi, safi, subtype }), MessageType.RouteRefresh);
     return true;
   }
 
