@@ -370,8 +370,7 @@ export class LocRib {
     const previousBest = dest.best;
     const previousEcmp = dest.ecmp;
     const decidedBy = dest.pathCount <= 1 ? this.decideOne(dest) : this.decideMany(dest);
-    // Paths are replaced, never changed: a new best path object is the only way attributes change.
-    if (previousBest === dest.best && sameMembers(previousEcmp, dest.ecmp)) return undefined;
+    if (samePath(previousBest, dest.best) && sameMembers(previousEcmp, dest.ecmp)) return undefined;
     return {
       prefix: { afi: dest.afi, length: dest.length, w0: dest.w0, w1: dest.w1, w2: dest.w2, w3: dest.w3 },
       best: dest.best,
@@ -425,6 +424,23 @@ export class LocRib {
 const NO_PATHS: readonly Path[] = Object.freeze([]);
 const REACHABLE: NextHopState = Object.freeze({ reachable: true, igpCost: 0 });
 
+/**
+ * Paths are replaced, never changed, so a new Path is how attributes change; but a re-announcement
+ * with the same attributes (a route refresh, a restarted peer) replaces a path with an equal one, which
+ * is no change for anyone downstream.
+ */
+function samePath(a: Path | undefined, b: Path | undefined): boolean {
+  if (a === b) return true;
+  if (!a || !b) return false;
+  return (
+    a.peer === b.peer &&
+    a.pathId === b.pathId &&
+    a.attrs === b.attrs &&
+    a.eligible === b.eligible &&
+    a.igpCost === b.igpCost
+  );
+}
+
 function sameMembers(a: readonly Path[], b: readonly Path[]): boolean {
-  return a.length === b.length && a.every((p) => b.includes(p));
+  return a.length === b.length && a.every((p) => b.some((q) => samePath(p, q)));
 }

@@ -2,29 +2,14 @@
 // NEXT_HOP makes a path ineligible, the IGP cost to it breaks ties, and a change in the resolver's
 // view re-decides the destinations that use it.
 import test from 'ava';
-import { Subject } from 'rxjs';
 import { Origin } from '../../src/bgp/constants.ts';
 import { LocRib } from '../../src/rib/loc-rib.ts';
 import type { BestPathChange } from '../../src/rib/loc-rib.ts';
-import type { NextHopResolver, NextHopState } from '../../src/rib/nexthop.ts';
+import { TableResolver } from './support.ts';
 import type { RibPeer } from '../../src/rib/route.ts';
 import { DecisionStep, explain } from '../../src/rib/decision.ts';
 import { parsePrefix } from '../../src/lib/prefix.ts';
 import type { Nlri } from '../../src/lib/prefix.ts';
-
-/** The resolver's view as a table a test edits. */
-class TableResolver implements NextHopResolver {
-  readonly states = new Map<string, NextHopState>();
-  private readonly subject = new Subject<readonly string[]>();
-  readonly changes$ = this.subject.asObservable();
-  resolve(nextHop: string): NextHopState {
-    return this.states.get(nextHop) ?? { reachable: false, igpCost: 0 };
-  }
-  set(nextHop: string, state: NextHopState): void {
-    this.states.set(nextHop, state);
-    this.subject.next([nextHop]);
-  }
-}
 
 function peer(n: number): RibPeer {
   return {
