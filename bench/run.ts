@@ -10,6 +10,7 @@ const suites: Record<string, () => Promise<BenchRow[]>> = {
   reflector: async () => (await import('./reflector/index.ts')).runReflectorBench(),
   fib: async () => (await import('./fib.ts')).runFibBench(),
   ipam: async () => (await import('./ipam.ts')).runIpamBench(),
+  rib: async () => (await import('./rib-withdraw.ts')).runRibWithdrawBench(),
 };
 
 const wanted = process.argv.slice(2);
