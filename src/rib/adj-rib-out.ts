@@ -34,6 +34,7 @@ import type { AttrSet } from './attr-set.ts';
 import type { ExportPolicy, ExportTarget } from './export.ts';
 import { exportTargetKey } from './export.ts';
 import type { DecidedBatch, LocRib } from './loc-rib.ts';
+import { Walker } from './walker.ts';
 import type { Dest, Path, RibPeer } from './route.ts';
 
 /** RFC 7911 §3 ADD-PATH send: the best path only, every eligible path, or the multipath set. */
@@ -202,6 +203,11 @@ class UpdateGroup {
   cursor = 0;
   /** Held back by a member whose socket is full (see ready()). */
   waiting = false;
+  /**
+   * Split-off copies of this group's Adj-RIB-Out still being made (see AdjRibOut.split): this group
+   * and the copy hold their drains until it is done, so the copy is of one moment.
+   */
+  copies = 0;
   /** See compactIfLarge(). */
   private compactAbove = COMPACT_MIN;
   walker: Iterator<Dest> | undefined;
@@ -262,7 +268,7 @@ class UpdateGroup {
   }
 
   get idle(): boolean {
-    return !this.walker && this.staged === 0;
+    return !this.walker && this.staged === 0 && this.copies === 0;
   }
 
   stage(dest: Dest): void {
@@ -297,6 +303,11 @@ class UpdateGroup {
   }
 }
 
+/** The elements of an array a field may replace, read live (pushes during the iteration are met). */
+function* liveArray<T>(array: () => readonly T[]): IterableIterator<T> {
+  for (let i = 0; i < array().length; i++) yield array()[i];
+}
+
 function advertisedIn(dest: Dest, slot: number): GroupAdvertised | undefined {
   return (slot === 0 ? dest.adv : dest.advMore?.[slot - 1]) as GroupAdvertised | undefined;
 }
@@ -327,6 +338,10 @@ export class AdjRibOut {
   /** Update group slots in use on the Dests (see UpdateGroup.slot). */
   private readonly slotsInUse: boolean[] = [];
   private mergeScheduled = false;
+  /** Dropping and splitting groups walk the Loc-RIB: a bounded number of destinations per turn. */
+  private readonly walker: Walker<Dest>;
+  /** Slots of dropped groups whose walk has not finished (see clearDropped). */
+  private readonly droppedSlots: number[] = [];
   /** UPDATE messages built (once per group, however many members). */
   messagesBuilt = 0;
 
@@ -336,6 +351,7 @@ export class AdjRibOut {
     private readonly log: Logger,
     private readonly options: AdjRibOutOptions = DEFAULT_ADJ_RIB_OUT_OPTIONS,
   ) {
+    this.walker = new Walker<Dest>(options.destsPerTurn);
     rib.decided$.subscribe((batch) => this.stage(batch));
   }
 
@@ -357,8 +373,9 @@ export class AdjRibOut {
     return n;
   }
 
-  /** Nothing staged, nothing being dumped: every group has sent everything. */
+  /** Nothing staged, nothing being dumped, dropped or split: every group has sent everything. */
   get idle(): boolean {
+    if (!this.walker.idle) return false;
     for (const g of this.groups) if (!g.idle || g.scheduled) return false;
     return true;
   }
@@ -432,17 +449,29 @@ export class AdjRibOut {
     for (const dest of group.remaining()) if (dest.pathCount === 0) yield dest;
   }
 
-  /** Forgets the group and its Adj-RIB-Out (a walk over the table: groups go rarely). */
+  /**
+   * Forgets the group at once, and its Adj-RIB-Out in a bounded walk over the table. A destination
+   * that leaves the Loc-RIB meanwhile is cleared when decided (see stage()), since the walk no longer
+   * meets it; so the slot is free for another group once the walk is done and the Loc-RIB settled.
+   */
   private dropGroup(group: UpdateGroup): void {
     this.groups.delete(group);
-    for (const dest of this.destsOf(group)) {
-      const advertised = advertisedIn(dest, group.slot);
-      if (advertised === undefined) continue;
-      this.forEachAttrs(advertised, (attrs) => this.rib.attrSets.release(attrs));
-      setAdvertised(dest, group.slot, undefined);
-    }
-    this.slotsInUse[group.slot] = false;
     this.clearExportCache(group);
+    this.droppedSlots.push(group.slot);
+    const done = () => {
+      this.droppedSlots.splice(this.droppedSlots.indexOf(group.slot), 1);
+      this.slotsInUse[group.slot] = false;
+    };
+    const clear = (dest: Dest) => this.clearSlot(dest, group.slot);
+    this.walker.add(this.destsOf(group), clear, () => void this.rib.settled().then(done));
+  }
+
+  private clearSlot(dest: Dest, slot: number): number {
+    const advertised = advertisedIn(dest, slot);
+    if (advertised === undefined) return 0;
+    this.forEachAttrs(advertised, (attrs) => this.rib.attrSets.release(attrs));
+    setAdvertised(dest, slot, undefined);
+    return 1;
   }
 
   private forEachAttrs(advertised: GroupAdvertised, fn: (attrs: AttrSet) => void): void {
@@ -465,6 +494,7 @@ export class AdjRibOut {
    * sending more (RFC 7911) needs every destination whose paths changed.
    */
   private stage(batch: DecidedBatch): void {
+    if (this.droppedSlots.length > 0) this.clearDropped(batch.pathsChanged);
     for (const group of this.groups) {
       const everyPath = group.mode !== 'best' && group.context.addPath.size > 0;
       for (const dest of everyPath ? batch.pathsChanged : batch.bestChanged)
@@ -472,6 +502,12 @@ export class AdjRibOut {
       group.compactIfLarge();
       if (group.staged > 0) this.schedule(group);
     }
+  }
+
+  /** Destinations gone from the Loc-RIB lose what dropped groups still held there. */
+  private clearDropped(decided: readonly Dest[]): void {
+    for (const dest of decided)
+      if (dest.pathCount === 0) for (const slot of this.droppedSlots) this.clearSlot(dest, slot);
   }
 
   private schedule(group: UpdateGroup): void {
@@ -505,6 +541,7 @@ export class AdjRibOut {
 
   /** A group drains while every member keeps up; a member that backs up leaves a shared group. */
   private ready(group: UpdateGroup): boolean {
+    if (group.copies > 0) return false;
     group.waiting = false;
     for (const member of group.members) {
       if (member.bufferedBytes < this.options.memberBacklogLimit) continue;
@@ -514,7 +551,8 @@ export class AdjRibOut {
       }
       this.split(group, member);
     }
-    return group.members.size > 0;
+    // A member just split off: the copy of what the group advertised comes before any change to it.
+    return group.members.size > 0 && group.copies === 0;
   }
 
   private split(group: UpdateGroup, member: GroupMember): void {
@@ -529,12 +567,40 @@ export class AdjRibOut {
     own.pending = group.remaining();
     own.walker = group.walker && group.awaitingEndOfRib.has(member) ? this.rib.dests() : undefined;
     if (group.awaitingEndOfRib.delete(member)) own.awaitingEndOfRib.add(member);
-    for (const dest of this.destsOf(group)) {
-      const advertised = advertisedIn(dest, group.slot);
-      if (advertised === undefined) continue;
-      this.forEachAttrs(advertised, (attrs) => this.rib.attrSets.retain(attrs));
-      setAdvertised(dest, own.slot, advertised instanceof Map ? new Map(advertised) : advertised);
-    }
+    this.copyAdvertised(group, own);
+  }
+
+  /**
+   * Copies what `from` advertised to `to`, in a bounded walk during which neither drains: the
+   * Loc-RIB, then (once it has decided what left it meanwhile) what `to` has staged.
+   */
+  private copyAdvertised(from: UpdateGroup, to: UpdateGroup): void {
+    from.copies++;
+    to.copies++;
+    const done = () => {
+      from.copies--;
+      to.copies--;
+      this.schedule(from);
+      this.schedule(to);
+    };
+    const copy = (dest: Dest) => this.copySlot(dest, from.slot, to.slot);
+    // Once every destination removed meanwhile is decided, it is staged in `to`: copy those last.
+    const staged = () =>
+      this.walker.add(
+        liveArray(() => to.pending),
+        copy,
+        done,
+      );
+    this.walker.add(this.rib.dests(), copy, () => void this.rib.settled().then(staged));
+  }
+
+  /** Copies one destination's advertisement between slots, once (the walk may meet it twice). */
+  private copySlot(dest: Dest, from: number, to: number): number {
+    const advertised = advertisedIn(dest, from);
+    if (advertised === undefined || advertisedIn(dest, to) !== undefined) return 0;
+    this.forEachAttrs(advertised, (attrs) => this.rib.attrSets.retain(attrs));
+    setAdvertised(dest, to, advertised instanceof Map ? new Map(advertised) : advertised);
+    return 1;
   }
 
   // --- export of one destination -----------------------------------------------------------------

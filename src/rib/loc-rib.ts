@@ -349,11 +349,14 @@ export class LocRib {
     this.queue = batch === this.queue ? [] : this.queue.slice(this.maxDecisionsPerTurn);
     const bestChanged: Dest[] = [];
     const changes: BestPathChange[] = [];
+    // A route reflector has no FIB: with nobody listening, no change objects are made.
+    const observed = this.bestPathSubject.observed;
     for (const dest of batch) {
-      const change = this.decideDest(dest);
-      if (!change) continue;
+      const previousBest = dest.best;
+      const decidedBy = this.decideDest(dest);
+      if (decidedBy === undefined) continue;
       bestChanged.push(dest);
-      changes.push(change);
+      if (observed) changes.push(bestPathChange(dest, previousBest, decidedBy));
     }
     if (this.queue.length > 0) {
       this.scheduled = true;
@@ -363,22 +366,18 @@ export class LocRib {
     if (changes.length > 0) this.bestPathSubject.next(changes);
   }
 
-  /** Decides one destination; returns the change, or undefined when best path and ECMP set stayed. */
-  private decideDest(dest: Dest): BestPathChange | undefined {
+  /**
+   * Decides one destination; returns the deciding step when the best path or the ECMP set changed,
+   * undefined when they stayed.
+   */
+  private decideDest(dest: Dest): DecisionStep | undefined {
     dest.queued = false;
     if (this.departing > 0) this.dropDeparting(dest);
     const previousBest = dest.best;
     const previousEcmp = dest.ecmp;
     const decidedBy = dest.pathCount <= 1 ? this.decideOne(dest) : this.decideMany(dest);
     if (samePath(previousBest, dest.best) && sameMembers(previousEcmp, dest.ecmp)) return undefined;
-    return {
-      prefix: { afi: dest.afi, length: dest.length, w0: dest.w0, w1: dest.w1, w2: dest.w2, w3: dest.w3 },
-      best: dest.best,
-      previousBest,
-      ecmp: dest.multipath,
-      decidedBy,
-      pathCount: dest.pathCount,
-    };
+    return decidedBy;
   }
 
   /** The common case needs no decision process: one path, eligible or not, or none. */
@@ -419,6 +418,18 @@ export class LocRib {
     while (this.queue.length > 0 || this.scheduled || !this.walker.idle)
       await new Promise((r) => setImmediate(r));
   }
+}
+
+/** The change as plain data: the prefix copied out of the Dest, which stays the RIB's. */
+function bestPathChange(dest: Dest, previousBest: Path | undefined, decidedBy: DecisionStep): BestPathChange {
+  return {
+    prefix: { afi: dest.afi, length: dest.length, w0: dest.w0, w1: dest.w1, w2: dest.w2, w3: dest.w3 },
+    best: dest.best,
+    previousBest,
+    ecmp: dest.multipath,
+    decidedBy,
+    pathCount: dest.pathCount,
+  };
 }
 
 const NO_PATHS: readonly Path[] = Object.freeze([]);

@@ -13,7 +13,7 @@ import { formatPrefix, parsePrefix } from '../../src/lib/prefix.ts';
 import type { Nlri } from '../../src/lib/prefix.ts';
 import { ReflectorExport } from '../../src/reflector/reflection.ts';
 import { AdjRibOut } from '../../src/rib/adj-rib-out.ts';
-import type { AddPathSendMode, GroupMember } from '../../src/rib/adj-rib-out.ts';
+import type { AddPathSendMode, AdjRibOutOptions, GroupMember } from '../../src/rib/adj-rib-out.ts';
 import type { RouteAttributes } from '../../src/rib/attr-set.ts';
 import type { ExportTarget } from '../../src/rib/export.ts';
 import { LocRib } from '../../src/rib/loc-rib.ts';
@@ -46,7 +46,8 @@ function ribPeer(n: number, local = false): RibPeer {
 class Client implements GroupMember {
   readonly families = new Set([IPV4_UNICAST]);
   readonly context: CodecContext;
-  readonly bufferedBytes = 0;
+  /** Octets "queued on the socket": a test raises it to make the member slow. */
+  bufferedBytes = 0;
   /** Prefix (with " #id" under ADD-PATH) → the attributes last announced with it. */
   readonly table = new Map<string, PathAttributes>();
   /** "+prefix" / "-prefix" in the order received. */
@@ -94,9 +95,9 @@ class Client implements GroupMember {
   }
 }
 
-function setup(mode: AddPathSendMode = 'best') {
+function setup(mode: AddPathSendMode = 'best', options?: AdjRibOutOptions) {
   const rib = new LocRib();
-  const out = new AdjRibOut(rib, new ReflectorExport(IDENTITY), silentLogger);
+  const out = new AdjRibOut(rib, new ReflectorExport(IDENTITY), silentLogger, options);
   const peers = [1, 2, 3].map((n) => ribPeer(n));
   const [a, b, c] = peers.map((p) => new Client(p.name, p, mode !== 'best'));
   const announce = (from: RibPeer, prefix: string, attributes: RouteAttributes = {}) => {
@@ -263,4 +264,49 @@ test("a member that joins later gets the others' routes in its dump, not its own
   t.is(out.groupCount, 1, 'the new member merged into the group after its dump');
   t.deepEqual(a.view(), { '10.2.0.0/24': '10.0.0.2' });
   t.deepEqual(b.view(), { '10.1.0.0/24': '10.0.0.1' });
+});
+
+/** Bounded walks: a few destinations per turn, so changes arrive while a split or a drop is walking. */
+const SMALL_TURNS: AdjRibOutOptions = { memberBacklogLimit: 1000, destsPerTurn: 5 };
+const SOURCE = ribPeer(9);
+const prefixes = (from: number, count: number) =>
+  Array.from({ length: count }, (_, i) => `10.9.${from + i}.0/24`);
+
+test('a slow member split off mid-change holds exactly what the others hold once it catches up', async (t) => {
+  const { rib, out, a, b, c, announce, withdraw, settled, join } = setup('best', SMALL_TURNS);
+  rib.maxVisitsPerTurn = 5;
+  await join(a, b, c);
+  for (const p of prefixes(0, 40)) announce(SOURCE, p);
+  await settled();
+  c.bufferedBytes = 5000;
+  for (const p of prefixes(0, 10)) withdraw(SOURCE, p);
+  for (const p of prefixes(40, 5)) announce(SOURCE, p);
+  // Let the group try to drain: it splits c off and starts copying its Adj-RIB-Out, a few per turn.
+  for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+  t.is(out.groupCount, 2, 'c has a group of its own');
+  for (const p of prefixes(30, 10)) withdraw(SOURCE, p);
+  for (const p of prefixes(45, 5)) announce(SOURCE, p);
+  c.bufferedBytes = 0;
+  out.writable(c);
+  await settled();
+  const expected = [...prefixes(10, 20), ...prefixes(40, 10)].sort();
+  t.deepEqual(Object.keys(b.view()).sort(), expected);
+  t.deepEqual(c.view(), b.view(), 'nothing missed, nothing left over');
+  t.deepEqual(a.view(), b.view());
+});
+
+test('dropping groups releases every attribute set, also of destinations withdrawn during the walk', async (t) => {
+  const { rib, out, a, b, announce, withdraw, settled, join } = setup('best', SMALL_TURNS);
+  rib.maxVisitsPerTurn = 5;
+  await join(a, b);
+  prefixes(0, 30).forEach((p, i) => announce(SOURCE, p, { localPref: 100 + (i % 3) }));
+  await settled();
+  t.is(b.table.size, 30);
+  out.removeMember(a);
+  out.removeMember(b);
+  t.is(out.groupCount, 0);
+  for (const p of prefixes(0, 30)) withdraw(SOURCE, p);
+  await settled();
+  t.is(rib.pathCount, 0);
+  t.is(rib.attrSets.size, 0, 'no reference left behind');
 });
