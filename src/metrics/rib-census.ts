@@ -41,7 +41,7 @@ export interface RibCensus {
 /** Destinations counted per event-loop turn. */
 const WALK_SLICE = 25_000;
 
-export const UNICAST_FAMILIES = [familyName(1, Safi.Unicast), familyName(2, Safi.Unicast)] as const;
+const UNICAST_FAMILIES = [familyName(1, Safi.Unicast), familyName(2, Safi.Unicast)] as const;
 
 export function destFamily(prefix: Prefix): string {
   return familyName(prefix.afi, Safi.Unicast);

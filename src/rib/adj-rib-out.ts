@@ -74,7 +74,7 @@ export interface AdjRibOutOptions {
   readonly destsPerTurn: number;
 }
 
-export const DEFAULT_ADJ_RIB_OUT_OPTIONS: AdjRibOutOptions = {
+const DEFAULT_ADJ_RIB_OUT_OPTIONS: AdjRibOutOptions = {
   memberBacklogLimit: 4 * 1024 * 1024,
   destsPerTurn: 10_000,
 };

@@ -123,18 +123,3 @@ function eliminate(candidates: Path[], kept: Path[], step: DecisionStep, lostAt:
   if (kept.length < candidates.length) for (const p of candidates) if (!kept.includes(p)) lostAt.set(p, step);
   return kept;
 }
-
-export interface Explanation {
-  readonly path: Path;
-  /** The step at which this path was eliminated; undefined for the best path. */
-  readonly lostAt: LostAt | undefined;
-}
-
-/** Why each path won or lost: the decision's own record, path by path. */
-export function explain(
-  paths: readonly Path[],
-  options: DecisionOptions = DEFAULT_DECISION_OPTIONS,
-): Explanation[] {
-  const { lostAt } = decide(paths, options);
-  return paths.map((path) => ({ path, lostAt: lostAt.get(path) }));
-}

@@ -38,10 +38,6 @@ export class GracefulRestartHelper {
     private readonly stalePathTimeSec = DEFAULT_STALE_PATH_TIME_SEC,
   ) {}
 
-  isRestarting(key: string): boolean {
-    return this.restarting.has(key);
-  }
-
   /**
    * The session with `key` went down. Returns true when its paths were kept as stale (the caller must
    * then not withdraw them); false when graceful restart does not apply and they must go now.

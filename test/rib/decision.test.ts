@@ -5,7 +5,7 @@ import test from 'ava';
 import { AsPathSegmentType, Origin } from '../../src/bgp/constants.ts';
 import { AttrSetTable } from '../../src/rib/attr-set.ts';
 import type { RouteAttributes } from '../../src/rib/attr-set.ts';
-import { decide, DecisionStep, explain } from '../../src/rib/decision.ts';
+import { decide, DecisionStep } from '../../src/rib/decision.ts';
 import { Path } from '../../src/rib/route.ts';
 import type { RibPeer } from '../../src/rib/route.ts';
 
@@ -103,10 +103,10 @@ for (const [step, better, worse] of STEPS) {
         t.is(d.best, winner, `${direction}, order ${order.map((p) => p.peer.name).join(',')}`);
         t.is(d.decidedBy, step);
       }
-      const why = explain([pa, pb, third]);
-      t.is(why.find((e) => e.path === winner)?.lostAt, undefined);
-      t.is(why.find((e) => e.path === (winner === pa ? pb : pa))?.lostAt, step);
-      t.is(why.find((e) => e.path === third)?.lostAt, DecisionStep.LocalPref);
+      const why = decide([pa, pb, third]).lostAt;
+      t.is(why.get(winner), undefined);
+      t.is(why.get(winner === pa ? pb : pa), step);
+      t.is(why.get(third), DecisionStep.LocalPref);
     }
   });
 }
@@ -128,7 +128,7 @@ test('ineligible paths never win, and no eligible path means no best', (t) => {
   const ok = path({}, 2);
   t.is(decide([loop, ok]).best, ok);
   t.like(decide([loop]), { best: undefined, decidedBy: DecisionStep.None });
-  t.is(explain([loop, ok])[0].lostAt, 'ineligible');
+  t.is(decide([loop, ok]).lostAt.get(loop), 'ineligible');
 });
 
 test('AS_SET counts one, confederation segments none', (t) => {

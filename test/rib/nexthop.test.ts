@@ -7,7 +7,7 @@ import { LocRib } from '../../src/rib/loc-rib.ts';
 import type { BestPathChange } from '../../src/rib/loc-rib.ts';
 import { TableResolver } from './support.ts';
 import type { RibPeer } from '../../src/rib/route.ts';
-import { DecisionStep, explain } from '../../src/rib/decision.ts';
+import { DecisionStep } from '../../src/rib/decision.ts';
 import { parsePrefix } from '../../src/lib/prefix.ts';
 import type { Nlri } from '../../src/lib/prefix.ts';
 
@@ -42,7 +42,8 @@ test('a path whose NEXT_HOP does not resolve is not eligible, until it does', as
   announce(peer(1), '192.0.2.1');
   await rib.settled();
   t.is(rib.get(PREFIX)?.best, undefined);
-  t.is(explain(rib.get(PREFIX)!.paths)[0].lostAt, 'ineligible');
+  const dest = rib.get(PREFIX)!;
+  t.is(rib.lostAt(dest, dest.paths[0]), 'ineligible');
   const changes: BestPathChange[] = [];
   rib.bestPathChanges$.subscribe((batch) => changes.push(...batch));
   resolver.set('192.0.2.1', { reachable: true, igpCost: 10 });
@@ -59,7 +60,14 @@ test('the IGP cost to the NEXT_HOP decides, and a cost change flips the best pat
   announce(peer(2), '192.0.2.2');
   await rib.settled();
   t.is(rib.get(PREFIX)?.best?.peer.id, 1);
-  t.is(explain(rib.get(PREFIX)!.paths).find((e) => e.path.peer.id === 2)?.lostAt, DecisionStep.IgpCost);
+  const dest = rib.get(PREFIX)!;
+  t.is(
+    rib.lostAt(
+      dest,
+      dest.paths.find((p) => p.peer.id === 2)!,
+    ),
+    DecisionStep.IgpCost,
+  );
   resolver.set('192.0.2.1', { reachable: true, igpCost: 30 });
   await rib.settled();
   t.is(rib.get(PREFIX)?.best?.peer.id, 2);
