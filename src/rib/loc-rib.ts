@@ -80,7 +80,7 @@ export class LocRib {
   readonly bestPathChanges$: Observable<readonly BestPathChange[]> = this.bestPathSubject.asObservable();
   pathCount = 0;
   maxDecisionsPerTurn = 20_000;
-  private readonly walker = new Walker<Dest>(10_000);
+  private readonly walker = new Walker<Dest>(5_000);
   private readonly peers = new Map<RibPeer, PeerPaths>();
   /** The last peer looked up: UPDATEs come in runs from one peer. */
   private lastPeer: RibPeer | undefined;
