@@ -8,6 +8,7 @@ import convict from 'convict';
 import { parse as parseYaml } from 'yaml';
 import type { DatastoreSettings } from '../datastore/open.ts';
 import { isIpv4, isIpv6, parseIpv4 } from '../lib/address.ts';
+import type { LogFormat } from '../lib/log.ts';
 import { parsePrefix } from '../lib/prefix.ts';
 
 convict.addParser({ extension: ['yml', 'yaml'], parse: (text: string) => parseYaml(text) as object });
@@ -246,6 +247,12 @@ export const configSchema = {
       default: 'info',
       env: 'BRINDLE_LOG_LEVEL',
     },
+    format: {
+      doc: "'json' (one JSON object a line, what journald and log shippers keep), 'text' (one readable line with the level name), or 'auto': text on a terminal, JSON otherwise (under systemd too).",
+      format: ['auto', 'json', 'text'],
+      default: 'auto',
+      env: 'BRINDLE_LOG_FORMAT',
+    },
   },
   fib: {
     enabled: {
@@ -288,7 +295,7 @@ export interface BrindleConfig {
     readonly gracefulRestart: boolean;
   };
   readonly api: { readonly listen: string; readonly socket: string };
-  readonly log: { readonly level: string };
+  readonly log: { readonly level: string; readonly format: LogFormat };
   readonly fib: {
     readonly enabled: boolean;
     readonly table: number;

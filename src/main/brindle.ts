@@ -134,7 +134,7 @@ function handleSignals(daemon: Daemon, api: DaemonApi, log: Logger, file: string
 }
 
 async function run(config: BrindleConfig, file: string | undefined): Promise<void> {
-  const log = createLogger(config.log.level);
+  const log = createLogger(config.log.level, config.log.format);
   process.on('uncaughtException', (error) => {
     log.fatal({ event: 'uncaught', reason: error.stack ?? String(error) }, 'uncaught exception');
     log.flush();
