@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs this checkout as a system service; run as root after `npm ci`
 # (`sudo npm run install:system -- --mode node`). It puts:
-#   the package tree (bin, src, systemd, config, the production node_modules, the native addon) in
-#     /usr/lib/brindle, replaced whole so no stale file survives an upgrade;
+#   the package tree (bin, the compiled dist/, systemd, config, the production node_modules, the
+#     native addon, as scripts/tree.sh lists them) in /usr/lib/brindle, replaced whole so no stale file
+#     survives an upgrade;
 #   /usr/local/bin/brindle and brindlectl, relative symlinks into it;
 #   the systemd units in /usr/lib/systemd/system and the sysusers file in /usr/lib/sysusers.d, and
 #     creates the brindle user, when systemd is installed (nothing is started without --enable);
@@ -25,9 +26,6 @@ readonly RT_PROTOCOL=205
 # The same text as src/fib/rt-protos.ts writes, so neither rewrites the other's file.
 readonly RT_PROTOS_TEXT=$'# Written by Brindle: the rtm_protocol of its kernel routes (fib.protocol).\n205\tbrindle\n'
 readonly UNITS=(brindle-node.service brindle-reflector.service)
-# What of the checkout the daemon needs at run time; node_modules is added, production packages only.
-readonly TREE=(bin src systemd config package.json package-lock.json tsconfig.json README.md)
-readonly ADDON=build/Release/brindle_native.node
 # The directories systemd puts on a service's PATH: `#!/usr/bin/env node` must find node in one.
 readonly SYSTEMD_PATH=(/usr/local/sbin /usr/local/bin /usr/sbin /usr/bin /sbin /bin)
 
@@ -87,6 +85,8 @@ fi
 if [ -n "$ROOT" ] && $ENABLE; then usage_error '--enable starts a service: not with --prefix or DESTDIR'; fi
 
 SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/tree.sh
+source "$SRC/scripts/tree.sh"
 UNIT="brindle-$MODE.service"
 
 # ---------------------------------------------------------------------------------------------------
@@ -113,7 +113,8 @@ act() {
 
 preflight() {
   grep -qs '"name": "brindle"' "$SRC/package.json" || die "$SRC is not a Brindle checkout"
-  [ -d "$SRC/node_modules/tsx" ] || die "no node_modules in $SRC: run \`npm ci\` first"
+  [ -d "$SRC/node_modules/rxjs" ] || die "no node_modules in $SRC: run \`npm ci\` first"
+  [ -f "$SRC/$ENTRY" ] || die "no $ENTRY in $SRC: run \`npm ci\` (or \`npm run build\`) first"
   if [ -z "$ROOT" ] && ! $DRY && [ "$(id -u)" -ne 0 ]; then
     die 'run as root (sudo npm run install:system -- --mode ...), or pass --prefix DIR or --dry-run'
   fi
@@ -143,50 +144,11 @@ systemd_running() { [ -z "$ROOT" ] && [ -d /run/systemd/system ]; }
 # ---------------------------------------------------------------------------------------------------
 # The package tree
 
-# node_modules entries of the production dependency tree (`npm ls --omit=dev`), one a line; nothing
-# when npm cannot say (then all of node_modules is copied). The tree is read from package-lock.json,
-# not from node_modules: npm trusts its record of node_modules only while nothing there is newer
-# than it, and walks the folders otherwise. Optional packages for other platforms are in the lock
-# but not on disk; only what is installed is listed.
-production_modules() {
-  command -v npm >/dev/null 2>&1 || return 0
-  local listing line
-  listing="$(cd "$SRC" && npm ls --omit=dev --all --parseable --package-lock-only 2>/dev/null)" || return 0
-  while read -r line; do
-    line="${line#"$SRC/"}"
-    # Top-level entries only: a package's nested node_modules comes with it.
-    if [[ "$line" =~ ^node_modules/(@[^/]+/)?[^/]+$ ]] && [ -e "$SRC/$line" ]; then echo "$line"; fi
-  done <<<"$listing" | sort -u
-}
-
-# Copies what the daemon runs into $1 (a new directory).
-copy_tree() {
-  local staging="$1" entry
-  mkdir -p "$staging/node_modules" "$staging/build/Release"
-  for entry in "${TREE[@]}"; do
-    [ -e "$SRC/$entry" ] && cp -R -P --preserve=mode,timestamps "$SRC/$entry" "$staging/"
-  done
-  [ -f "$SRC/$ADDON" ] && cp -P --preserve=mode,timestamps "$SRC/$ADDON" "$staging/$ADDON"
-  if [ ${#MODULES[@]} -gt 0 ]; then
-    for entry in "${MODULES[@]}"; do
-      mkdir -p "$staging/$(dirname "$entry")"
-      cp -R -P --preserve=mode,timestamps "$SRC/$entry" "$staging/$entry"
-    done
-  else
-    cp -R -P --preserve=mode,timestamps "$SRC/node_modules/." "$staging/node_modules/"
-  fi
-  # Whoever owns the checkout, nobody but root may change what the service runs.
-  chmod -R u+rwX,go+rX,go-w "$staging"
-}
-
 install_tree() {
   local target="$ROOT$LIB" what
   mapfile -t MODULES < <(production_modules)
-  if [ ${#MODULES[@]} -gt 0 ]; then
-    what="${TREE[*]} $ADDON, ${#MODULES[@]} production packages"
-  else
-    what="${TREE[*]} $ADDON, all of node_modules (npm could not list the production packages)"
-  fi
+  [ ${#MODULES[@]} -gt 0 ] || die "no production packages found in $SRC/package-lock.json and node_modules"
+  what="${TREE[*]} dist $ADDON, ${#MODULES[@]} production packages"
   if $DRY; then
     report tree "$LIB" "$(outcome "$([ -d "$target" ] && echo replaced || echo installed)") ($what)"
     return

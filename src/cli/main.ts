@@ -1,7 +1,9 @@
 // `brindlectl`: the operator's CLI. Owns argv → command, the global options, the context commands run
 // in (the daemon's own config, the datastore it names) and the mapping of every outcome to an exit
 // code (command.ts: 0 ok, 1 failed, 2 usage, 3 unavailable). Expected errors print their message,
-// never a stack trace. The commands live in their own modules and hold no routing logic.
+// never a stack trace. The commands live in their own modules and hold no routing logic; a module is
+// imported only when one of its commands runs (or for the help), so `brindlectl status` loads the
+// socket client and the table printer, not the datastore and resource stack.
 
 import { existsSync, readFileSync } from 'node:fs';
 import { loadConfig } from '../config/config.ts';
@@ -11,9 +13,6 @@ import { isStoreError } from '../datastore/store.ts';
 import type { Store, StoreError } from '../datastore/store.ts';
 import { CliError, EXIT, EXIT_CODES_HELP, parseArgs, UsageError } from './command.ts';
 import type { Command, CommandContext, ExitCode, Io } from './command.ts';
-import { resourceCommands } from './resources.ts';
-import { daemonCommands } from './daemon.ts';
-import { ipamCommand } from './ipam.ts';
 
 /** The deadline of each etcd call, and of connecting to etcd at all. */
 const ETCD_REQUEST_TIMEOUT_MS = 5_000;
@@ -38,10 +37,49 @@ const versionCommand: Command = {
   },
 };
 
-const COMMANDS: readonly Command[] = [...resourceCommands, ...daemonCommands, ipamCommand, versionCommand];
+interface CommandModule {
+  /** The names of the commands it defines, in the order the help lists them. */
+  readonly names: readonly string[];
+  load(): Promise<readonly Command[]>;
+}
 
-function usage(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 3;
+const COMMAND_MODULES: readonly CommandModule[] = [
+  {
+    names: ['apply', 'create', 'replace', 'get', 'delete'],
+    load: async () => (await import('./resources.ts')).resourceCommands,
+  },
+  {
+    names: ['status', 'peers', 'routes', 'fib'],
+    load: async () => (await import('./daemon.ts')).daemonCommands,
+  },
+  { names: ['ipam'], load: async () => [(await import('./ipam.ts')).ipamCommand] },
+  { names: ['version'], load: () => Promise.resolve([versionCommand]) },
+];
+
+/** A module's commands, checked against the names it is listed with (a mismatch is a bug here). */
+async function loadModule(module: CommandModule): Promise<readonly Command[]> {
+  const commands = await module.load();
+  const names = commands.map((c) => c.name);
+  if (names.join() !== module.names.join())
+    throw new Error(
+      `command table lists ${module.names.join(', ')} but the module defines ${names.join(', ')}`,
+    );
+  return commands;
+}
+
+async function allCommands(): Promise<Command[]> {
+  return (await Promise.all(COMMAND_MODULES.map(loadModule))).flat();
+}
+
+async function findCommand(name: string): Promise<Command> {
+  const module = COMMAND_MODULES.find((m) => m.names.includes(name));
+  const command = module && (await loadModule(module)).find((c) => c.name === name);
+  if (!command) throw new UsageError(`unknown command "${name}"`);
+  return command;
+}
+
+function usage(commands: readonly Command[]): string {
+  const width = Math.max(...commands.map((c) => c.name.length)) + 3;
   return `usage: brindlectl [--config FILE] COMMAND [ARGS...]
 
 Manage Brindle's resources (projectcalico.org/v3 BGPConfiguration, BGPPeer, BGPFilter, Node, IPPool,
@@ -49,7 +87,7 @@ IPAMConfiguration) in its datastore, embedded or etcd, whether or not the daemon
 follows every change.
 
 Commands:
-${COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join('\n')}
+${commands.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join('\n')}
 
 Run 'brindlectl COMMAND --help' for a command's arguments.
 
@@ -146,7 +184,7 @@ interface Invocation {
 }
 
 /** Takes the global options (anywhere before `--`) out of argv and finds the command. */
-function invocation(argv: readonly string[]): Invocation | 'version' {
+async function invocation(argv: readonly string[]): Promise<Invocation | 'version'> {
   let configFile: string | undefined;
   const rest: string[] = [];
   let help = false;
@@ -172,18 +210,12 @@ function invocation(argv: readonly string[]): Invocation | 'version' {
   if (name === 'help') {
     return {
       configFile,
-      command: args[0] === undefined ? undefined : findCommand(args[0]),
+      command: args[0] === undefined ? undefined : await findCommand(args[0]),
       rest: [],
       help: true,
     };
   }
-  return { configFile, command: findCommand(name), rest: args, help };
-}
-
-function findCommand(name: string): Command {
-  const command = COMMANDS.find((c) => c.name === name);
-  if (!command) throw new UsageError(`unknown command "${name}"`);
-  return command;
+  return { configFile, command: await findCommand(name), rest: args, help };
 }
 
 /** gRPC ends its messages with a "Resolution note:" that is empty for a plain connection failure. */
@@ -229,14 +261,14 @@ function report(
 async function main(argv: readonly string[], io: Io): Promise<ExitCode> {
   let found: Invocation | 'version';
   try {
-    found = invocation(argv);
+    found = await invocation(argv);
   } catch (error) {
     return report(error, undefined, undefined, io);
   }
   if (found === 'version') return main(['version'], io);
   const { command } = found;
   if (found.help) {
-    io.out(command ? commandHelp(command) : usage());
+    io.out(command ? commandHelp(command) : usage(await allCommands()));
     return EXIT.ok;
   }
   if (!command) return EXIT.usage; // unreachable: invocation() throws when there is no command

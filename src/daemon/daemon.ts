@@ -19,8 +19,10 @@ import type { NextHopMode } from '../rib/export.ts';
 import type { RouteAttributes } from '../rib/attr-set.ts';
 import type { BrindleConfig } from '../config/config.ts';
 import { Router } from './router.ts';
-import { NodeRouting } from './node-routing.ts';
-import { IpamRoutes } from './ipam-routes.ts';
+// Node mode only (the kernel FIB, IPAM block routes): imported when node mode starts, so a reflector
+// never loads them.
+import type { NodeRouting } from './node-routing.ts';
+import type { IpamRoutes } from './ipam-routes.ts';
 import { ipipPolicy } from './ipip-routes.ts';
 import type { IpipPolicy } from './ipip-routes.ts';
 import type { NodeRoutes } from '../ipam/routes.ts';
@@ -97,6 +99,10 @@ export class Daemon {
    * node's IPAM blocks call for — originated over BGP, blackholed in the kernel.
    */
   private async startNodeRouting(): Promise<void> {
+    const [{ NodeRouting }, { IpamRoutes }] = await Promise.all([
+      import('./node-routing.ts'),
+      import('./ipam-routes.ts'),
+    ]);
     if (this.config.fib.enabled) this.nodeRouting = await NodeRouting.start(this.config, this.log);
     const ipam = new IpamRoutes(this.store, this.config.nodeName, this.log);
     this.ipam = ipam;

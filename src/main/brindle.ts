@@ -2,17 +2,18 @@
 // and turns signals into orderly actions: SIGTERM/SIGINT stop every session with Cease/Administrative
 // Shutdown and exit 0 within a bound; SIGHUP re-reads the config file (the log level applies at once,
 // any other changed setting is logged as needing a restart) and lists the resources again.
+//
+// Start-up time is module loading, so the daemon and its API (RxJS, the BGP stack, prom-client, the
+// datastore) are imported only once the config is valid and the process is to run: `--version`,
+// `--help` and `--check-config` load only what they print.
 
 import { readFileSync } from 'node:fs';
-import { stringify } from 'yaml';
-import { startDaemonApi } from './daemon-api.ts';
 import type { DaemonApi } from './daemon-api.ts';
 import type { ReloadResult } from '../api/server.ts';
-import { createLogger } from '../lib/log.ts';
 import type { Logger } from '../lib/log.ts';
 import { describeSettings, loadConfig } from '../config/config.ts';
 import type { BrindleConfig } from '../config/config.ts';
-import { Daemon } from '../daemon/daemon.ts';
+import type { Daemon } from '../daemon/daemon.ts';
 
 const USAGE = `usage: brindle [--config FILE] [--check-config] [--help] [--version]
 
@@ -134,6 +135,11 @@ function handleSignals(daemon: Daemon, api: DaemonApi, log: Logger, file: string
 }
 
 async function run(config: BrindleConfig, file: string | undefined): Promise<void> {
+  const [{ createLogger }, { Daemon }, { startDaemonApi }] = await Promise.all([
+    import('../lib/log.ts'),
+    import('../daemon/daemon.ts'),
+    import('./daemon-api.ts'),
+  ]);
   const log = createLogger(config.log.level, config.log.format);
   process.on('uncaughtException', (error) => {
     log.fatal({ event: 'uncaught', reason: error.stack ?? String(error) }, 'uncaught exception');
@@ -169,6 +175,7 @@ if (args.check) {
   console.log(
     `# effective configuration${loaded.file ? ` (${loaded.file} over defaults and environment)` : ' (defaults and environment)'}`,
   );
+  const { stringify } = await import('yaml');
   console.log(stringify(loaded.config).trimEnd());
   process.exit(0);
 }

@@ -7,7 +7,6 @@
 
 import type { Daemon } from '../daemon/daemon.ts';
 import type { Logger } from '../lib/log.ts';
-import { CachedIpamStats, readNodeIpamStats } from '../ipam/usage.ts';
 import { BrindleMetrics } from '../metrics/registry.ts';
 import type { BrindleSource } from '../metrics/source.ts';
 import { fibDocument, noFibDocument, parseFibQuery } from '../api/fib-view.ts';
@@ -44,6 +43,8 @@ export async function startDaemonApi(
   const fib = daemon.fib;
   if (fib) metrics.registerFib(fib);
   if (config.mode === 'node') {
+    // Node mode only: a reflector has no IPAM blocks and never loads the IPAM modules.
+    const { CachedIpamStats, readNodeIpamStats } = await import('../ipam/usage.ts');
     const read = () => readNodeIpamStats(daemon.store, config.nodeName);
     metrics.registerIpam(new CachedIpamStats(read, { log }));
   }

@@ -1,6 +1,7 @@
-// scripts/install.sh into a temp dir (DESTDIR or --prefix): the tree it installs runs (the links,
-// the config check, brindlectl on the embedded store, every production dependency); the units,
-// sysusers file, config and rt_protos entry are in place; an operator's config is never overwritten;
+// scripts/install.sh into a temp dir (DESTDIR or --prefix): the tree it installs — the compiled dist/,
+// no TypeScript and no tsx — runs (the links, the config check, brindlectl on the embedded store,
+// every production dependency); the units, sysusers file, config and rt_protos entry are in place; an
+// operator's config is never overwritten;
 // a second run changes nothing (same inodes); --dry-run changes nothing; `systemd-analyze verify`
 // accepts the installed units with their ExecStart paths pointing into the installed tree. The script
 // runs from a snapshot of this checkout (node_modules linked), so edits made to the checkout while the
@@ -31,6 +32,7 @@ const CHECKOUT = fileURLToPath(new URL('../../', import.meta.url));
 /** A checkout as the script sees it; node_modules is linked, not copied. */
 const SNAPSHOT = [
   'bin',
+  'dist',
   'src',
   'systemd',
   'config',
@@ -151,12 +153,14 @@ test('a DESTDIR install lays out the tree, links, config, units and route protoc
   for (const path of [
     'bin/brindle',
     'bin/brindlectl',
-    'src/main/brindle.ts',
+    'bin/brindle-ipam',
+    'dist/main/brindle.js',
+    'dist/cli/main.js',
+    'dist/cni/ipam-plugin.js',
+    'dist/api/wait-live.js',
     'systemd/brindle-wait-live',
     'config/examples/route-reflectors.yaml',
     'package.json',
-    'tsconfig.json',
-    'node_modules/tsx/package.json',
     'node_modules/lmdb/package.json',
   ])
     t.true(existsSync(join(lib, path)), path);
@@ -167,6 +171,14 @@ test('a DESTDIR install lays out the tree, links, config, units and route protoc
     'native',
     '.git',
     '.brindle',
+    // The compiled JavaScript runs with plain node: no TypeScript, no tsx, no build leftovers.
+    'src',
+    'tsconfig.json',
+    'dist/main/brindle.d.ts',
+    'dist/main/brindle.js.map',
+    'dist/.tsbuildinfo',
+    'node_modules/tsx',
+    'node_modules/esbuild',
     'node_modules/typescript',
     'node_modules/ava',
   ])

@@ -1,0 +1,40 @@
+# The package tree Brindle runs from (/usr/lib/brindle), shared by install.sh and package.sh so the
+# service installed from a checkout and the Debian package hold the same files. Sourced, not run: the
+# caller sets SRC (the checkout, after `npm ci`).
+
+# What of the checkout runs, besides the compiled JavaScript of dist/, the native addon and the
+# production node_modules. No TypeScript and no tsx: bin/* run dist/ with plain node.
+readonly TREE=(bin systemd config package.json package-lock.json README.md)
+readonly ADDON=build/Release/brindle_native.node
+readonly ENTRY=dist/main/brindle.js
+
+# The top-level node_modules entries of the production dependency tree, one a line: the lockfile's
+# packages npm did not mark "dev" (a package's nested node_modules comes with it). Read from
+# package-lock.json, not `npm ls`, so the answer does not depend on how node_modules was linked.
+production_modules() {
+  (cd "$SRC" && node -e '
+    const { existsSync, readFileSync } = require("node:fs");
+    const { packages } = JSON.parse(readFileSync("package-lock.json", "utf8"));
+    for (const [path, entry] of Object.entries(packages))
+      if (/^node_modules\/(@[^/]+\/)?[^/]+$/.test(path) && !entry.dev && existsSync(path)) console.log(path);
+  ')
+}
+
+# Copies what the daemon runs into $1 (a new directory): the TREE entries, dist/*.js (not the
+# declarations, source maps or build info), the addon when built, and the node_modules entries named
+# in the array MODULES.
+copy_tree() {
+  local staging="$1" entry
+  mkdir -p "$staging/node_modules" "$staging/build/Release"
+  for entry in "${TREE[@]}"; do
+    [ -e "$SRC/$entry" ] && cp -R -P --preserve=mode,timestamps "$SRC/$entry" "$staging/"
+  done
+  (cd "$SRC" && find dist -type f -name '*.js' -exec cp --parents --preserve=mode,timestamps -t "$staging" {} +)
+  [ -f "$SRC/$ADDON" ] && cp -P --preserve=mode,timestamps "$SRC/$ADDON" "$staging/$ADDON"
+  for entry in "${MODULES[@]}"; do
+    mkdir -p "$staging/$(dirname "$entry")"
+    cp -R -P --preserve=mode,timestamps "$SRC/$entry" "$staging/$entry"
+  done
+  # Whoever owns the checkout, nobody but root may change what the service runs.
+  chmod -R u+rwX,go+rX,go-w "$staging"
+}
