@@ -2,7 +2,7 @@
 # Installs this checkout as a system service; run as root after `npm ci`
 # (`sudo npm run install:system -- --mode node`). It puts:
 #   the package tree (bin, the compiled dist/, systemd, config, the production node_modules, the
-#     native addon, as scripts/tree.sh lists them) in /usr/lib/brindle, replaced whole so no stale file
+#     native addon, as scripts/layout.sh lists them) in /usr/lib/brindle, replaced whole so no stale file
 #     survives an upgrade;
 #   /usr/local/bin/brindle and brindlectl, relative symlinks into it;
 #   the systemd units in /usr/lib/systemd/system and the sysusers file in /usr/lib/sysusers.d, and
@@ -16,16 +16,11 @@
 # --dry-run prints what would change and changes nothing.
 set -euo pipefail
 
-readonly LIB=/usr/lib/brindle
+SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# The install layout (LIB, CONFIG, the units, the tree's contents), shared with package.sh.
+# shellcheck source=scripts/layout.sh
+source "$SRC/scripts/layout.sh"
 readonly BIN=/usr/local/bin
-readonly UNIT_DIR=/usr/lib/systemd/system
-readonly SYSUSERS=/usr/lib/sysusers.d/brindle.conf
-readonly CONFIG=/etc/brindle/brindle.yaml
-readonly RT_PROTOS_DIR=/etc/iproute2/rt_protos.d
-readonly RT_PROTOCOL=205
-# The same text as src/fib/rt-protos.ts writes, so neither rewrites the other's file.
-readonly RT_PROTOS_TEXT=$'# Written by Brindle: the rtm_protocol of its kernel routes (fib.protocol).\n205\tbrindle\n'
-readonly UNITS=(brindle-node.service brindle-reflector.service)
 # The directories systemd puts on a service's PATH: `#!/usr/bin/env node` must find node in one.
 readonly SYSTEMD_PATH=(/usr/local/sbin /usr/local/bin /usr/sbin /usr/bin /sbin /bin)
 
@@ -84,9 +79,6 @@ if [ -n "$ROOT" ]; then
 fi
 if [ -n "$ROOT" ] && $ENABLE; then usage_error '--enable starts a service: not with --prefix or DESTDIR'; fi
 
-SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-# shellcheck source=scripts/tree.sh
-source "$SRC/scripts/tree.sh"
 UNIT="brindle-$MODE.service"
 
 # ---------------------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { UNITS, unitCopies } from './unit-copies.ts';
 
 const execFileAsync = promisify(execFile);
 const CHECKOUT = fileURLToPath(new URL('../../', import.meta.url));
@@ -50,7 +51,6 @@ const ADDON = 'build/Release/brindle_native.node';
 let ROOT = CHECKOUT;
 let SCRIPT = join(CHECKOUT, 'scripts/install.sh');
 const LIB = 'usr/lib/brindle';
-const UNITS = ['brindle-node.service', 'brindle-reflector.service'];
 const RT_PROTOS =
   '# Written by Brindle: the rtm_protocol of its kernel routes (fib.protocol).\n205\tbrindle\n';
 
@@ -261,17 +261,7 @@ test('systemd-analyze verify accepts the installed units (their paths resolved i
     return;
   }
   const { root } = await shared();
-  // As test/systemd/units.test.ts does: /usr/lib/brindle/ rewritten to the installed tree, so verify
-  // also proves that ExecStart and ExecStartPost are executables in it.
-  const copies = await tempRoot(t);
-  const paths = await Promise.all(
-    UNITS.map(async (unit) => {
-      const text = await readFile(join(root, 'usr/lib/systemd/system', unit), 'utf8');
-      const path = join(copies, unit);
-      await writeFile(path, text.split('/usr/lib/brindle/').join(`${join(root, LIB)}/`));
-      return path;
-    }),
-  );
+  const paths = await unitCopies(join(root, 'usr/lib/systemd/system'), join(root, LIB), await tempRoot(t));
   const verify = await run('systemd-analyze', ['verify', '--man=no', ...paths]);
   t.is(verify.code, 0, verify.stderr);
   t.is(verify.stderr.trim(), '', 'no warnings');

@@ -4,7 +4,7 @@
 // security review's exposure; and brindle-wait-live against a live and an absent API.
 import test from 'ava';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,11 +13,10 @@ import { Router } from '../../src/daemon/router.ts';
 import { parseIpv4 } from '../../src/lib/address.ts';
 import { freePort } from '../helpers/netns.ts';
 import { startApi } from '../api/support.ts';
+import { unitCopies } from '../install/unit-copies.ts';
 
 const execFileAsync = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const UNITS = ['brindle-node.service', 'brindle-reflector.service'];
-const INSTALL_PREFIX = '/usr/lib/brindle/';
 
 async function run(file: string, args: string[], env: NodeJS.ProcessEnv = process.env) {
   try {
@@ -49,14 +48,7 @@ async function settings(unit: string): Promise<Map<string, string>> {
 async function installedCopies(t: { teardown(fn: () => Promise<void>): void }): Promise<string[]> {
   const dir = await mkdtemp(join(tmpdir(), 'brindle-units-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  return Promise.all(
-    UNITS.map(async (unit) => {
-      const text = await readFile(join(ROOT, 'systemd', unit), 'utf8');
-      const path = join(dir, unit);
-      await writeFile(path, text.split(INSTALL_PREFIX).join(ROOT));
-      return path;
-    }),
-  );
+  return unitCopies(join(ROOT, 'systemd'), ROOT, dir);
 }
 
 test('systemd-analyze verify accepts both units', async (t) => {

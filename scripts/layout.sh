@@ -1,6 +1,16 @@
-# The package tree Brindle runs from (/usr/lib/brindle), shared by install.sh and package.sh so the
-# service installed from a checkout and the Debian package hold the same files. Sourced, not run: the
-# caller sets SRC (the checkout, after `npm ci`).
+# Where Brindle installs and what its package tree (/usr/lib/brindle) holds, shared by install.sh and
+# package.sh so the service installed from a checkout and the Debian package hold the same files.
+# Sourced, not run: the caller sets SRC (the checkout, after `npm ci`).
+
+readonly LIB=/usr/lib/brindle
+readonly UNIT_DIR=/usr/lib/systemd/system
+readonly UNITS=(brindle-node.service brindle-reflector.service)
+readonly SYSUSERS=/usr/lib/sysusers.d/brindle.conf
+readonly CONFIG=/etc/brindle/brindle.yaml
+readonly RT_PROTOS_DIR=/etc/iproute2/rt_protos.d
+readonly RT_PROTOCOL=205
+# The same text as src/fib/rt-protos.ts writes, so neither rewrites the other's file.
+readonly RT_PROTOS_TEXT=$'# Written by Brindle: the rtm_protocol of its kernel routes (fib.protocol).\n205\tbrindle\n'
 
 # What of the checkout runs, besides the compiled JavaScript of dist/, the native addon and the
 # production node_modules. No TypeScript and no tsx: bin/* run dist/ with plain node.
@@ -20,16 +30,16 @@ production_modules() {
   ')
 }
 
-# Copies what the daemon runs into $1 (a new directory): the TREE entries, dist/*.js (not the
-# declarations, source maps or build info), the addon when built, and the node_modules entries named
-# in the array MODULES.
+# Copies what the daemon runs into $1 (a new directory): the TREE entries, dist/*.js of the folder $2
+# (default: the checkout; not the declarations, source maps or build info), the addon when built, and
+# the node_modules entries named in the array MODULES.
 copy_tree() {
-  local staging="$1" entry
+  local staging="$1" built="${2:-$SRC}" entry
   mkdir -p "$staging/node_modules" "$staging/build/Release"
   for entry in "${TREE[@]}"; do
     [ -e "$SRC/$entry" ] && cp -R -P --preserve=mode,timestamps "$SRC/$entry" "$staging/"
   done
-  (cd "$SRC" && find dist -type f -name '*.js' -exec cp --parents --preserve=mode,timestamps -t "$staging" {} +)
+  (cd "$built" && find dist -type f -name '*.js' -exec cp --parents --preserve=mode,timestamps -t "$staging" {} +)
   [ -f "$SRC/$ADDON" ] && cp -P --preserve=mode,timestamps "$SRC/$ADDON" "$staging/$ADDON"
   for entry in "${MODULES[@]}"; do
     mkdir -p "$staging/$(dirname "$entry")"
