@@ -11,6 +11,7 @@ const suites: Record<string, () => Promise<BenchRow[]>> = {
   fib: async () => (await import('./fib.ts')).runFibBench(),
   ipam: async () => (await import('./ipam.ts')).runIpamBench(),
   rib: async () => (await import('./rib-withdraw.ts')).runRibWithdrawBench(),
+  startup: async () => (await import('./startup.ts')).runStartupBench(),
 };
 
 const wanted = process.argv.slice(2);
