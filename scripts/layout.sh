@@ -18,16 +18,19 @@ readonly TREE=(bin systemd config package.json package-lock.json README.md)
 readonly ADDON=build/Release/brindle_native.node
 readonly ENTRY=dist/main/brindle.js
 
-# The top-level node_modules entries of the production dependency tree, one a line: the lockfile's
-# packages npm did not mark "dev" (a package's nested node_modules comes with it). Read from
-# package-lock.json, not `npm ls`, so the answer does not depend on how node_modules was linked.
+# node_modules entries of the production dependency tree (`npm ls --omit=dev`), one a line. The
+# tree is read from package-lock.json, not from node_modules: npm trusts its record of node_modules
+# only while nothing there is newer than it, and walks the folders otherwise. Optional packages for
+# other platforms are in the lock but not on disk; only what is installed is listed.
 production_modules() {
-  (cd "$SRC" && node -e '
-    const { existsSync, readFileSync } = require("node:fs");
-    const { packages } = JSON.parse(readFileSync("package-lock.json", "utf8"));
-    for (const [path, entry] of Object.entries(packages))
-      if (/^node_modules\/(@[^/]+\/)?[^/]+$/.test(path) && !entry.dev && existsSync(path)) console.log(path);
-  ')
+  command -v npm >/dev/null 2>&1 || return 0
+  local listing line
+  listing="$(cd "$SRC" && npm ls --omit=dev --all --parseable --package-lock-only 2>/dev/null)" || return 0
+  while read -r line; do
+    line="${line#"$SRC/"}"
+    # Top-level entries only: a package's nested node_modules comes with it.
+    if [[ "$line" =~ ^node_modules/(@[^/]+/)?[^/]+$ ]] && [ -e "$SRC/$line" ]; then echo "$line"; fi
+  done <<<"$listing" | sort -u
 }
 
 # Copies what the daemon runs into $1 (a new directory): the TREE entries, dist/*.js of the folder $2
