@@ -226,6 +226,14 @@ export const configSchema = {
       env: 'BRINDLE_BGP_GRACEFUL_RESTART',
     },
   },
+  secrets: {
+    dir: {
+      doc: "Directory of the secrets BGPPeer.password.secretKeyRef and BGPConfiguration.nodeMeshPassword name: <dir>/<name>/<key> holds the TCP MD5 password (a Kubernetes secret volume's or systemd credentials' layout); not readable by others.",
+      format: 'non-empty',
+      default: '/etc/brindle/secrets',
+      env: 'BRINDLE_SECRETS_DIR',
+    },
+  },
   api: {
     listen: {
       doc: 'Address of /metrics, the read-only JSON API and the health endpoints.',
@@ -294,6 +302,7 @@ export interface BrindleConfig {
     readonly listenPort: number;
     readonly gracefulRestart: boolean;
   };
+  readonly secrets: { readonly dir: string };
   readonly api: { readonly listen: string; readonly socket: string };
   readonly log: { readonly level: string; readonly format: LogFormat };
   readonly fib: {

@@ -14,6 +14,7 @@ import type { ResourceSnapshot } from '../resources/store.ts';
 import type { Node } from '../resources/types.ts';
 import { configuredListenPort } from '../resources/defaults.ts';
 import { computeTopology, diffPeerings, toPeerConfig } from '../reflector/topology.ts';
+import { readSecret } from './secrets.ts';
 import type { DesiredPeering, SpeakerSettings } from '../reflector/topology.ts';
 import type { NextHopMode } from '../rib/export.ts';
 import type { RouteAttributes } from '../rib/attr-set.ts';
@@ -31,6 +32,19 @@ import type { RouterPeerOptions } from './router.ts';
 
 /** Fields of a desired peering that are only informational: a change to them restarts nothing. */
 const INFORMATIONAL_FIELDS = new Set(['bgpPeer']);
+/** How often the secrets in use are checked for a change (a changed password restarts its session). */
+const SECRETS_POLL_MS = 10_000;
+
+/**
+ * A peering with its password read: the key, or why it cannot be read, takes part in the diff like
+ * any other field, so a changed secret restarts exactly the sessions that use it.
+ */
+type ArmedPeering = DesiredPeering & {
+  readonly md5Key?: string;
+  readonly passwordError?: string;
+  /** What the secret file looked like when read (changes with it). */
+  readonly secretStamp?: string;
+};
 
 interface SpeakerIdentity {
   readonly routerId: number;
@@ -54,7 +68,9 @@ export class Daemon {
   private router: Router | undefined;
   private identity: SpeakerIdentity | undefined;
   /** The peerings the router runs, by name. */
-  private peerings: DesiredPeering[] = [];
+  private peerings: ArmedPeering[] = [];
+  private lastSnapshot: ResourceSnapshot | undefined;
+  private secretsPoll: ReturnType<typeof setInterval> | undefined;
   /** Node mode: the kernel FIB and the routes of this node's IPAM blocks. */
   private nodeRouting: NodeRouting | undefined;
   private ipam: IpamRoutes | undefined;
@@ -90,6 +106,7 @@ export class Daemon {
       ),
     );
     daemon.subscription.add(daemon.cache.snapshot$.subscribe((s) => s && daemon.enqueue(s)));
+    daemon.watchSecrets();
     await daemon.cache.start();
     return daemon;
   }
@@ -187,7 +204,44 @@ export class Daemon {
     const identity = this.identityOf(speaker, snapshot);
     if (!identity) return;
     await this.ensureRouter(identity);
-    this.applyPeerings(dedupe(topology.peerings, this.log), identity);
+    this.lastSnapshot = snapshot;
+    this.applyPeerings(
+      dedupe(topology.peerings, this.log).map((p) => this.arm(p)),
+      identity,
+    );
+  }
+
+  /** Reads the peering's password secret (`secrets.dir`); an unusable one is an error on the peer. */
+  private arm(peering: DesiredPeering): ArmedPeering {
+    const ref = peering.password;
+    if (!ref) return peering;
+    const read = readSecret(this.config.secrets.dir, ref);
+    if (read.ok) return { ...peering, md5Key: read.value, secretStamp: read.stamp };
+    // Kubernetes' `optional`: a secret that is not there means no password, said out loud.
+    if (ref.optional === true && read.stamp === 'absent') {
+      this.log.warn(
+        { event: 'secret-optional', peer: peering.name, reason: read.reason },
+        'optional password secret absent: no TCP MD5',
+      );
+      return { ...peering, secretStamp: read.stamp };
+    }
+    this.log.error(
+      { event: 'secret-error', peer: peering.name, reason: read.reason },
+      "cannot read the peer's password secret",
+    );
+    return { ...peering, passwordError: `TCP MD5 password: ${read.reason}`, secretStamp: read.stamp };
+  }
+
+  /** Re-applies the resources when a secret in use changed on disk (bounded: only the ones in use). */
+  private watchSecrets(): void {
+    this.secretsPoll = setInterval(() => {
+      const changed = this.peerings.some(
+        (p) =>
+          p.password !== undefined && readSecret(this.config.secrets.dir, p.password).stamp !== p.secretStamp,
+      );
+      if (changed && this.lastSnapshot) this.enqueue(this.lastSnapshot);
+    }, SECRETS_POLL_MS);
+    this.secretsPoll.unref();
   }
 
   private identityOf(speaker: SpeakerSettings, snapshot: ResourceSnapshot): SpeakerIdentity | undefined {
@@ -239,7 +293,7 @@ export class Daemon {
     );
   }
 
-  private applyPeerings(desired: DesiredPeering[], identity: SpeakerIdentity): void {
+  private applyPeerings(desired: ArmedPeering[], identity: SpeakerIdentity): void {
     const router = this.router!;
     const diff = diffPeerings(this.peerings, desired);
     for (const p of diff.removed) {
@@ -311,6 +365,7 @@ export class Daemon {
   async stop(message = 'brindle stopping'): Promise<void> {
     await this.applying;
     this.subscription.unsubscribe();
+    clearInterval(this.secretsPoll);
     this.cache.stop();
     this.ipam?.stop();
     await this.router?.close(CeaseSubcode.AdministrativeShutdown, message);
@@ -338,11 +393,7 @@ interface RestartSettings {
   readonly forwardingState: boolean;
 }
 
-function routerPeer(
-  p: DesiredPeering,
-  identity: SpeakerIdentity,
-  restart: RestartSettings,
-): RouterPeerOptions {
+function routerPeer(p: ArmedPeering, identity: SpeakerIdentity, restart: RestartSettings): RouterPeerOptions {
   const config = toPeerConfig(p, identity.routerId);
   return {
     ...config,
@@ -352,5 +403,7 @@ function routerPeer(
     nextHopMode: p.nextHopMode.toLowerCase() as NextHopMode,
     addPathSend: 'all',
     ttlSecurityHops: p.ttlSecurityHops,
+    md5Key: p.md5Key,
+    configError: p.passwordError,
   };
 }

@@ -66,6 +66,15 @@ export function registerBgpMetrics(registry: Registry, source: BrindleSource, ri
   scrapedGauge(
     registry,
     {
+      name: 'brindle_bgp_peer_config_error',
+      help: 'Peers that cannot start as configured (1), e.g. their password secret cannot be read; the reason is in the log and brindlectl peers.',
+      labelNames: PEER,
+    },
+    eachPeer((emit, peer, labels) => emit(labels, peer.config.configError === undefined ? 0 : 1)),
+  );
+  scrapedGauge(
+    registry,
+    {
       name: 'brindle_bgp_session_state',
       help: 'BGP FSM state of each session (RFC 4271 §8), one-hot: 1 for the current state, 0 for the others.',
       labelNames: [...PEER, 'state'],

@@ -41,6 +41,8 @@ export interface PeerNeighbor {
    * FRR send them regardless.
    */
   readonly gracefulRestart?: boolean;
+  /** RFC 2385 TCP MD5 password of the session. */
+  readonly password?: string;
 }
 
 export interface PeerRoute {
@@ -196,6 +198,7 @@ export function birdConfig(options: PeerOptions): string {
       '  strict bind yes;',
       n.passive === true ? '  passive on;' : '',
       n.holdTime === undefined ? '' : `  hold time ${n.holdTime};`,
+      n.password === undefined ? '' : `  password "${n.password}";`,
       n.gracefulRestart === true ? '  graceful restart on;' : '',
       n.rrClient === true ? `  rr client;\n  rr cluster id ${options.clusterId ?? options.routerId};` : '',
       ...familiesOf(n).map((f) => birdChannel(options, n, f)),
@@ -467,6 +470,7 @@ export function frrConfig(options: PeerOptions): string {
     );
     if (n.port !== undefined) lines.push(` neighbor ${n.address} port ${n.port}`);
     if (n.passive === true) lines.push(` neighbor ${n.address} passive`);
+    if (n.password !== undefined) lines.push(` neighbor ${n.address} password ${n.password}`);
     if (n.holdTime !== undefined)
       lines.push(` neighbor ${n.address} timers ${Math.floor(n.holdTime / 3)} ${n.holdTime}`);
     if (n.gracefulRestart === true) lines.push(` neighbor ${n.address} graceful-restart`);

@@ -43,6 +43,11 @@ export interface PeerConfig {
   readonly ttlSecurityHops?: number;
   /** RFC 2385 TCP MD5 signature key (at most 80 octets). */
   readonly md5Key?: string;
+  /**
+   * Why the session cannot run as configured (its password's secret cannot be read): the peer stays
+   * Idle with this as its last error instead of starting without what was asked for.
+   */
+  readonly configError?: string;
 }
 
 export const DEFAULT_HOLD_TIME_SEC = 240;

@@ -130,6 +130,11 @@ export class Peer implements ConnectionOwner {
   }
 
   start(): void {
+    if (this.config.configError !== undefined) {
+      this.counters.error(this.config.configError);
+      this.log.error({ event: 'config-error', reason: this.config.configError }, 'peer not started');
+      return;
+    }
     this.log.info({ event: 'start', passive: this.config.passive }, 'peer started');
     this.primary.input({ kind: 'start' });
   }
