@@ -5,9 +5,9 @@
 // imported only when one of its commands runs (or for the help), so `brindlectl status` loads the
 // socket client and the table printer, not the datastore and resource stack.
 
-import { existsSync, readFileSync } from 'node:fs';
-import { loadConfig } from '../config/config.ts';
-import type { BrindleConfig } from '../config/config.ts';
+import { readFileSync } from 'node:fs';
+import { defaultConfig, loadConfig, SYSTEM_CONFIG } from '../config/config.ts';
+import type { BrindleConfig, ConfigChoice } from '../config/config.ts';
 import { openStore, storeConfig } from '../datastore/open.ts';
 import { isStoreError } from '../datastore/store.ts';
 import type { Store, StoreError } from '../datastore/store.ts';
@@ -18,7 +18,6 @@ import type { Command, CommandContext, ExitCode, Io } from './command.ts';
 const ETCD_REQUEST_TIMEOUT_MS = 5_000;
 /** close() of the datastore may not hold the exit up longer than this. */
 const CLOSE_BOUND_MS = 2_000;
-const SYSTEM_CONFIG = '/etc/brindle/brindle.yaml';
 
 function packageVersion(): string {
   const url = new URL('../../package.json', import.meta.url);
@@ -92,10 +91,11 @@ ${commands.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join('\n')}
 Run 'brindlectl COMMAND --help' for a command's arguments.
 
 Options:
-  --config FILE   the daemon's config file, read for its datastore settings (default:
-                  $BRINDLE_CONFIG, else ${SYSTEM_CONFIG} when it exists, else built-in
-                  defaults); BRINDLE_DATASTORE, BRINDLE_DATASTORE_PATH, BRINDLE_ETCD_ENDPOINTS and
-                  BRINDLE_ETCD_PREFIX override it, as they do for the daemon
+  --config FILE   the daemon's config file, read for its datastore and socket (default:
+                  $BRINDLE_CONFIG, else ${SYSTEM_CONFIG} when it exists, else this checkout's
+                  config/brindle.yaml once \`npm start\` has run here, else built-in defaults; the
+                  last two are named on stderr); BRINDLE_DATASTORE, BRINDLE_DATASTORE_PATH,
+                  BRINDLE_ETCD_ENDPOINTS and BRINDLE_ETCD_PREFIX override it, as for the daemon
   -h, --help      show this help
   --version       print the version
 
@@ -117,11 +117,6 @@ ${EXIT_CODES_HELP}
 // ---------------------------------------------------------------------------------------------------
 // The context: config and datastore, loaded on first use (help and version need neither).
 
-function defaultConfigFile(): string | undefined {
-  if (process.env.BRINDLE_CONFIG) return process.env.BRINDLE_CONFIG;
-  return existsSync(SYSTEM_CONFIG) ? SYSTEM_CONFIG : undefined;
-}
-
 /** The datastore as the messages name it: the etcd endpoints or the embedded store's directory. */
 function describeDatastore(config: BrindleConfig): string {
   const d = config.datastore;
@@ -136,12 +131,12 @@ class Context implements CommandContext {
 
   constructor(
     readonly io: Io,
-    private readonly configFile: string | undefined,
+    private readonly choice: ConfigChoice,
   ) {}
 
   config(): BrindleConfig {
     if (this.loaded) return this.loaded;
-    const result = loadConfig(this.configFile);
+    const result = loadConfig(this.choice.file, process.env, this.choice.baseDir);
     if (!result.ok) {
       const where = result.file ? ` in ${result.file}` : '';
       throw new CliError(EXIT.usage, [
@@ -150,7 +145,22 @@ class Context implements CommandContext {
       ]);
     }
     this.loaded = result.config;
+    this.sayWhich(result.config);
     return this.loaded;
+  }
+
+  /**
+   * Which datastore and socket, whenever they are not the obvious ones (a --config, $BRINDLE_CONFIG
+   * or the system's file): a newcomer must never talk to another store than the daemon's unawares.
+   */
+  private sayWhich(config: BrindleConfig): void {
+    const { source, file } = this.choice;
+    if (source !== 'checkout' && source !== 'defaults') return;
+    const from =
+      source === 'checkout'
+        ? `${file} (the config \`npm start\` runs in this checkout)`
+        : `built-in defaults (no --config, $BRINDLE_CONFIG or ${SYSTEM_CONFIG})`;
+    this.io.err(`brindlectl: using ${from}: ${describeDatastore(config)}, socket ${config.api.socket}\n`);
   }
 
   store(): Promise<Store> {
@@ -272,7 +282,9 @@ async function main(argv: readonly string[], io: Io): Promise<ExitCode> {
     return EXIT.ok;
   }
   if (!command) return EXIT.usage; // unreachable: invocation() throws when there is no command
-  const context = new Context(io, found.configFile ?? defaultConfigFile());
+  const choice: ConfigChoice =
+    found.configFile === undefined ? defaultConfig() : { file: found.configFile, source: 'argument' };
+  const context = new Context(io, choice);
   try {
     await command.run(parseArgs(found.rest, command.options), context);
     return EXIT.ok;

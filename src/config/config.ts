@@ -2,8 +2,10 @@
 // schema: each setting has a default, a format, a BRINDLE_* environment variable and a doc line, and
 // `brindle --check-config` prints the effective values or every error with the setting it concerns.
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import convict from 'convict';
 import { parse as parseYaml } from 'yaml';
 import type { DatastoreSettings } from '../datastore/open.ts';
@@ -313,6 +315,40 @@ export interface BrindleConfig {
   };
 }
 
+/** The installed system's config file. */
+export const SYSTEM_CONFIG = '/etc/brindle/brindle.yaml';
+
+/** The package this program runs from (a checkout, or /usr/lib/brindle when installed). */
+const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** Where a program's config comes from when no --config names one, and why. */
+export interface ConfigChoice {
+  readonly file?: string;
+  /** Relative paths in the file are taken from here (the checkout), not from the working directory. */
+  readonly baseDir?: string;
+  readonly source: 'argument' | 'environment' | 'system' | 'checkout' | 'defaults';
+}
+
+/**
+ * The default config of brindle, brindlectl and brindle-ipam alike: $BRINDLE_CONFIG, else the
+ * system's /etc/brindle/brindle.yaml, else — in a checkout where `npm start` has run (its
+ * .brindle/store exists) — the checkout's config/brindle.yaml, so the CLI talks to the daemon and datastore
+ * that the README's start command made; else the built-in defaults.
+ */
+export function defaultConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  root = PACKAGE_ROOT,
+  system = SYSTEM_CONFIG,
+): ConfigChoice {
+  if (env.BRINDLE_CONFIG) return { file: env.BRINDLE_CONFIG, source: 'environment' };
+  if (existsSync(system)) return { file: system, source: 'system' };
+  const checkout = join(root, 'config', 'brindle.yaml');
+  // The embedded store config/brindle.yaml names: there once `npm start` has run in this checkout.
+  if (existsSync(checkout) && existsSync(join(root, '.brindle', 'store')))
+    return { file: checkout, baseDir: root, source: 'checkout' };
+  return { source: 'defaults' };
+}
+
 export type ConfigResult =
   { ok: true; config: BrindleConfig; file?: string } | { ok: false; errors: string[]; file?: string };
 
@@ -320,7 +356,11 @@ export type ConfigResult =
  * Loads the config file (YAML or JSON) over the defaults and the BRINDLE_* environment, and validates
  * strictly: an unknown setting is an error (a typo must not silently fall back to a default).
  */
-export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env): ConfigResult {
+export function loadConfig(
+  file?: string,
+  env: NodeJS.ProcessEnv = process.env,
+  baseDir?: string,
+): ConfigResult {
   const config = convict(configSchema, { env });
   try {
     if (file) {
@@ -332,7 +372,19 @@ export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env):
     const message = error instanceof Error ? error.message : String(error);
     return { ok: false, errors: message.split('\n').filter(Boolean), file };
   }
-  return { ok: true, config: config.getProperties() as unknown as BrindleConfig, file };
+  const loaded = config.getProperties() as unknown as BrindleConfig;
+  return { ok: true, config: baseDir === undefined ? loaded : withBase(loaded, baseDir), file };
+}
+
+/** The config's relative paths taken from `baseDir`. */
+function withBase(config: BrindleConfig, baseDir: string): BrindleConfig {
+  const at = (path: string) => (isAbsolute(path) ? path : resolve(baseDir, path));
+  return {
+    ...config,
+    datastore: { ...config.datastore, path: at(config.datastore.path) },
+    api: { ...config.api, socket: at(config.api.socket) },
+    secrets: { dir: at(config.secrets.dir) },
+  };
 }
 
 /** The schema as documentation: setting, env var, default, doc (for the README and --help). */

@@ -11,14 +11,15 @@ import { readFileSync } from 'node:fs';
 import type { DaemonApi } from './daemon-api.ts';
 import type { ReloadResult } from '../api/server.ts';
 import type { Logger } from '../lib/log.ts';
-import { describeSettings, loadConfig } from '../config/config.ts';
-import type { BrindleConfig } from '../config/config.ts';
+import { defaultConfig, describeSettings, loadConfig } from '../config/config.ts';
+import type { BrindleConfig, ConfigChoice } from '../config/config.ts';
 import type { Daemon } from '../daemon/daemon.ts';
 
 const USAGE = `usage: brindle [--config FILE] [--check-config] [--help] [--version]
 
   --config FILE    YAML or JSON daemon config (default: $BRINDLE_CONFIG, else /etc/brindle/brindle.yaml
-                   when it exists, else built-in defaults)
+                   when it exists, else this checkout's config/brindle.yaml once \`npm start\` has run
+                   here, else built-in defaults)
   --check-config   print the effective configuration, or every error, and exit (0 valid, 1 invalid)
 
 Settings (each can also be set with its environment variable):`;
@@ -33,16 +34,6 @@ function version(): string {
   return pkg.version;
 }
 
-function defaultConfigFile(): string | undefined {
-  if (process.env.BRINDLE_CONFIG) return process.env.BRINDLE_CONFIG;
-  try {
-    readFileSync('/etc/brindle/brindle.yaml');
-    return '/etc/brindle/brindle.yaml';
-  } catch {
-    return undefined;
-  }
-}
-
 function help(): string {
   const rows = describeSettings().map(
     (s) => `  ${s.setting} (${s.env}, default ${JSON.stringify(s.default)})\n      ${s.doc}`,
@@ -50,7 +41,7 @@ function help(): string {
   return `${USAGE}\n${rows.join('\n')}`;
 }
 
-function parseArgs(argv: string[]): { file?: string; check: boolean } | string {
+function parseArgs(argv: string[]): { choice: ConfigChoice; check: boolean } | string {
   let file: string | undefined;
   let check = false;
   for (let i = 0; i < argv.length; i++) {
@@ -62,7 +53,7 @@ function parseArgs(argv: string[]): { file?: string; check: boolean } | string {
     else if (arg.startsWith('--config=')) file = arg.slice('--config='.length);
     else return `brindle: unknown argument "${arg}"\n\n${USAGE}`;
   }
-  return { file: file ?? defaultConfigFile(), check };
+  return { choice: file === undefined ? defaultConfig() : { file, source: 'argument' }, check };
 }
 
 /** Settings a reload applies at once; a change to any other waits for a restart. */
@@ -85,8 +76,8 @@ function changedSettings(running: object, next: object, path = ''): string[] {
  * changes are compared with the running config and named as needing a restart — and lists the
  * resources again; only sessions whose desired parameters changed restart.
  */
-function reload(daemon: Daemon, log: Logger, file: string | undefined): ReloadResult {
-  const reloaded = loadConfig(file);
+function reload(daemon: Daemon, log: Logger, choice: ConfigChoice): ReloadResult {
+  const reloaded = loadConfig(choice.file, process.env, choice.baseDir);
   if (!reloaded.ok) {
     log.error(
       { event: 'reload', errors: reloaded.errors },
@@ -114,7 +105,7 @@ function reload(daemon: Daemon, log: Logger, file: string | undefined): ReloadRe
   return { ok: true, level: log.level };
 }
 
-function handleSignals(daemon: Daemon, api: DaemonApi, log: Logger, file: string | undefined): void {
+function handleSignals(daemon: Daemon, api: DaemonApi, log: Logger, choice: ConfigChoice): void {
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -131,10 +122,10 @@ function handleSignals(daemon: Daemon, api: DaemonApi, log: Logger, file: string
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGHUP', () => reload(daemon, log, file));
+  process.on('SIGHUP', () => reload(daemon, log, choice));
 }
 
-async function run(config: BrindleConfig, file: string | undefined): Promise<void> {
+async function run(config: BrindleConfig, choice: ConfigChoice): Promise<void> {
   const [{ createLogger }, { Daemon }, { startDaemonApi }] = await Promise.all([
     import('../lib/log.ts'),
     import('../daemon/daemon.ts'),
@@ -149,14 +140,14 @@ async function run(config: BrindleConfig, file: string | undefined): Promise<voi
   const daemon = await Daemon.start(config, log);
   let api: DaemonApi;
   try {
-    api = await startDaemonApi(daemon, log, () => reload(daemon, log, file), version());
+    api = await startDaemonApi(daemon, log, () => reload(daemon, log, choice), version());
   } catch (error) {
     log.fatal({ event: 'api-failed', reason: String(error) }, 'cannot start the API; stopping');
     await daemon.stop('brindle could not start its API');
     log.flush();
     process.exit(1);
   }
-  handleSignals(daemon, api, log, file);
+  handleSignals(daemon, api, log, choice);
 }
 
 const args = parseArgs(process.argv.slice(2));
@@ -164,7 +155,7 @@ if (typeof args === 'string') {
   console.log(args);
   process.exit(args.startsWith('brindle: unknown') ? 2 : 0);
 }
-const loaded = loadConfig(args.file);
+const loaded = loadConfig(args.choice.file, process.env, args.choice.baseDir);
 if (!loaded.ok) {
   console.error(
     `brindle: invalid configuration${loaded.file ? ` in ${loaded.file}` : ''}:\n${loaded.errors.map((e) => `  ${e}`).join('\n')}`,
@@ -179,4 +170,4 @@ if (args.check) {
   console.log(stringify(loaded.config).trimEnd());
   process.exit(0);
 }
-await run(loaded.config, args.file);
+await run(loaded.config, args.choice);

@@ -91,3 +91,35 @@ test('every bad setting is reported at once, and an unknown one is an error', (t
   t.is(errors.length, 3, errors.join('\n'));
   t.true(errors.some((e) => e.includes('bgp.listenPrt')));
 });
+
+test('without --config: $BRINDLE_CONFIG, the system file, the checkout npm start ran in, then defaults', async (t) => {
+  const { defaultConfig } = await import('../../src/config/config.ts');
+  const { mkdirSync } = await import('node:fs');
+  const root = mkdtempSync(join(tmpdir(), 'brindle-root-'));
+  const system = join(root, 'etc-brindle.yaml');
+  t.deepEqual(defaultConfig({ BRINDLE_CONFIG: '/x.yaml' }, root, system), {
+    file: '/x.yaml',
+    source: 'environment',
+  });
+  t.deepEqual(defaultConfig({}, root, system), { source: 'defaults' });
+  mkdirSync(join(root, 'config'));
+  writeFileSync(
+    join(root, 'config', 'brindle.yaml'),
+    'datastore: { type: embedded, path: .brindle/store }\napi: { socket: .brindle/brindle.sock }\n',
+  );
+  t.deepEqual(
+    defaultConfig({}, root, system),
+    { source: 'defaults' },
+    'not before npm start has made its store',
+  );
+  mkdirSync(join(root, '.brindle', 'store'), { recursive: true });
+  const checkout = defaultConfig({}, root, system);
+  t.deepEqual(checkout, { file: join(root, 'config', 'brindle.yaml'), baseDir: root, source: 'checkout' });
+  // Its relative paths are the checkout's, from any working directory.
+  const loaded = loadConfig(checkout.file, {}, checkout.baseDir);
+  if (!loaded.ok) return t.fail(loaded.errors.join('\n'));
+  t.is(loaded.config.datastore.path, join(root, '.brindle', 'store'));
+  t.is(loaded.config.api.socket, join(root, '.brindle', 'brindle.sock'));
+  writeFileSync(system, '{}');
+  t.deepEqual(defaultConfig({}, root, system), { file: system, source: 'system' });
+});
