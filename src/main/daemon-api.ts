@@ -59,6 +59,16 @@ export async function startDaemonApi(
     });
     if (fib) api.setFibView((query) => fibDocument(fib, config.fib, parseFibQuery(query)));
     else api.setFibView(() => noFibDocument(noFibReason(config.mode)));
+    if (config.mode === 'node') {
+      // The CNI plugin's fast path: pools from the resource cache, blocks remembered by the allocator.
+      const { cachedResources } = await import('../ipam/resources.ts');
+      const { WorkloadIpam } = await import('../ipam/workload.ts');
+      const resources = cachedResources(daemon.cache, daemon.store);
+      api.setWorkloadIpam({
+        ipam: new WorkloadIpam({ store: daemon.store, resources }),
+        node: config.nodeName,
+      });
+    }
     return {
       metrics,
       api,

@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { runPlugin } from '../../src/cni/ipam-plugin.ts';
+import { runPlugin } from '../../src/cni/main.ts';
 import { openStore } from '../../src/datastore/open.ts';
 import type { Store } from '../../src/datastore/store.ts';
 import { IpamDatastore, showIpam } from '../../src/ipam/index.ts';
