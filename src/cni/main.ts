@@ -40,6 +40,11 @@ export interface PluginOptions {
   readonly now?: () => number;
   /** How long to wait for the daemon's answer (daemon-client.ts's default when absent). */
   readonly daemonTimeoutMs?: number;
+  /**
+   * The datastore path (executeDirect when absent). Tests that call the plugin in-process run it in
+   * a process of its own, as the runtime would: one process opens an embedded store only once.
+   */
+  readonly direct?: (env: NodeJS.ProcessEnv, stdin: string) => Promise<string>;
 }
 
 function commandOf(value: string | undefined): Command {
@@ -118,7 +123,10 @@ export async function runPlugin(
       if (!(error instanceof DaemonUnavailable)) throw error;
       note = `brindle-ipam: ${error.message}; using the datastore\n`;
     }
-    return { stdout: await executeDirect(command, conf, env, now), stderr: note, exitCode: 0 };
+    const stdout = options.direct
+      ? await options.direct(env, stdin)
+      : await executeDirect(command, conf, env, now);
+    return { stdout, stderr: note, exitCode: 0 };
   } catch (error) {
     return errorOutput(cniVersion, error, note);
   }
