@@ -8,7 +8,8 @@
 //
 // ipam config: { type: "brindle-ipam", config?: FILE, socket?: PATH, nodeName?, ipv4Pools?,
 // ipv6Pools?, assign_ipv4?: "true"|"false" (default true), assign_ipv6?: (default false) } — Calico's
-// names, plus `socket` (the daemon's api.socket) and `config` (the Brindle config the fallback reads).
+// names, plus `socket` (the daemon's api.socket) and `config` (the Brindle config the datastore path
+// reads; given without `socket`, the plugin always uses that config's datastore, main.ts socketOf).
 
 import type { IpamErrorCode } from '../ipam/errors.ts';
 import type { WorkloadAddress, WorkloadRequest } from '../ipam/workload.ts';

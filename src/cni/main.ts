@@ -4,8 +4,9 @@
 // module.
 //
 // The common path asks the node's running Brindle over its control socket (daemon-client.ts; ipam
-// `socket`, else $BRINDLE_API_SOCKET, else /run/brindle/brindle.sock): allocation is then a local
-// operation on blocks and pools already in memory, and this process loads only `node:` built-ins.
+// `socket`, else $BRINDLE_API_SOCKET, else /run/brindle/brindle.sock; see socketOf): allocation is
+// then a local operation on blocks and pools already in memory, and this process loads only `node:`
+// built-ins.
 // When no daemon answers, or it died mid-call, the plugin imports the datastore path (ipam-plugin.ts)
 // and does the same operation itself: today's behaviour, same result.
 //
@@ -55,8 +56,15 @@ function commandOf(value: string | undefined): Command {
   );
 }
 
-export function socketOf(conf: NetConf, env: NodeJS.ProcessEnv): string {
-  return conf.ipam.socket ?? (env.BRINDLE_API_SOCKET || DEFAULT_SOCKET);
+/**
+ * The daemon's socket: ipam `socket`, else $BRINDLE_API_SOCKET, else the default — unless ipam
+ * `config` names a Brindle config without naming its socket: the daemon on the default socket need
+ * not use that config's datastore, so the plugin goes to the datastore itself (undefined).
+ */
+export function socketOf(conf: NetConf, env: NodeJS.ProcessEnv): string | undefined {
+  if (conf.ipam.socket !== undefined) return conf.ipam.socket;
+  if (conf.ipam.config !== undefined) return undefined;
+  return env.BRINDLE_API_SOCKET || DEFAULT_SOCKET;
 }
 
 async function check(conf: NetConf, backend: IpamBackend, handleId: string): Promise<void> {
@@ -116,12 +124,15 @@ export async function runPlugin(
   try {
     const command = commandOf(env.CNI_COMMAND);
     const conf = parseNetConf(stdin);
-    const daemon = new DaemonClient(socketOf(conf, env), options.daemonTimeoutMs);
-    try {
-      return { stdout: await execute(command, conf, env, daemon, now), stderr: '', exitCode: 0 };
-    } catch (error) {
-      if (!(error instanceof DaemonUnavailable)) throw error;
-      note = `brindle-ipam: ${error.message}; using the datastore\n`;
+    const socket = socketOf(conf, env);
+    if (socket !== undefined) {
+      const daemon = new DaemonClient(socket, options.daemonTimeoutMs);
+      try {
+        return { stdout: await execute(command, conf, env, daemon, now), stderr: '', exitCode: 0 };
+      } catch (error) {
+        if (!(error instanceof DaemonUnavailable)) throw error;
+        note = `brindle-ipam: ${error.message}; using the datastore\n`;
+      }
     }
     const stdout = options.direct
       ? await options.direct(env, stdin)
