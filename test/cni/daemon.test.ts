@@ -239,7 +239,7 @@ test.serial(
     const results = await Promise.all(
       outputs.map(async (output, i) => {
         if (output.exitCode === 0) return output;
-        t.like(JSON.parse(output.stdout), { code: 11 });
+        t.like(JSON.parse(output.stdout), { code: 11 }, output.stdout + output.stderr);
         return addOf(i);
       }),
     );

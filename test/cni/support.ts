@@ -174,11 +174,37 @@ export function mainPlugin(
   );
 }
 
+const DIRECT_PROCESSES = 4;
+
+/** At most `size` bodies running at once; the rest wait their turn in order. */
+class Slots {
+  private free: number;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(size: number) {
+    this.free = size;
+  }
+
+  async run<T>(body: () => Promise<T>): Promise<T> {
+    if (this.free === 0) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.free -= 1;
+    try {
+      return await body();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free += 1;
+    }
+  }
+}
+
 /**
  * runPlugin's datastore path in a plugin process of its own (the socket pointed nowhere), for tests
  * that call the plugin in-process: one process must not open the embedded store many times at once.
  */
 export function directInProcess(env: CniEnv) {
+  // A few plugin processes at a time: dozens starting at once on a busy machine outlast any timeout.
+  const slots = new Slots(DIRECT_PROCESSES);
   return async (vars: NodeJS.ProcessEnv, stdin: string): Promise<string> => {
     const conf = JSON.parse(stdin) as { ipam: Record<string, unknown> };
     conf.ipam.socket = join(env.dir, 'no-daemon.sock');
@@ -186,8 +212,10 @@ export function directInProcess(env: CniEnv) {
       string,
       string
     >;
-    const result = await exec(PLUGIN, cni, JSON.stringify(conf));
+    const result = await slots.run(() => exec(PLUGIN, cni, JSON.stringify(conf)));
     if (result.code === 0) return result.stdout;
+    if (result.stdout === '')
+      throw new CniError(11, `the plugin process ended without an answer (${result.code})`);
     const error = JSON.parse(result.stdout) as { code: number; msg: string };
     throw new CniError(error.code, error.msg);
   };
