@@ -5,6 +5,8 @@
 // src/ is compiled with tsc into a temp dir and run with plain node (no tsx). Cases:
 //   - bare node: `node -e ''`, the floor any Node plugin pays on this machine;
 //   - daemon up: the entry asks the daemon over its control socket (src/cni/main.ts);
+//   - daemon up, in-process: the same request from this process (runPlugin), without a process start:
+//     what the daemon and the socket cost, so the rest of a plugin call is Node's own start-up;
 //   - daemon down: the socket is gone, the entry imports the datastore path and allocates itself.
 // Each case uses an embedded store in a temp dir and DELs what it allocated. Counts and a deadline
 // bound every loop.
@@ -18,6 +20,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { DaemonClient } from '../src/cni/daemon-client.ts';
+import { runPlugin } from '../src/cni/main.ts';
 import { openStore } from '../src/datastore/open.ts';
 import { ResourceStore } from '../src/resources/store.ts';
 import type { BenchRow } from './table.ts';
@@ -160,6 +163,20 @@ const conf = (s: Setup) =>
     ipam: { type: 'brindle-ipam', config: s.config, socket: s.socket },
   });
 
+/** One ADD or DEL through runPlugin in this process (the daemon must be up); its time in ms. */
+async function inProcess(s: Setup, containerId: string, command: 'ADD' | 'DEL'): Promise<number> {
+  const started = performance.now();
+  const env = {
+    CNI_COMMAND: command,
+    CNI_CONTAINERID: containerId,
+    CNI_NETNS: join(s.dir, 'netns', containerId),
+  };
+  const output = await runPlugin(env, conf(s));
+  if (output.exitCode !== 0 || output.stderr !== '')
+    throw new Error(`${command}: ${output.stdout}${output.stderr}`);
+  return performance.now() - started;
+}
+
 /** One plugin process; resolves with its wall time in ms. */
 async function plugin(s: Setup, containerId: string, command: 'ADD' | 'DEL'): Promise<number> {
   const env = {
@@ -183,25 +200,39 @@ interface Sample {
   readonly ids: string[];
 }
 
-async function sequential(s: Setup, tag: string, count: number, deadline: number): Promise<Sample> {
+type Call = typeof plugin;
+
+async function sequential(
+  s: Setup,
+  tag: string,
+  count: number,
+  deadline: number,
+  call: Call = plugin,
+): Promise<Sample> {
   const sample: Sample = { times: [], ids: [] };
   for (let i = 0; i < count && Date.now() < deadline; i += 1) {
     sample.ids.push(`${tag}-${i}`);
-    sample.times.push(await plugin(s, `${tag}-${i}`, 'ADD'));
+    sample.times.push(await call(s, `${tag}-${i}`, 'ADD'));
   }
   return sample;
 }
 
-async function streams(s: Setup, tag: string, perStream: number, deadline: number): Promise<Sample> {
+async function streams(
+  s: Setup,
+  tag: string,
+  perStream: number,
+  deadline: number,
+  call: Call = plugin,
+): Promise<Sample> {
   const parts = await Promise.all(
-    Array.from({ length: STREAMS }, (_, k) => sequential(s, `${tag}-${k}`, perStream, deadline)),
+    Array.from({ length: STREAMS }, (_, k) => sequential(s, `${tag}-${k}`, perStream, deadline, call)),
   );
   return { times: parts.flatMap((p) => p.times), ids: parts.flatMap((p) => p.ids) };
 }
 
-async function release(s: Setup, ids: readonly string[]): Promise<void> {
+async function release(s: Setup, ids: readonly string[], call: Call = plugin): Promise<void> {
   for (let i = 0; i < ids.length; i += STREAMS) {
-    await Promise.all(ids.slice(i, i + STREAMS).map((id) => plugin(s, id, 'DEL')));
+    await Promise.all(ids.slice(i, i + STREAMS).map((id) => call(s, id, 'DEL')));
   }
 }
 
@@ -264,7 +295,12 @@ export async function runCniBench(): Promise<BenchRow[]> {
     out.push(
       ...rows(`daemon up, ${STREAMS} concurrent streams`, par, { median: '≤ 100', p95: '≤ 200' }, [100, 200]),
     );
-    await release(s, [...seq.ids, ...par.ids]);
+    const local = await sequential(s, 'up-local', SEQUENTIAL, deadline(), inProcess);
+    out.push(...rows(`daemon up, in-process, ${SEQUENTIAL} sequential`, local, {}));
+    const localPar = await streams(s, 'up-local-par', PER_STREAM, deadline(), inProcess);
+    out.push(...rows(`daemon up, in-process, ${STREAMS} concurrent streams`, localPar, {}));
+    // Untimed: DEL through the daemon, in-process.
+    await release(s, [...seq.ids, ...par.ids, ...local.ids, ...localPar.ids], inProcess);
     daemon.kill('SIGKILL');
     daemon = undefined;
 
