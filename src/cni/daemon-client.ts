@@ -77,6 +77,8 @@ export class DaemonClient implements IpamBackend {
     return new Promise((resolve, reject) => {
       let sent = false;
       const req = request({
+        // A connection of its own: `connect` tells whether the request can have reached the daemon.
+        agent: false,
         socketPath: this.socketPath,
         method,
         path,
