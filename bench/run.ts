@@ -12,6 +12,7 @@ const suites: Record<string, () => Promise<BenchRow[]>> = {
   ipam: async () => (await import('./ipam.ts')).runIpamBench(),
   rib: async () => (await import('./rib-withdraw.ts')).runRibWithdrawBench(),
   startup: async () => (await import('./startup.ts')).runStartupBench(),
+  cni: async () => (await import('./cni.ts')).runCniBench(),
 };
 
 const wanted = process.argv.slice(2);

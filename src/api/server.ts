@@ -17,6 +17,7 @@
 // POST /api/v1/peers/NAME|ADDR/reset Cease/Administrative Reset, then the session starts again
 // POST /api/v1/reload                re-read the config file, as SIGHUP does
 // PUT  /api/v1/log-level             {"level": "debug"}
+// PUT|GET|DELETE /api/v1/ipam/handles/HANDLE  the CNI plugin's IPAM, node mode (ipam-api.ts)
 
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
@@ -29,6 +30,8 @@ import type { BrindleMetrics } from '../metrics/registry.ts';
 import type { BrindleSource } from '../metrics/source.ts';
 import { READINESS_THRESHOLD_MS, readiness } from './health.ts';
 import { HttpError, readJson, RouteTable, serve } from './http.ts';
+import { assignHandle, handleAddresses, releaseHandle } from './ipam-api.ts';
+import type { WorkloadApi } from './ipam-api.ts';
 import type { ApiRequest, Reply } from './http.ts';
 import { findPeer, peerDetail, sortedPeers, statusDocument } from './peer-view.ts';
 import { RouteEvents } from './route-events.ts';
@@ -36,6 +39,7 @@ import type { RouteEventsOptions } from './route-events.ts';
 import { parseRouteQuery, routesDocument } from './route-view.ts';
 import { listenUnix, removeSocketFile } from './unix-socket.ts';
 
+const HANDLE = '/api/v1/ipam/handles/:handle';
 /** Per listener; Node closes connections beyond it at once. */
 const MAX_CONNECTIONS = 256;
 
@@ -75,6 +79,7 @@ export class ApiServer {
   private unix: { server: Server; path: string; inode: number } | undefined;
   private fib: ExtensionView | undefined;
   private ipam: ExtensionView | undefined;
+  private workloads: WorkloadApi | undefined;
 
   private constructor(private readonly options: ApiServerOptions) {
     this.clock = options.clock ?? systemClock;
@@ -166,6 +171,11 @@ export class ApiServer {
     this.ipam = view;
   }
 
+  /** The CNI plugin's IPAM on the control socket (501 until a node-mode daemon plugs it in). */
+  setWorkloadIpam(api: WorkloadApi | undefined): void {
+    this.workloads = api;
+  }
+
   private routes(listener: 'tcp' | 'socket'): RouteTable {
     const table = new RouteTable()
       .add('GET', '/metrics', () => this.metricsReply())
@@ -190,12 +200,18 @@ export class ApiServer {
       return table
         .add('POST', '/api/v1/peers/:peer/reset', refuse)
         .add('POST', '/api/v1/reload', refuse)
-        .add('PUT', '/api/v1/log-level', refuse);
+        .add('PUT', '/api/v1/log-level', refuse)
+        .add('PUT', HANDLE, refuse)
+        .add('GET', HANDLE, refuse)
+        .add('DELETE', HANDLE, refuse);
     }
     return table
       .add('POST', '/api/v1/peers/:peer/reset', (r) => this.resetPeer(r.params.peer))
       .add('POST', '/api/v1/reload', () => this.reload())
-      .add('PUT', '/api/v1/log-level', (r) => this.setLogLevel(r));
+      .add('PUT', '/api/v1/log-level', (r) => this.setLogLevel(r))
+      .add('PUT', HANDLE, (r) => assignHandle(this.workloads, r))
+      .add('GET', HANDLE, (r) => handleAddresses(this.workloads, r))
+      .add('DELETE', HANDLE, (r) => releaseHandle(this.workloads, r));
   }
 
   private async metricsReply(): Promise<Reply> {
@@ -321,6 +337,7 @@ const ENDPOINTS = [
   'POST /api/v1/peers/{name|address}/reset (control socket)',
   'POST /api/v1/reload (control socket)',
   'PUT /api/v1/log-level (control socket)',
+  'PUT|GET|DELETE /api/v1/ipam/handles/{handle} (control socket, node mode)',
 ];
 
 function extension(view: ExtensionView | undefined, what: string, query: URLSearchParams): Reply {

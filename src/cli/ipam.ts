@@ -2,10 +2,15 @@
 // datastore (the daemon need not run). The data comes from src/ipam (showIpam, checkIpam, IpamClient);
 // this module only parses, prints and picks the exit code.
 //
+// `ipam check` also checks this node's workload allocations against its network namespaces (the node
+// is the config's nodeName; run it on that node): one whose namespace is gone and that is older than
+// --grace-period seconds (60) is a leaked-workload, released by --fix.
+//
 // `ipam check` exits 1 when problems remain after it ran (all of them without --fix; those --fix did
 // not or could not repair with it), so scripts and health checks can act on it; 0 means clean.
 
-import { checkIpam, IpamClient, isIpamError, showIpam } from '../ipam/index.ts';
+import { existsSync } from 'node:fs';
+import { checkIpam, DEFAULT_WORKLOAD_GRACE_MS, IpamClient, isIpamError, showIpam } from '../ipam/index.ts';
 import type { AddressUsage, IpamProblem, IpamShowData } from '../ipam/index.ts';
 import type { IPAMConfigurationSpec } from '../resources/index.ts';
 import { ResourceStore } from '../resources/store.ts';
@@ -16,6 +21,7 @@ import { formatTable } from './output.ts';
 const SHOW_BLOCKS: OptionSpec = { long: 'show-blocks' };
 const IP: OptionSpec = { long: 'ip', value: true };
 const FIX: OptionSpec = { long: 'fix' };
+const GRACE_PERIOD: OptionSpec = { long: 'grace-period', value: true };
 const STRICT_AFFINITY: OptionSpec = { long: 'strictaffinity', value: true };
 const MAX_BLOCKS: OptionSpec = { long: 'max-blocks-per-host', value: true };
 
@@ -25,13 +31,13 @@ type Subcommand = (typeof SUBCOMMANDS)[number];
 /** Which options each subcommand accepts (the parser knows them all; this refuses the rest). */
 const ALLOWED: Record<Subcommand, readonly string[]> = {
   show: [SHOW_BLOCKS.long, IP.long],
-  check: [FIX.long],
+  check: [FIX.long, GRACE_PERIOD.long],
   release: [IP.long],
   configure: [STRICT_AFFINITY.long, MAX_BLOCKS.long],
 };
 
 const HELP = `usage: brindlectl ipam show [--show-blocks] [--ip ADDR]
-       brindlectl ipam check [--fix]
+       brindlectl ipam check [--fix] [--grace-period=SEC]
        brindlectl ipam release --ip ADDR
        brindlectl ipam configure [--strictaffinity=true|false] [--max-blocks-per-host=N]
 
@@ -41,7 +47,9 @@ IP address management, as calicoctl ipam.
               allocation block; --ip ADDR tells who holds one address
   check       look for inconsistencies (leaked addresses, handle counts, stale affinities, blocks
               outside pools); --fix repairs those that are safe to repair (residue older than five
-              minutes). Exits 1 when problems remain, 0 when IPAM is consistent.
+              minutes). On a node, also every allocation of the node whose container's network
+              namespace is gone, once older than --grace-period (60 s); --fix releases those.
+              Exits 1 when problems remain, 0 when IPAM is consistent.
   release     release one address (e.g. one leaked by a crashed runtime); exits 1 when it was not
               allocated
   configure   write the IPAMConfiguration resource "default": strictAffinity (no borrowing from
@@ -121,7 +129,13 @@ function problemLines(problem: IpamProblem, fixed: boolean): string[] {
 
 async function check(args: ParsedArgs, context: CommandContext): Promise<void> {
   const fix = args.options.has(FIX.long);
-  const report = await checkIpam(await context.store(), { fix });
+  const grace = optionValue(args, GRACE_PERIOD.long);
+  const workloads = {
+    node: context.config().nodeName,
+    graceMs: grace === undefined ? DEFAULT_WORKLOAD_GRACE_MS : parseCount(grace, GRACE_PERIOD.long) * 1000,
+    netnsExists: existsSync,
+  };
+  const report = await checkIpam(await context.store(), { fix, workloads });
   const { summary } = report;
   const fixed = new Set(report.fixed);
   const lines = [
@@ -172,7 +186,7 @@ async function configure(args: ParsedArgs, context: CommandContext): Promise<voi
   }
   const changes: IPAMConfigurationSpec = {
     ...(strict === undefined ? {} : { strictAffinity: parseBool(strict, STRICT_AFFINITY.long) }),
-    ...(maxBlocks === undefined ? {} : { maxBlocksPerHost: parseCount(maxBlocks) }),
+    ...(maxBlocks === undefined ? {} : { maxBlocksPerHost: parseCount(maxBlocks, MAX_BLOCKS.long) }),
   };
   const resources = new ResourceStore(await context.store());
   const existing = await resources.get('IPAMConfiguration', 'default');
@@ -198,9 +212,8 @@ async function configure(args: ParsedArgs, context: CommandContext): Promise<voi
   context.io.out(`${lines.join('\n')}\n`);
 }
 
-function parseCount(text: string): number {
-  if (!/^\d+$/.test(text))
-    throw new UsageError(`option --${MAX_BLOCKS.long} must be a whole number, not "${text}"`);
+function parseCount(text: string, option: string): number {
+  if (!/^\d+$/.test(text)) throw new UsageError(`option --${option} must be a whole number, not "${text}"`);
   return Number(text);
 }
 
@@ -215,7 +228,7 @@ export const ipamCommand: Command = {
   name: 'ipam',
   summary: 'Show, check and repair IP address management; release an address; configure IPAM',
   help: HELP,
-  options: [SHOW_BLOCKS, IP, FIX, STRICT_AFFINITY, MAX_BLOCKS],
+  options: [SHOW_BLOCKS, IP, FIX, GRACE_PERIOD, STRICT_AFFINITY, MAX_BLOCKS],
   run: (args, context) => {
     const [name, ...extra] = args.positionals;
     if (name === undefined) throw new UsageError(`missing subcommand (one of: ${SUBCOMMANDS.join(', ')})`);

@@ -27,22 +27,30 @@
 import type { Store } from '../datastore/store.ts';
 import type { Prefix } from '../lib/prefix.ts';
 import type { AllocationBlock } from './block.ts';
-import { allocatedOrdinals, attributeOf, handleTally } from './block.ts';
-import { comparePrefixes, formatCidr, prefixesOverlap } from './cidr.ts';
+import { allocatedOrdinals, attributeOf, handleTally, ordinalAddress } from './block.ts';
+import { comparePrefixes, formatAddress, formatCidr, prefixesOverlap } from './cidr.ts';
+import type { IpamContext } from './context.ts';
 import { IpamDatastore } from './datastore.ts';
 import type { IpamSnapshot, Versioned } from './datastore.ts';
 import { affinityHost, affinityKey, blockKey, handleKey } from './keys.ts';
 import { ipamPools, poolContaining } from './pool.ts';
 import type { IpamPool } from './pool.ts';
 import type { BlockAffinity, IpamHandle } from './records.ts';
+import { DATASTORE_RETRIES } from './context.ts';
+import { parseReleaseRequest, releaseIps } from './release.ts';
 import { storeResources } from './resources.ts';
 import type { IpamResources } from './resources.ts';
+import type { IPPool } from '../resources/types.ts';
+import { WORKLOAD_ATTRIBUTES } from './workload.ts';
 
 /** Younger residue may belong to an operation still in flight, so --fix leaves it alone. */
 export const DEFAULT_MIN_AGE_MS = 5 * 60_000;
+/** A younger workload allocation may belong to an ADD whose runtime is still creating its netns. */
+export const DEFAULT_WORKLOAD_GRACE_MS = 60_000;
 
 export const PROBLEM_KINDS = [
   'leaked-address',
+  'leaked-workload',
   'handle-mismatch',
   'orphaned-affinity',
   'unconfirmed-affinity',
@@ -65,6 +73,12 @@ export type Repair =
       readonly block: Readonly<Record<string, number>>;
       /** The handle's revision as read; undefined when it does not exist (create it). */
       readonly modRevision: number | undefined;
+    }
+  | {
+      readonly action: 'release-address';
+      readonly address: string;
+      readonly handleId: string | undefined;
+      readonly sequenceNumber: number;
     };
 
 export interface IpamProblem {
@@ -89,6 +103,16 @@ export interface CheckOptions {
   readonly now?: () => number;
   /** Where pools come from; the store's resources when absent. */
   readonly resources?: IpamResources;
+  /** Run on a node: check its workload allocations against its network namespaces. */
+  readonly workloads?: WorkloadCheck;
+}
+
+export interface WorkloadCheck {
+  /** The node the check runs on: only its allocations' namespace paths mean anything here. */
+  readonly node: string;
+  /** Allocations younger than this are not reported (DEFAULT_WORKLOAD_GRACE_MS). */
+  readonly graceMs: number;
+  readonly netnsExists: (path: string) => boolean;
 }
 
 export interface CheckReport {
@@ -110,11 +134,14 @@ export async function checkIpam(store: Store, options: CheckOptions = {}): Promi
   const resources = options.resources ?? storeResources(store);
   const [snapshot, { pools }] = await Promise.all([ds.snapshot(), resources.read()]);
   const now = (options.now ?? Date.now)();
-  const problems = findProblems(snapshot, ipamPools(pools), now, options.minAgeMs ?? DEFAULT_MIN_AGE_MS);
+  const minAgeMs = options.minAgeMs ?? DEFAULT_MIN_AGE_MS;
+  const problems = findProblems(snapshot, ipamPools(pools), now, minAgeMs, options.workloads);
   const fixed: IpamProblem[] = [];
   if (options.fix === true) {
+    const ctx = { ds, now: () => now, retries: DATASTORE_RETRIES };
     for (const problem of problems) {
-      if (problem.repair !== undefined && (await applyRepair(ds, problem.repair, now))) fixed.push(problem);
+      if (problem.repair !== undefined && (await applyRepair(ctx, pools, problem.repair)))
+        fixed.push(problem);
     }
   }
   return {
@@ -136,6 +163,7 @@ export function findProblems(
   pools: readonly IpamPool[],
   now: number,
   minAgeMs: number,
+  workloads?: WorkloadCheck,
 ): IpamProblem[] {
   const blocks = new Map(snapshot.blocks.map((b) => [formatCidr(b.value.cidr), b]));
   const old = (ms: number): boolean => now - ms >= minAgeMs;
@@ -146,6 +174,7 @@ export function findProblems(
     ...handleProblems(snapshot, old),
     ...blocksOutsidePools(snapshot, pools),
     ...overlappingBlocks(snapshot),
+    ...(workloads ? leakedWorkloads(snapshot, now, workloads) : []),
   ];
 }
 
@@ -371,9 +400,59 @@ function overlap(a: Prefix, b: Prefix): IpamProblem {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// Workloads against the node's network namespaces
+
+function leakedWorkloads(snapshot: IpamSnapshot, now: number, check: WorkloadCheck): IpamProblem[] {
+  const problems: IpamProblem[] = [];
+  for (const { value: block } of snapshot.blocks) {
+    for (const ordinal of allocatedOrdinals(block)) {
+      const problem = leakedWorkload(block, ordinal, now, check);
+      if (problem !== undefined) problems.push(problem);
+    }
+  }
+  return problems;
+}
+
+function leakedWorkload(
+  block: AllocationBlock,
+  ordinal: number,
+  now: number,
+  check: WorkloadCheck,
+): IpamProblem | undefined {
+  const attribute = attributeOf(block, ordinal);
+  const secondary = attribute?.secondary ?? {};
+  const netns = secondary[WORKLOAD_ATTRIBUTES.netns];
+  if (netns === undefined || secondary.node !== check.node) return undefined;
+  // No readable time: the age is unknown, so the allocation might be an ADD in flight.
+  const at = Date.parse(secondary[WORKLOAD_ATTRIBUTES.timestamp] ?? '');
+  if (!(now - at >= check.graceMs) || check.netnsExists(netns)) return undefined;
+  const address = formatAddress(ordinalAddress(block, ordinal));
+  const containerId = secondary[WORKLOAD_ATTRIBUTES.containerId] ?? '-';
+  return {
+    kind: 'leaked-workload',
+    key: blockKey(block.cidr),
+    node: check.node,
+    ...(attribute?.handleId === undefined ? {} : { handleId: attribute.handleId }),
+    block: formatCidr(block.cidr),
+    detail: `${address} (handle ${attribute?.handleId ?? '-'}, container ${containerId}): its network namespace ${netns} no longer exists on ${check.node}`,
+    explanation:
+      'the container went away without a CNI DEL (killed, or its runtime lost track of it); ' +
+      'releasing it is safe: a reused address has another sequence number',
+    repair: {
+      action: 'release-address',
+      address,
+      handleId: attribute?.handleId,
+      sequenceNumber: block.sequenceNumberForAllocation[ordinal] ?? block.sequenceNumber,
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Repairs
 
-async function applyRepair(ds: IpamDatastore, repair: Repair, now: number): Promise<boolean> {
+async function applyRepair(ctx: IpamContext, pools: readonly IPPool[], repair: Repair): Promise<boolean> {
+  const { ds } = ctx;
+  const now = ctx.now();
   switch (repair.action) {
     case 'delete-affinity': {
       const { node, cidr } = repair.affinity.value;
@@ -385,7 +464,20 @@ async function applyRepair(ds: IpamDatastore, repair: Repair, now: number): Prom
     }
     case 'set-handle':
       return setHandle(ds, repair, now);
+    case 'release-address':
+      return releaseAddress(ctx, pools, repair);
   }
+}
+
+/** Released only while the address is still the handle's allocation with that sequence number. */
+async function releaseAddress(
+  ctx: IpamContext,
+  pools: readonly IPPool[],
+  repair: Extract<Repair, { action: 'release-address' }>,
+): Promise<boolean> {
+  const { address, handleId, sequenceNumber } = repair;
+  const request = parseReleaseRequest({ address, sequenceNumber, ...(handleId ? { handleId } : {}) });
+  return (await releaseIps(ctx, ipamPools(pools), [request])).released.length > 0;
 }
 
 async function setHandle(

@@ -10,8 +10,16 @@ export type {
   IpamClientOptions,
 } from './allocator.ts';
 export type { ReleaseRequest, ReleaseResult } from './release.ts';
-export { checkIpam, DEFAULT_MIN_AGE_MS, findProblems, PROBLEM_KINDS } from './check.ts';
-export type { CheckOptions, CheckReport, IpamProblem, ProblemKind, Repair } from './check.ts';
+export {
+  checkIpam,
+  DEFAULT_MIN_AGE_MS,
+  DEFAULT_WORKLOAD_GRACE_MS,
+  findProblems,
+  PROBLEM_KINDS,
+} from './check.ts';
+export type { CheckOptions, CheckReport, IpamProblem, ProblemKind, Repair, WorkloadCheck } from './check.ts';
+export { gatewayHandleOf, WorkloadIpam, WORKLOAD_ATTRIBUTES } from './workload.ts';
+export type { WorkloadAddress, WorkloadIpamOptions, WorkloadRequest } from './workload.ts';
 export { summarizeIpam, showIpam } from './show.ts';
 export type { AddressUsage, BlockUsage, IpamShowData, NodeUsage, PoolUsage, ShowOptions } from './show.ts';
 export { nodeRoutes } from './routes.ts';

@@ -1,7 +1,8 @@
 // The API and the metrics of a running Daemon, as main/brindle.ts starts them: the registry follows the
 // daemon's routers and datastore health, the HTTP server listens on `api.listen` and the control
 // socket on `api.socket`. Node mode adds the kernel FIB (brindle_fib_*, GET /api/v1/fib) and this
-// node's IPAM figures (brindle_ipam_*, read from the datastore on scrape, cached). A daemon without a
+// node's IPAM figures (brindle_ipam_*, read from the datastore on scrape, cached) and the CNI plugin's
+// allocations on the control socket (api/ipam-api.ts). A daemon without a
 // FIB answers GET /api/v1/fib with `enabled: false` and why — reflector mode, or fib.enabled false —
 // so `brindlectl fib` says so plainly instead of reporting an error.
 
@@ -59,6 +60,16 @@ export async function startDaemonApi(
     });
     if (fib) api.setFibView((query) => fibDocument(fib, config.fib, parseFibQuery(query)));
     else api.setFibView(() => noFibDocument(noFibReason(config.mode)));
+    if (config.mode === 'node') {
+      // The CNI plugin's fast path: pools from the resource cache, blocks remembered by the allocator.
+      const { cachedResources } = await import('../ipam/resources.ts');
+      const { WorkloadIpam } = await import('../ipam/workload.ts');
+      const resources = cachedResources(daemon.cache, daemon.store);
+      api.setWorkloadIpam({
+        ipam: new WorkloadIpam({ store: daemon.store, resources }),
+        node: config.nodeName,
+      });
+    }
     return {
       metrics,
       api,

@@ -3,7 +3,6 @@
 // addresses and plant residue with the IPAM client.
 
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,9 +13,10 @@ import { openStore } from '../../src/datastore/open.ts';
 import type { Store } from '../../src/datastore/store.ts';
 import { IpamClient, IpamDatastore } from '../../src/ipam/index.ts';
 import { ResourceStore } from '../../src/resources/store.ts';
+import { exec } from '../cni/support.ts';
+import type { Exec } from '../cni/support.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/brindlectl', import.meta.url));
-const CLI_TIMEOUT_MS = 30_000;
 
 interface Env {
   readonly dir: string;
@@ -54,20 +54,8 @@ function current(): Env {
   return env;
 }
 
-function cli(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, '--config', current().config, ...args], {
-      env: { PATH: process.env.PATH ?? '' },
-      timeout: CLI_TIMEOUT_MS,
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end();
-  });
+function cli(...args: string[]): Promise<Exec> {
+  return exec(process.execPath, {}, '', [BIN, '--config', current().config, ...args]);
 }
 
 test.serial('show, show --show-blocks and show --ip report usage', async (t) => {

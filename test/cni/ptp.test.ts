@@ -11,19 +11,20 @@
 
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { runPlugin } from '../../src/cni/ipam-plugin.ts';
+import { runPlugin } from '../../src/cni/main.ts';
 import { openStore } from '../../src/datastore/open.ts';
 import type { Store } from '../../src/datastore/store.ts';
 import { IpamDatastore, showIpam } from '../../src/ipam/index.ts';
 import { ResourceStore } from '../../src/resources/store.ts';
 import { createNetns, run, withCleanup } from '../helpers/netns.ts';
+import { exec } from './support.ts';
+import type { Exec } from './support.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PLUGIN = join(ROOT, 'bin', 'brindle-ipam');
@@ -31,7 +32,6 @@ const CNI_BIN = '/usr/lib/cni';
 const POOL = '10.65.0.0/16';
 const NODE = 'cni-test-node';
 const NETWORK = 'brindle-test';
-const PLUGIN_TIMEOUT_MS = 30_000;
 
 interface Env {
   readonly dir: string;
@@ -82,35 +82,12 @@ function current(): Env {
   return env;
 }
 
-interface Exec {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs a CNI plugin binary with the network config on stdin; killed after PLUGIN_TIMEOUT_MS. */
-function exec(file: string, vars: Record<string, string>, input: string): Promise<Exec> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, [], {
-      env: { PATH: process.env.PATH ?? '', ...vars },
-      timeout: PLUGIN_TIMEOUT_MS,
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input);
-  });
-}
-
 function netConf(extra: Record<string, unknown> = {}): string {
   return JSON.stringify({
     cniVersion: '1.0.0',
     name: NETWORK,
     type: 'ptp',
-    ipam: { type: 'brindle-ipam', config: current().configFile },
+    ipam: { type: 'brindle-ipam', config: current().configFile, socket: join(current().dir, 'none.sock') },
     ...extra,
   });
 }

@@ -189,3 +189,38 @@ test('show: pool size and use, blocks per node, borrowed addresses, one address'
   t.like((await showIpam(store, { ip: free })).address, { state: 'free' });
   t.like((await showIpam(store, { ip: '10.9.9.9' })).address, { state: 'not-in-pool' });
 });
+
+test('leaked-workload: this node’s allocations whose netns is gone, after the grace period; --fix releases them', async (t) => {
+  const store = await lmdbBackend.open(t);
+  await seedPool(store, 'pool', { cidr: '10.65.0.0/16', blockSize: 26 });
+  const ipam = new IpamClient({ store, now: () => T0 });
+  const pod = (node: string, handleId: string, netns?: string) =>
+    ipam.autoAssign({
+      node,
+      handleId,
+      num4: 1,
+      intendedUse: 'Workload',
+      attrs: netns
+        ? { netns, containerID: handleId, timestamp: new Date(T0).toISOString() }
+        : { type: 'gateway' },
+    });
+  const gone = (await pod('n1', 'gone', '/var/run/netns/gone')).ipv4[0];
+  await pod('n1', 'live', '/var/run/netns/live');
+  await pod('n1', 'brindle-gateway.n1.pool'); // no netns: never a workload leak
+  await pod('n2', 'elsewhere', '/var/run/netns/gone'); // another node's path means nothing here
+  const workloads = { node: 'n1', graceMs: 60_000, netnsExists: (path: string) => path.endsWith('/live') };
+
+  const young = await checkIpam(store, { workloads, now: () => T0 + 59_000, fix: true });
+  t.deepEqual(summary(young), []);
+  const old = await checkIpam(store, { workloads, now: () => T0 + 60_000 });
+  t.deepEqual(summary(old), [
+    `leaked-workload ipam/v2/block/${gone.block.replace('/', '-')} → release-address`,
+  ]);
+  t.like(old.problems[0], { handleId: 'gone', node: 'n1' });
+  t.regex(old.problems[0].detail, new RegExp(`^${gone.address.replaceAll('.', '\\.')} .*container gone`));
+
+  const fixed = await checkIpam(store, { workloads, now: () => T0 + 60_000, fix: true });
+  t.is(fixed.fixed.length, 1);
+  t.is((await showIpam(store, { ip: gone.address })).address?.state, 'free');
+  t.deepEqual(summary(await checkIpam(store, { workloads, now: () => T0 + 60_000 })), []);
+});
