@@ -4,21 +4,7 @@ import test from 'ava';
 import { BfdState, decodeControlPacket, Diag, encodeControlPacket } from '../../src/bfd/packet.ts';
 import type { ControlPacket, DiscardReason } from '../../src/bfd/packet.ts';
 import { tsharkDecodeBfd } from '../helpers/tshark-bfd.ts';
-
-const BASE: ControlPacket = {
-  diag: Diag.NoDiagnostic,
-  state: BfdState.Down,
-  poll: false,
-  final: false,
-  controlPlaneIndependent: false,
-  demand: false,
-  detectMult: 3,
-  myDiscriminator: 1,
-  yourDiscriminator: 0,
-  desiredMinTxIntervalUs: 1_000_000,
-  requiredMinRxIntervalUs: 100_000,
-  requiredMinEchoRxIntervalUs: 0,
-};
+import { DOWN_PACKET as BASE } from './packets.ts';
 
 interface Golden {
   readonly name: string;
