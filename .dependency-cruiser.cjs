@@ -11,6 +11,7 @@ const LAYERS = {
   bgp: ['lib'],
   'bgp/codec': ['lib', 'bgp'],
   'bgp/session': ['lib', 'bgp', 'bgp/codec'],
+  bfd: ['lib'],
   datastore: ['lib'],
   resources: ['lib', 'bgp', 'datastore'],
   config: ['lib', 'datastore'],

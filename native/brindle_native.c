@@ -1,6 +1,7 @@
 // Brindle's only native code: the few syscalls Node does not expose. rtnetlink sockets (open, send,
 // non-blocking receive, readiness watch on the libuv loop) and TCP socket options (RFC 2385 MD5,
-// RFC 5082 GTSM, SO_BINDTODEVICE) on a socket created here before libuv connects it. Every message
+// RFC 5082 GTSM, SO_BINDTODEVICE) on a socket created here before libuv connects it, and a UDP
+// socket whose datagrams arrive with their TTL (BFD, RFC 5881 §5). Every message
 // and struct is built in TypeScript (src/lib/native.ts); this file only passes bytes and integers.
 #define NAPI_VERSION 8
 #include <errno.h>
@@ -11,6 +12,7 @@
 #include <node_api.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
@@ -264,17 +266,24 @@ static napi_value Close(napi_env env, napi_callback_info info) {
   return close(fd) < 0 && errno != EINTR ? throw_errno(env, "close", detail, errno) : NULL;
 }
 
-// tcpSocket(4 | 6) → a non-blocking, close-on-exec TCP socket for options to be set before connect.
-static napi_value TcpSocket(napi_env env, napi_callback_info info) {
+// A non-blocking, close-on-exec AF_INET / AF_INET6 socket of `type` for family argument 4 or 6.
+static napi_value inet_socket(napi_env env, napi_callback_info info, int type, const char *what) {
   ARGS(1);
   INT_ARG(family, 0);
   if (family != 4 && family != 6) {
-    napi_throw_range_error(env, NULL, "tcpSocket: family must be 4 or 6");
+    char message[64];
+    snprintf(message, sizeof message, "%s: family must be 4 or 6", what);
+    napi_throw_range_error(env, NULL, message);
     return NULL;
   }
-  int fd = socket(family == 4 ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int fd = socket(family == 4 ? AF_INET : AF_INET6, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return throw_errno(env, "socket", family == 4 ? "AF_INET" : "AF_INET6", errno);
   return fd_result(env, fd);
+}
+
+// tcpSocket(4 | 6) → a non-blocking, close-on-exec TCP socket for options to be set before connect.
+static napi_value TcpSocket(napi_env env, napi_callback_info info) {
+  return inet_socket(env, info, SOCK_STREAM, "tcpSocket");
 }
 
 // bind(fd, sockaddr) with a sockaddr_in / sockaddr_in6 built in TypeScript.
@@ -312,6 +321,62 @@ static napi_value SetsockoptInt(napi_env env, napi_callback_info info) { return 
 static napi_value SetsockoptBuffer(napi_env env, napi_callback_info info) { return Sockopt(env, info, 1); }
 static napi_value GetsockoptInt(napi_env env, napi_callback_info info) { return Sockopt(env, info, 2); }
 
+// udpSocket(4 | 6) → a non-blocking, close-on-exec UDP socket: BFD (RFC 5881) needs each datagram's
+// received TTL, which Node's dgram cannot report (libuv reads without ancillary data).
+static napi_value UdpSocket(napi_env env, napi_callback_info info) {
+  return inet_socket(env, info, SOCK_DGRAM, "udpSocket");
+}
+
+// The TTL or Hop Limit from IP_RECVTTL / IPV6_RECVHOPLIMIT ancillary data, or -1 when absent.
+static int received_ttl(struct msghdr *msg) {
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR(msg, c)) {
+    bool v4 = c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL;
+    bool v6 = c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT;
+    if (!v4 && !v6) continue;
+    int ttl;
+    memcpy(&ttl, CMSG_DATA(c), sizeof ttl);
+    return ttl;
+  }
+  return -1;
+}
+
+// recvTtl(fd, buffer, meta) → length of one datagram or -errno (-EAGAIN when empty, -EMSGSIZE when
+// truncated). meta (at least 32 bytes) receives the source sockaddr at 0 and the TTL (int32, -1
+// unknown) at 28; the socket needs IP_RECVTTL or IPV6_RECVHOPLIMIT on.
+static napi_value RecvTtl(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  INT_ARG(fd, 0);
+  BUFFER_ARG(data, length, 1);
+  BUFFER_ARG(meta, metaLength, 2);
+  if (metaLength < 32) return throw_type(env, "recvTtl: meta must hold 32 bytes");
+  struct sockaddr_in6 from = {0};
+  char control[64];
+  struct iovec iov = {.iov_base = data, .iov_len = length};
+  struct msghdr msg = {.msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &iov, .msg_iovlen = 1,
+                       .msg_control = control, .msg_controllen = sizeof control};
+  ssize_t n;
+  do n = recvmsg(fd, &msg, MSG_DONTWAIT);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) return int_result(env, -errno);
+  memset(meta, 0, 32);
+  memcpy(meta, &from, msg.msg_namelen < 28 ? msg.msg_namelen : 28);
+  int32_t ttl = received_ttl(&msg);
+  memcpy((char *)meta + 28, &ttl, sizeof ttl);
+  return int_result(env, (msg.msg_flags & MSG_TRUNC) ? -EMSGSIZE : n);
+}
+
+// sendTo(fd, buffer, sockaddr) → bytes sent, or -errno (-EAGAIN when the socket buffer is full).
+static napi_value SendTo(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  INT_ARG(fd, 0);
+  BUFFER_ARG(data, length, 1);
+  BUFFER_ARG(to, toLength, 2);
+  ssize_t sent;
+  do sent = sendto(fd, data, length, MSG_DONTWAIT, to, toLength);
+  while (sent < 0 && errno == EINTR);
+  return int_result(env, sent < 0 ? -errno : sent);
+}
+
 #define FUNCTION(name, fn) {name, NULL, fn, NULL, NULL, NULL, napi_default, NULL}
 NAPI_MODULE_INIT() {
   napi_property_descriptor functions[] = {
@@ -321,6 +386,7 @@ NAPI_MODULE_INIT() {
       FUNCTION("tcpSocket", TcpSocket), FUNCTION("bind", Bind),
       FUNCTION("setsockoptInt", SetsockoptInt), FUNCTION("setsockoptBuffer", SetsockoptBuffer),
       FUNCTION("getsockoptInt", GetsockoptInt),
+      FUNCTION("udpSocket", UdpSocket), FUNCTION("recvTtl", RecvTtl), FUNCTION("sendTo", SendTo),
   };
   size_t count = sizeof functions / sizeof functions[0];
   return napi_define_properties(env, exports, count, functions) == napi_ok ? exports : NULL;

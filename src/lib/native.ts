@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import type { Server, Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseIpv4, parseIpv6 } from './address.ts';
+import { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from './address.ts';
 
 /** An active readiness watch; opaque to JavaScript. */
 export type WatchHandle = { readonly __brand: 'WatchHandle' };
@@ -35,6 +35,14 @@ export interface NativeAddon {
   setsockoptInt(fd: number, level: number, name: number, value: number): void;
   setsockoptBuffer(fd: number, level: number, name: number, value: Buffer): void;
   getsockoptInt(fd: number, level: number, name: number): number;
+  /** Non-blocking, close-on-exec UDP socket (BFD: its datagrams' TTL is readable with recvTtl). */
+  udpSocket(family: 4 | 6): number;
+  /** One datagram into `buffer`: its length or -errno (-EAGAIN when empty). `meta` (32 bytes) gets
+   * the source sockaddr at 0 and the received TTL / Hop Limit (int32, -1 unknown) at 28; see
+   * readDatagramSource(). Needs IP_RECVTTL or IPV6_RECVHOPLIMIT set on the socket. */
+  recvTtl(fd: number, buffer: Buffer, meta: Buffer): number;
+  /** One datagram to a sockaddr from sockaddrBuffer(): bytes sent or -errno. */
+  sendTo(fd: number, datagram: Buffer, sockaddr: Buffer): number;
 }
 
 export type NativeLoad =
@@ -55,6 +63,9 @@ export const IP_TTL = 2;
 export const IP_MINTTL = 21;
 export const IPV6_UNICAST_HOPS = 16;
 export const IPV6_MINHOPCOUNT = 73;
+export const IP_RECVTTL = 12;
+export const IPV6_RECVHOPLIMIT = 51;
+export const IPV6_V6ONLY = 26;
 export const TCP_MD5SIG = 14;
 export const TCP_MD5SIG_EXT = 32;
 export const TCP_MD5SIG_FLAG_PREFIX = 1;
@@ -84,6 +95,9 @@ const ADDON_FUNCTIONS = [
   'setsockoptInt',
   'setsockoptBuffer',
   'getsockoptInt',
+  'udpSocket',
+  'recvTtl',
+  'sendTo',
 ] as const satisfies readonly (keyof NativeAddon)[];
 
 /** build/Release/brindle_native.node under the package root: the nearest folder up from this module
@@ -193,6 +207,26 @@ export function sockaddrBuffer(address: string, port: number, family = addressFa
   const out = Buffer.alloc(family === 4 ? 16 : 28);
   writeSockaddr(out, 0, address, port, family);
   return out;
+}
+
+/** The meta buffer recvTtl() fills: the sender and the TTL / Hop Limit its datagram arrived with. */
+export interface DatagramSource {
+  readonly address: string;
+  readonly port: number;
+  readonly ttl: number;
+}
+
+export const DATAGRAM_META_BYTES = 32;
+
+/** Reads recvTtl()'s meta: sockaddr_in / sockaddr_in6 at 0 (v4-mapped IPv6 comes back as IPv4), TTL at 28. */
+export function readDatagramSource(meta: Buffer): DatagramSource {
+  const port = meta.readUInt16BE(2);
+  const ttl = meta.readInt32LE(28);
+  if (meta.readUInt16LE(0) === AF_INET) return { address: formatIpv4(meta.readUInt32BE(4)), port, ttl };
+  const mapped =
+    meta.readUInt32BE(8) === 0 && meta.readUInt32BE(12) === 0 && meta.readUInt32BE(16) === 0xffff;
+  const address = mapped ? formatIpv4(meta.readUInt32BE(20)) : formatIpv6(meta, 8);
+  return { address, port, ttl };
 }
 
 /**
