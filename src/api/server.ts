@@ -253,7 +253,8 @@ export class ApiServer {
   private async overview() {
     const census = await this.options.metrics.rib.census();
     const uptimeSec = Math.round((Date.now() - this.startedAtWall) / 1000);
-    return overviewDocument(this.options.source.bgp, census, this.timeline, uptimeSec);
+    const views = { fib: this.fib !== undefined, ipam: this.ipam !== undefined };
+    return { ...overviewDocument(this.options.source.bgp, census, this.timeline, uptimeSec), views };
   }
 
   private peerTimeline(key: string) {

@@ -63,13 +63,23 @@ export class PeerTimeline {
     const ring: Transition[] = [];
     this.rings.set(peer, ring);
     const subscription = peer.events$.subscribe((event) => {
+      if (event.kind === 'down') this.explainLast(ring, peer.counters.lastError);
       if (event.kind !== 'state') return;
-      const failed = event.from === SessionState.Established || event.to === SessionState.Idle;
-      const reason = failed ? peer.counters.lastError || null : null;
+      const reason = isFailure(event) ? peer.counters.lastError || null : null;
       ring.push({ at: new Date().toISOString(), from: event.from, to: event.to, reason });
       if (ring.length > TIMELINE_LENGTH) ring.shift();
     });
     this.subscriptions.set(peer, subscription);
+  }
+
+  /**
+   * The session reports why it went down after (or before) the state change, depending on which side
+   * closed: the latest failed transition takes the reason once it is known.
+   */
+  private explainLast(ring: Transition[], reason: string): void {
+    const last = ring.at(-1);
+    if (last && reason && last.reason !== reason && isFailure(last))
+      ring[ring.length - 1] = { ...last, reason };
   }
 
   close(): void {
@@ -79,4 +89,8 @@ export class PeerTimeline {
     this.subscriptions.clear();
     this.rings.clear();
   }
+}
+
+function isFailure(change: { readonly from: SessionState; readonly to: SessionState }): boolean {
+  return change.from === SessionState.Established || change.to === SessionState.Idle;
 }

@@ -2,10 +2,13 @@
 // this node as bars — in use, borrowed — rather than a table of numbers.
 
 import { at, getJson, list, num, text } from './api.ts';
-import { ApiError } from './api.ts';
 import { h, svg, table } from './dom.ts';
 
 export async function renderFib(main: HTMLElement): Promise<void> {
+  if (!(await serves('fib'))) {
+    main.append(h('p', { class: 'muted' }, 'This daemon serves no FIB view.'));
+    return;
+  }
   const fib = await getJson('/api/v1/fib?limit=1000');
   if (at(fib, 'enabled') === false) {
     main.append(h('p', { class: 'muted' }, `No kernel FIB here: ${text(at(fib, 'reason'))}`));
@@ -43,14 +46,11 @@ function hops(value: unknown): string {
 }
 
 export async function renderIpam(main: HTMLElement): Promise<void> {
-  const ipam = await getJson('/api/v1/ipam').catch((error: unknown) => {
-    if (error instanceof ApiError && error.status === 501) return null;
-    throw error;
-  });
-  if (ipam === null) {
+  if (!(await serves('ipam'))) {
     main.append(h('p', { class: 'muted' }, 'IPAM is not served by this daemon (no IPAM view registered).'));
     return;
   }
+  const ipam = await getJson('/api/v1/ipam');
   const sizes = new Map(list(at(ipam, 'pools')).map((p) => [text(at(p, 'pool')), num(at(p, 'size'))]));
   main.append(...list(at(ipam, 'nodes')).map((n) => usageBar(n, sizes.get(text(at(n, 'pool'))) ?? 0)));
 }
@@ -77,4 +77,9 @@ function usageBar(node: unknown, poolSize: number): HTMLElement {
       svg('rect', { x: 0, y: 0, width: scale(borrowed), height: 16, class: 'borrowed' }),
     ),
   );
+}
+
+/** Whether the daemon registered the view: asking one it lacks would log a 501 in the console. */
+async function serves(view: 'fib' | 'ipam'): Promise<boolean> {
+  return at(await getJson('/api/v1/ui/overview'), 'views', view) === true;
 }

@@ -6,10 +6,11 @@ import { h, table } from './dom.ts';
 import type { Child } from './dom.ts';
 
 export async function renderOverview(main: HTMLElement): Promise<void> {
-  const [overview, fib, ipam] = await Promise.all([
-    getJson('/api/v1/ui/overview'),
-    getJson('/api/v1/fib?limit=1').catch(() => null),
-    getJson('/api/v1/ipam').catch(() => null),
+  const overview = await getJson('/api/v1/ui/overview');
+  // Only what this daemon serves: a 501 would be an error in the browser's console.
+  const [fib, ipam] = await Promise.all([
+    at(overview, 'views', 'fib') === true ? getJson('/api/v1/fib?limit=1').catch(() => null) : null,
+    at(overview, 'views', 'ipam') === true ? getJson('/api/v1/ipam').catch(() => null) : null,
   ]);
   const sessions = entries(at(overview, 'sessions'));
   const down = sessions.filter(([state]) => state !== 'Established').reduce((n, [, c]) => n + num(c), 0);
