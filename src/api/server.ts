@@ -193,8 +193,8 @@ export class ApiServer {
       .add('GET', '/api/v1/events/routes', (r) => this.attachEvents(r))
       .add('GET', '/api/v1/log-level', () => ({ body: { level: this.options.log.level } }))
       .add('GET', '/api/v1/ui/overview', async () => ({ body: await this.overview() }))
-      .add('GET', '/api/v1/ui/routes', (r) => ({
-        body: searchRoutes(this.options.source.bgp?.locRib, parseRouteSearch(r.query)),
+      .add('GET', '/api/v1/ui/routes', async (r) => ({
+        body: await searchRoutes(this.options.source.bgp?.locRib, parseRouteSearch(r.query)),
       }))
       .add('GET', '/api/v1/ui/peers/:peer/timeline', (r) => ({ body: this.peerTimeline(r.params.peer) }))
       .add('GET', '/ui', (r) => this.console.redirect(r.response))

@@ -13,6 +13,8 @@ import { checkParameters, familyParameter, limitParameter, parseTarget } from '.
 import { destView } from './route-view.ts';
 
 export const UI_PAGE_SIZE = 50;
+/** Destinations examined per event-loop turn. */
+const WALK_SLICE = 25_000;
 const MAX_UI_PAGE = 500;
 
 type Match = 'exact' | 'longest' | 'longer';
@@ -22,8 +24,8 @@ export interface RouteSearch {
   readonly match: Match;
   readonly afi?: number;
   readonly peer?: string;
-  /** "64512:100", as route-view prints communities. */
-  readonly community?: string;
+  /** RFC 1997 community as its 32-bit value, from "64512:100". */
+  readonly community?: number;
   readonly nextHop?: string;
   readonly offset: number;
   readonly limit: number;
@@ -43,18 +45,35 @@ export function parseRouteSearch(query: URLSearchParams): RouteSearch {
     match: asked,
     afi: familyParameter(query),
     peer: query.get('peer') || undefined,
-    community: query.get('community') || undefined,
+    community: communityParameter(query.get('community')),
     nextHop: query.get('nextHop') || undefined,
     offset,
     limit: limitParameter(query, UI_PAGE_SIZE, MAX_UI_PAGE),
   };
 }
 
-/** One page of matching destinations, and whether more follow. */
-export function searchRoutes(rib: LocRib | undefined, search: RouteSearch) {
+/** "64512:100" → 64512 × 65536 + 100; undefined when absent. */
+function communityParameter(text: string | null): number | undefined {
+  if (!text) return undefined;
+  const match = /^(\d{1,5}):(\d{1,5})$/.exec(text.trim());
+  const high = Number(match?.[1]);
+  const low = Number(match?.[2]);
+  if (!match || high > 0xffff || low > 0xffff)
+    throw new HttpError(400, `community must be ASN:VALUE (each 0–65535), not "${text}"`);
+  return high * 65536 + low;
+}
+
+/**
+ * One page of matching destinations, and whether more follow. A filtered walk may cover the whole
+ * table (about a second for 500k destinations), so it yields to the event loop every WALK_SLICE
+ * destinations: sessions keep their keepalives while a search runs.
+ */
+export async function searchRoutes(rib: LocRib | undefined, search: RouteSearch) {
   const routes: ReturnType<typeof destView>[] = [];
   let matched = 0;
+  let walked = 0;
   for (const dest of rib ? candidates(rib, search) : []) {
+    if (++walked % WALK_SLICE === 0) await new Promise((resolve) => setImmediate(resolve));
     if (!keeps(dest, search)) continue;
     if (matched++ < search.offset) continue;
     if (routes.length === search.limit) return { offset: search.offset, more: true, routes };
@@ -94,11 +113,7 @@ function pathKeeps(path: Path, search: RouteSearch): boolean {
   const a = path.attrs.attributes;
   if (search.peer && path.peer.name !== search.peer) return false;
   if (search.nextHop && a.nextHop !== search.nextHop) return false;
-  if (
-    search.community &&
-    !(a.communities ?? []).some((c) => `${c >>> 16}:${c & 0xffff}` === search.community)
-  )
-    return false;
+  if (search.community !== undefined && !(a.communities ?? []).includes(search.community)) return false;
   return true;
 }
 
