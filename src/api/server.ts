@@ -252,7 +252,7 @@ export class ApiServer {
 
   private async overview() {
     const census = await this.options.metrics.rib.census();
-    const uptimeSec = Math.round((Date.now() - this.startedAtWall) / 1000);
+    const uptimeSec = Math.round((this.clock.now() - this.startedAt) / 1000);
     const views = { fib: this.fib !== undefined, ipam: this.ipam !== undefined };
     return { ...overviewDocument(this.options.source.bgp, census, this.timeline, uptimeSec), views };
   }

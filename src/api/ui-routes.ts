@@ -70,14 +70,15 @@ function communityParameter(text: string | null): number | undefined {
  */
 export async function searchRoutes(rib: LocRib | undefined, search: RouteSearch) {
   const routes: ReturnType<typeof destView>[] = [];
+  if (!rib) return { offset: search.offset, more: false, routes };
   let matched = 0;
   let walked = 0;
-  for (const dest of rib ? candidates(rib, search) : []) {
+  for (const dest of candidates(rib, search)) {
     if (++walked % WALK_SLICE === 0) await new Promise((resolve) => setImmediate(resolve));
     if (!keeps(dest, search)) continue;
     if (matched++ < search.offset) continue;
     if (routes.length === search.limit) return { offset: search.offset, more: true, routes };
-    routes.push(destView(dest));
+    routes.push(destView(rib, dest));
   }
   return { offset: search.offset, more: false, routes };
 }

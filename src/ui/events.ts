@@ -29,7 +29,9 @@ export function renderEvents(main: HTMLElement, signal: AbortSignal): Promise<vo
         h(
           'tr',
           {},
-          ...['time', 'prefix', 'best from', 'next hop', 'AS path', 'changes/min'].map((c) => h('th', {}, c)),
+          ...['time', 'prefix', 'best from', 'next hop', 'AS path', 'decided by', 'changes/min'].map((c) =>
+            h('th', {}, c),
+          ),
         ),
       ),
       rows,
@@ -116,6 +118,8 @@ class EventStreamView {
         best === null ? 'withdrawn' : text(at(best, 'from')),
         text(at(best, 'nextHop')),
         text(at(best, 'asPath')),
+        // The deciding step, from daemons that publish it (read defensively: older ones do not).
+        text(at(change, 'decidedBy')),
         String(count),
       ].map((cell) => h('td', {}, cell)),
     );

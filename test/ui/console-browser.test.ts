@@ -227,7 +227,9 @@ test.serial('a route BIRD announces is in the live events within 1 s and in the 
   await open(s, 'events');
   await s.page.waitForSelector('#stream-status:text("live")', { timeout: 5000 });
   const decided = firstValueFrom(
-    s.router.locRib.changes$.pipe(filter((batch) => batch.some((d) => formatPrefix(d) === LIVE_PREFIX))),
+    s.router.locRib.bestPathChanges$.pipe(
+      filter((batch) => batch.some((c) => formatPrefix(c.prefix) === LIVE_PREFIX)),
+    ),
   );
   await s.bird.announceRoute({ prefix: LIVE_PREFIX, communities: ['64512:102'] });
   await decided;
