@@ -209,7 +209,9 @@ test.serial(
       await screenshot(t, s, view);
     }
     await open(s, 'overview');
-    const { stdout } = await promisify(execFile)(`${ROOT}bin/brindlectl`, ['status', '-o', 'json'], {
+    // brindlectl from source, so the test does not depend on `npm run build` having run first.
+    const cli = ['--import', 'tsx', `${ROOT}src/cli/main.ts`, 'status', '-o', 'json'];
+    const { stdout } = await promisify(execFile)(process.execPath, cli, {
       env: { ...process.env, BRINDLE_API_SOCKET: s.started.socketPath },
       timeout: 30_000,
     });
