@@ -49,6 +49,7 @@ const LAYERS = {
   cli: ['lib', 'datastore', 'resources', 'config', 'ipam'],
   cni: ['lib', 'datastore', 'config', 'ipam'],
   main: ['lib', 'datastore', 'config', 'ipam', 'metrics', 'daemon', 'api'],
+  ui: [],
 };
 
 /** The path pattern of one folder: `bgp` is only its own files, every other folder is its subtree. */

@@ -44,10 +44,13 @@ preflight() {
   mkdir -p "$OUT"
 }
 
-# A clean build of src/ (JavaScript only) into $1/dist, leaving the checkout's dist/ alone.
+# A clean build of src/ (JavaScript only) into $1/dist, leaving the checkout's dist/ alone; the web
+# console's bundle (src/ui, browser code) is bundled by esbuild as `npm run build:ui` does.
 compile() {
   (cd "$SRC" && node_modules/.bin/tsc -p tsconfig.build.json --outDir "$1/dist" \
     --tsBuildInfoFile "$1/tsbuildinfo" --declaration false --declarationMap false --sourceMap false)
+  (cd "$SRC" && node_modules/.bin/esbuild src/ui/app.ts src/ui/app.css --bundle --minify --format=esm \
+    --target=es2022,chrome110,firefox110,safari16 --outdir="$1/dist/ui" --log-level=warning)
 }
 
 stage_files() {

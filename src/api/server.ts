@@ -13,6 +13,8 @@
 // GET  /api/v1/ipam                  501 until IPAM registers a view
 // GET  /api/v1/events/routes         Server-Sent Events of best-path changes
 // GET  /api/v1/log-level
+// GET  /ui/                          the read-only web console (ui-assets.ts); its own queries:
+// GET  /api/v1/ui/overview | /api/v1/ui/routes | /api/v1/ui/peers/NAME|ADDR/timeline
 // socket only:
 // POST /api/v1/peers/NAME|ADDR/reset Cease/Administrative Reset, then the session starts again
 // POST /api/v1/reload                re-read the config file, as SIGHUP does
@@ -38,6 +40,10 @@ import { RouteEvents } from './route-events.ts';
 import type { RouteEventsOptions } from './route-events.ts';
 import { parseRouteQuery, routesDocument } from './route-view.ts';
 import { listenUnix, removeSocketFile } from './unix-socket.ts';
+import { ConsoleAssets } from './ui-assets.ts';
+import { overviewDocument } from './ui-overview.ts';
+import { parseRouteSearch, searchRoutes } from './ui-routes.ts';
+import { PeerTimeline } from './ui-timeline.ts';
 
 const HANDLE = '/api/v1/ipam/handles/:handle';
 /** Per listener; Node closes connections beyond it at once. */
@@ -69,6 +75,8 @@ export interface ApiServerOptions {
   /** Re-reads the configuration (POST /api/v1/reload); 501 when absent. */
   readonly reload?: () => ReloadResult;
   readonly events?: RouteEventsOptions;
+  /** Where the built web console is (dist/ui by default). */
+  readonly consoleDirectory?: string;
 }
 
 export class ApiServer {
@@ -80,11 +88,15 @@ export class ApiServer {
   private fib: ExtensionView | undefined;
   private ipam: ExtensionView | undefined;
   private workloads: WorkloadApi | undefined;
+  private readonly timeline: PeerTimeline;
+  private readonly console: ConsoleAssets;
 
   private constructor(private readonly options: ApiServerOptions) {
     this.clock = options.clock ?? systemClock;
     this.startedAt = this.clock.now();
     this.events = new RouteEvents(options.source, options.log, options.events);
+    this.timeline = new PeerTimeline(options.source);
+    this.console = new ConsoleAssets(options.consoleDirectory);
     this.registerMetrics();
   }
 
@@ -189,7 +201,15 @@ export class ApiServer {
       .add('GET', '/api/v1/fib', (r) => extension(this.fib, 'the FIB', r.query))
       .add('GET', '/api/v1/ipam', (r) => extension(this.ipam, 'IPAM', r.query))
       .add('GET', '/api/v1/events/routes', (r) => this.attachEvents(r))
-      .add('GET', '/api/v1/log-level', () => ({ body: { level: this.options.log.level } }));
+      .add('GET', '/api/v1/log-level', () => ({ body: { level: this.options.log.level } }))
+      .add('GET', '/api/v1/ui/overview', async () => ({ body: await this.overview() }))
+      .add('GET', '/api/v1/ui/routes', async (r) => ({
+        body: await searchRoutes(this.options.source.bgp?.locRib, parseRouteSearch(r.query)),
+      }))
+      .add('GET', '/api/v1/ui/peers/:peer/timeline', (r) => ({ body: this.peerTimeline(r.params.peer) }))
+      .add('GET', '/ui', (r) => this.console.redirect(r.response))
+      .add('GET', '/ui/', (r) => this.console.page(r.response))
+      .add('GET', '/ui/:file', (r) => this.console.asset(r.params.file, r.response));
     if (listener === 'tcp') {
       const refuse = () => {
         throw new HttpError(
@@ -244,6 +264,19 @@ export class ApiServer {
     const peer = findPeer(this.options.source.bgp, key);
     if (!peer) throw new HttpError(404, `no peer named or at "${key}"`);
     return peerDetail(peer, await this.options.metrics.rib.census());
+  }
+
+  private async overview() {
+    const census = await this.options.metrics.rib.census();
+    const uptimeSec = Math.round((this.clock.now() - this.startedAt) / 1000);
+    const views = { fib: this.fib !== undefined, ipam: this.ipam !== undefined };
+    return { ...overviewDocument(this.options.source.bgp, census, this.timeline, uptimeSec), views };
+  }
+
+  private peerTimeline(key: string) {
+    const peer = findPeer(this.options.source.bgp, key);
+    if (!peer) throw new HttpError(404, `no peer named or at "${key}"`);
+    return { peer: peer.config.name, transitions: this.timeline.transitions(peer) };
   }
 
   private routesReply(request: ApiRequest): Reply {
@@ -306,6 +339,7 @@ export class ApiServer {
 
   async close(): Promise<void> {
     this.events.close();
+    this.timeline.close();
     const servers = [this.tcp, this.unix?.server].filter((s) => s !== undefined);
     await Promise.all(
       servers.map(
@@ -334,6 +368,10 @@ const ENDPOINTS = [
   'GET /api/v1/ipam',
   'GET /api/v1/events/routes',
   'GET /api/v1/log-level',
+  'GET /api/v1/ui/overview',
+  'GET /api/v1/ui/routes?prefix=&match=exact|longest|longer&family=&peer=&community=&nextHop=&offset=&limit=',
+  'GET /api/v1/ui/peers/{name|address}/timeline',
+  'GET /ui/',
   'POST /api/v1/peers/{name|address}/reset (control socket)',
   'POST /api/v1/reload (control socket)',
   'PUT /api/v1/log-level (control socket)',

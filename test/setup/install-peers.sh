@@ -2,7 +2,7 @@
 # Installs the Debian packages that the interop tests and test tools need: real BGP peers (BIRD 2,
 # GoBGP, FRR), tshark/text2pcap for golden decoding, etcd, Prometheus, iproute2, the CNI plugins,
 # ping (the end-to-end cluster test pings between pods) and systemd-analyze (to verify the unit files
-# offline; no systemd needs to run).
+# offline; no systemd needs to run), and chromium for the web console's browser test.
 # Only missing packages are installed; with everything present it prints nothing and changes nothing.
 # It never starts a service: the tests run every daemon themselves in the foreground.
 set -euo pipefail
@@ -20,9 +20,10 @@ declare -A PROVIDES=(
   [containernetworking-plugins]=/usr/lib/cni/bridge
   [iputils-ping]=ping
   [systemd]=systemd-analyze
+  [chromium]=/usr/bin/chromium
 )
 PACKAGES=(bird2 gobgpd frr tshark etcd-server etcd-client prometheus iproute2 containernetworking-plugins
-  iputils-ping systemd)
+  iputils-ping systemd chromium)
 
 is_present() {
   local package=$1 probe=${PROVIDES[$1]}
