@@ -156,6 +156,9 @@ class Context implements CommandContext {
   private sayWhich(config: BrindleConfig): void {
     const { source, file } = this.choice;
     if (source !== 'checkout' && source !== 'defaults') return;
+    // A datastore named in the environment is a choice made, not a default taken.
+    const named = ['BRINDLE_DATASTORE', 'BRINDLE_DATASTORE_PATH', 'BRINDLE_ETCD_ENDPOINTS'];
+    if (source === 'defaults' && named.some((variable) => process.env[variable] !== undefined)) return;
     const from =
       source === 'checkout'
         ? `${file} (the config \`npm start\` runs in this checkout)`
