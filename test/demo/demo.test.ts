@@ -61,7 +61,7 @@ test('npm run demo: up, every printed command works, Ctrl-C tears it all down', 
   }
 
   ctrlC();
-  // npm itself dies of the SIGINT; the demo under it tears down, then exits.
+  // npm itself dies of the signal; the demo under it tears down, then exits.
   t.true(['0', 'SIGINT'].includes(await exited), stderr);
   for (let i = 0; i < 75 && (demoNamespaces().length > 0 || existsSync(`${ROOT}.brindle/demo`)); i++)
     await new Promise((r) => setTimeout(r, 200));
