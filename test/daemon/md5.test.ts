@@ -5,28 +5,23 @@
 // an error on the peer (brindlectl peers, brindle_bgp_peer_config_error), never a session without
 // its password.
 
-import { execFile } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
+import { brindlectl, cleanEnv } from '../helpers/brindle.ts';
 import { interopNetwork } from '../helpers/interop.ts';
 import { startDaemon, waitFor, withCleanup } from '../helpers/netns.ts';
 import type { Cleanup } from '../helpers/netns.ts';
 import { startBird, startFrr } from '../helpers/peers.ts';
 import type { PeerHandle, PeerOptions } from '../helpers/peers.ts';
 
-const exec = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const KEY = 'brindle-md5-s3cret';
 const API_PORT = 19_179;
-
-const cleanEnv = () =>
-  Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BRINDLE_')));
 
 interface Lab {
   readonly config: string;
@@ -37,21 +32,8 @@ interface Lab {
   readonly pid: number;
 }
 
-async function ctl(config: string, ...args: string[]): Promise<string> {
-  const { stdout } = await exec(
-    process.execPath,
-    [join(ROOT, 'bin/brindlectl'), '--config', config, ...args],
-    {
-      timeout: 30_000,
-      killSignal: 'SIGKILL',
-      env: cleanEnv(),
-    },
-  );
-  return stdout;
-}
-
 async function peerView(lab: Lab): Promise<{ state: string; lastError?: string }> {
-  const view = JSON.parse(await ctl(lab.config, 'peers', lab.peer4, '-o', 'json')) as {
+  const view = JSON.parse(await brindlectl(lab.config, 'peers', lab.peer4, '-o', 'json')) as {
     state: string;
     lastError: { message: string } | null;
   };
@@ -116,7 +98,7 @@ spec:
   password: { secretKeyRef: { name: bgp, key: tor } }
 `,
   );
-  await ctl(config, 'apply', '-f', resources);
+  await brindlectl(config, 'apply', '-f', resources);
   const peer = await start(
     {
       netns: net.netns,

@@ -4,20 +4,18 @@
 // Cease/Administrative Shutdown with the shutdown communication, as BIRD 2 reports it, and exit 0
 // within 5 s.
 import test from 'ava';
-import { execFile } from 'node:child_process';
 import { request } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { brindlectl, cleanEnv } from '../helpers/brindle.ts';
 import { interopNetwork } from '../helpers/interop.ts';
 import { startDaemon, waitFor, withCleanup } from '../helpers/netns.ts';
 import type { Cleanup, Daemon } from '../helpers/netns.ts';
 import { startBird } from '../helpers/peers.ts';
 import { speaker } from '../helpers/session.ts';
 
-const exec = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** BGP port of the SIGHUP test's speakers (each on its own loopback address). */
 const PORT = 17_995;
@@ -51,29 +49,11 @@ function configText(c: DaemonConfig): string {
   ].join('\n');
 }
 
-/** The daemon's environment without any BRINDLE_* setting of the test run's own. */
-function cleanEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BRINDLE_')));
-}
-
-async function ctl(config: string, ...args: string[]): Promise<string> {
-  const { stdout } = await exec(
-    process.execPath,
-    [join(ROOT, 'bin/brindlectl'), '--config', config, ...args],
-    {
-      timeout: 30_000,
-      killSignal: 'SIGKILL',
-      env: cleanEnv(),
-    },
-  );
-  return stdout;
-}
-
 /** Resources as YAML documents, applied with `brindlectl apply -f`. */
 async function apply(config: string, dir: string, resources: readonly object[]): Promise<void> {
   const file = join(dir, `resources-${Date.now()}.yaml`);
   await writeFile(file, resources.map((r) => JSON.stringify(r)).join('\n---\n'));
-  await ctl(config, 'apply', '-f', file);
+  await brindlectl(config, 'apply', '-f', file);
 }
 
 const bgpConfiguration = (spec: object) => ({
@@ -109,13 +89,13 @@ interface PeerView {
 
 /** `brindlectl peers -o json`, by remote address. */
 async function peers(config: string): Promise<Map<string, PeerView>> {
-  const doc = JSON.parse(await ctl(config, 'peers', '-o', 'json')) as { peers: PeerView[] };
+  const doc = JSON.parse(await brindlectl(config, 'peers', '-o', 'json')) as { peers: PeerView[] };
   return new Map(doc.peers.map((p) => [p.remote, p]));
 }
 
 /** `brindlectl status -o json`: every listed peer Established, and exactly these. */
 async function allEstablished(config: string, remotes: readonly string[]): Promise<boolean> {
-  const doc = JSON.parse(await ctl(config, 'status', '-o', 'json')) as {
+  const doc = JSON.parse(await brindlectl(config, 'status', '-o', 'json')) as {
     peers: { remote: string; state: string }[];
   };
   const up = doc.peers.filter((p) => p.state === 'Established').map((p) => p.remote);
