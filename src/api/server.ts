@@ -14,7 +14,7 @@
 // GET  /api/v1/events/routes         Server-Sent Events of best-path changes
 // GET  /api/v1/log-level
 // GET  /ui/                          the read-only web console (ui-assets.ts); its own queries:
-// GET  /api/v1/ui/overview | /api/v1/ui/routes | /api/v1/ui/peers/NAME|ADDR/timeline
+// GET  /api/v1/ui/overview | /api/v1/ui/routes | /api/v1/ui/peers/NAME|ADDR/timeline | /api/v1/ui/topology
 // socket only:
 // POST /api/v1/peers/NAME|ADDR/reset Cease/Administrative Reset, then the session starts again
 // POST /api/v1/reload                re-read the config file, as SIGHUP does
@@ -59,7 +59,7 @@ export type ReloadResult =
  * A module's read-only JSON view (the FIB's routes, IPAM's blocks), plugged in when the module runs;
  * it validates its own query string (an HttpError for a bad one).
  */
-export type ExtensionView = (query: URLSearchParams) => unknown;
+export type ExtensionView = (query: URLSearchParams) => unknown; // a value or a Promise of one
 
 export interface ApiServerOptions {
   readonly source: BrindleSource;
@@ -87,6 +87,7 @@ export class ApiServer {
   private unix: { server: Server; path: string; inode: number } | undefined;
   private fib: ExtensionView | undefined;
   private ipam: ExtensionView | undefined;
+  private topology: ExtensionView | undefined;
   private workloads: WorkloadApi | undefined;
   private readonly timeline: PeerTimeline;
   private readonly console: ConsoleAssets;
@@ -183,6 +184,11 @@ export class ApiServer {
     this.ipam = view;
   }
 
+  /** GET /api/v1/ui/topology: the cluster's sessions as the resources define them. */
+  setTopologyView(view: ExtensionView | undefined): void {
+    this.topology = view;
+  }
+
   /** The CNI plugin's IPAM on the control socket (501 until a node-mode daemon plugs it in). */
   setWorkloadIpam(api: WorkloadApi | undefined): void {
     this.workloads = api;
@@ -206,6 +212,7 @@ export class ApiServer {
       .add('GET', '/api/v1/ui/routes', async (r) => ({
         body: await searchRoutes(this.options.source.bgp?.locRib, parseRouteSearch(r.query)),
       }))
+      .add('GET', '/api/v1/ui/topology', (r) => extension(this.topology, 'The cluster topology', r.query))
       .add('GET', '/api/v1/ui/peers/:peer/timeline', (r) => ({ body: this.peerTimeline(r.params.peer) }))
       .add('GET', '/ui', (r) => this.console.redirect(r.response))
       .add('GET', '/ui/', (r) => this.console.page(r.response))
@@ -269,7 +276,11 @@ export class ApiServer {
   private async overview() {
     const census = await this.options.metrics.rib.census();
     const uptimeSec = Math.round((this.clock.now() - this.startedAt) / 1000);
-    const views = { fib: this.fib !== undefined, ipam: this.ipam !== undefined };
+    const views = {
+      fib: this.fib !== undefined,
+      ipam: this.ipam !== undefined,
+      topology: this.topology !== undefined,
+    };
     return { ...overviewDocument(this.options.source.bgp, census, this.timeline, uptimeSec), views };
   }
 
@@ -371,6 +382,7 @@ const ENDPOINTS = [
   'GET /api/v1/ui/overview',
   'GET /api/v1/ui/routes?prefix=&match=exact|longest|longer&family=&peer=&community=&nextHop=&offset=&limit=',
   'GET /api/v1/ui/peers/{name|address}/timeline',
+  'GET /api/v1/ui/topology',
   'GET /ui/',
   'POST /api/v1/peers/{name|address}/reset (control socket)',
   'POST /api/v1/reload (control socket)',
@@ -378,9 +390,13 @@ const ENDPOINTS = [
   'PUT|GET|DELETE /api/v1/ipam/handles/{handle} (control socket, node mode)',
 ];
 
-function extension(view: ExtensionView | undefined, what: string, query: URLSearchParams): Reply {
+async function extension(
+  view: ExtensionView | undefined,
+  what: string,
+  query: URLSearchParams,
+): Promise<Reply> {
   if (!view) throw new HttpError(501, `${what} is not available yet`);
-  return { body: view(query) };
+  return { body: await view(query) };
 }
 
 /** "127.0.0.1:9179", "[::1]:9179", "localhost:9179" → host and port. */

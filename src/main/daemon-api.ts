@@ -4,15 +4,20 @@
 // node's IPAM figures (brindle_ipam_*, read from the datastore on scrape, cached) and the CNI plugin's
 // allocations on the control socket (api/ipam-api.ts). A daemon without a
 // FIB answers GET /api/v1/fib with `enabled: false` and why — reflector mode, or fib.enabled false —
-// so `brindlectl fib` says so plainly instead of reporting an error.
+// so `brindlectl fib` says so plainly instead of reporting an error. Every mode serves the web
+// console's cluster topology (from the resources) and IPAM page (from the datastore, loaded on first
+// use).
 
 import type { Daemon } from '../daemon/daemon.ts';
 import type { Logger } from '../lib/log.ts';
 import { BrindleMetrics } from '../metrics/registry.ts';
 import type { BrindleSource } from '../metrics/source.ts';
 import { fibDocument, noFibDocument, parseFibQuery } from '../api/fib-view.ts';
+import { HttpError } from '../api/http.ts';
 import { ApiServer } from '../api/server.ts';
-import type { ReloadResult } from '../api/server.ts';
+import type { ExtensionView, ReloadResult } from '../api/server.ts';
+import { clusterGraph } from '../reflector/cluster-graph.ts';
+import type { ClusterGraph } from '../reflector/cluster-graph.ts';
 
 export interface DaemonApi {
   readonly metrics: BrindleMetrics;
@@ -60,6 +65,8 @@ export async function startDaemonApi(
     });
     if (fib) api.setFibView((query) => fibDocument(fib, config.fib, parseFibQuery(query)));
     else api.setFibView(() => noFibDocument(noFibReason(config.mode)));
+    api.setTopologyView(topologyView(daemon));
+    api.setIpamView(ipamView(daemon));
     if (config.mode === 'node') {
       // The CNI plugin's fast path: pools from the resource cache, blocks remembered by the allocator.
       const { cachedResources } = await import('../ipam/resources.ts');
@@ -82,6 +89,39 @@ export async function startDaemonApi(
     metrics.close();
     throw error;
   }
+}
+
+/** The cluster graph of the current resources, computed once per datastore revision. */
+function topologyView(daemon: Daemon): ExtensionView {
+  let last: { revision: number; graph: ClusterGraph } | undefined;
+  return () => {
+    const snapshot = daemon.cache.current;
+    if (!snapshot) throw new HttpError(503, 'the resources have not been read from the datastore yet');
+    if (last?.revision !== snapshot.revision)
+      last = { revision: snapshot.revision, graph: clusterGraph(snapshot, daemon.config.nodeName) };
+    return last.graph;
+  };
+}
+
+/**
+ * IPAM's pools, blocks, nodes and problems, from the datastore (any mode: with etcd a reflector sees
+ * the cluster's IPAM too). The IPAM modules load on the first request, not at start.
+ */
+function ipamView(daemon: Daemon): ExtensionView {
+  let read: (() => Promise<unknown>) | undefined;
+  return async () => {
+    if (!read) {
+      const { cachedIpamOverview, ipamOverview } = await import('../ipam/overview.ts');
+      const { existsSync } = await import('node:fs');
+      const { DEFAULT_WORKLOAD_GRACE_MS } = await import('../ipam/check.ts');
+      const workloads =
+        daemon.config.mode === 'node'
+          ? { node: daemon.config.nodeName, graceMs: DEFAULT_WORKLOAD_GRACE_MS, netnsExists: existsSync }
+          : undefined;
+      read = cachedIpamOverview(() => ipamOverview(daemon.store, { workloads }));
+    }
+    return read();
+  };
 }
 
 function noFibReason(mode: 'node' | 'reflector'): string {

@@ -1,5 +1,6 @@
-// FIB (node mode): desired routes against the kernel's, drift highlighted; and IPAM: each pool's use by
-// this node as bars — in use, borrowed — rather than a table of numbers.
+// FIB (node mode): desired routes against the kernel's, drift highlighted; and IPAM (the cluster's, from
+// the datastore): each pool's blocks as cells filled as far as they are used, the nodes' figures, and
+// the problems `brindlectl ipam check` would report — a picture rather than a table of numbers.
 
 import { at, getJson, list, num, text } from './api.ts';
 import { h, svg, table } from './dom.ts';
@@ -51,31 +52,93 @@ export async function renderIpam(main: HTMLElement): Promise<void> {
     return;
   }
   const ipam = await getJson('/api/v1/ipam');
-  const sizes = new Map(list(at(ipam, 'pools')).map((p) => [text(at(p, 'pool')), num(at(p, 'size'))]));
-  main.append(...list(at(ipam, 'nodes')).map((n) => usageBar(n, sizes.get(text(at(n, 'pool'))) ?? 0)));
+  const blocks = list(at(ipam, 'blocks'));
+  const pools = list(at(ipam, 'pools'));
+  if (pools.length === 0) main.append(h('p', { class: 'muted' }, 'No IP pools in the datastore.'));
+  main.append(
+    ...pools.map((pool) => poolSection(pool, blocks)),
+    h('h2', {}, 'Nodes'),
+    table(
+      ['node', 'blocks', 'in use', 'borrowed'],
+      list(at(ipam, 'nodes')).map((n) => [
+        text(at(n, 'node')),
+        num(at(n, 'blocks')),
+        num(at(n, 'inUse')),
+        num(at(n, 'borrowed')),
+      ]),
+    ),
+    problemsSection(ipam),
+  );
+  const shown = blocks.length;
+  const total = num(at(ipam, 'blockCount'));
+  if (total > shown)
+    main.append(h('p', { class: 'muted' }, `The first ${shown} of ${total} blocks are drawn.`));
 }
 
-const BAR_WIDTH = 480;
+const CELL = 24;
+const PER_ROW = 16;
 
-function usageBar(node: unknown, poolSize: number): HTMLElement {
-  const inUse = num(at(node, 'inUse'));
-  const borrowed = num(at(node, 'borrowed'));
-  const scale = (n: number) => (poolSize > 0 ? Math.max(1, (BAR_WIDTH * n) / poolSize) : 0);
+/** A pool: its figures, and each of its blocks as a cell filled as far as the block is used. */
+function poolSection(pool: unknown, blocks: readonly unknown[]): HTMLElement {
+  const name = text(at(pool, 'name'));
+  const own = blocks.filter((b) => text(at(b, 'pool')) === name);
+  const rows = Math.max(1, Math.ceil(own.length / PER_ROW));
+  const grid = svg('svg', {
+    viewBox: `0 0 ${PER_ROW * CELL} ${rows * CELL}`,
+    class: 'blocks',
+    role: 'img',
+    'data-pool': name,
+  });
+  own.forEach((b, i) => grid.append(...blockCell(b, (i % PER_ROW) * CELL, Math.floor(i / PER_ROW) * CELL)));
   return h(
-    'div',
-    { class: 'usage' },
+    'section',
+    { class: 'pool', 'data-pool': name },
+    h('h2', {}, `${name} ${text(at(pool, 'cidr'))}${at(pool, 'disabled') === true ? ' (disabled)' : ''}`),
     h(
       'p',
       {},
-      `${text(at(node, 'pool'))} — node ${text(at(node, 'node'))}: ${inUse} in use (${borrowed} borrowed), ${num(at(node, 'blocks'))} blocks`,
+      `${num(at(pool, 'inUse'))} of ${text(at(pool, 'size'))} addresses in use, ` +
+        `${num(at(pool, 'blocks'))} blocks, ${num(at(pool, 'borrowed'))} borrowed`,
     ),
+    grid,
+  );
+}
+
+function blockCell(block: unknown, x: number, y: number): SVGElement[] {
+  const size = num(at(block, 'size'));
+  const inUse = num(at(block, 'inUse'));
+  const used = size > 0 ? Math.max(inUse > 0 ? 1 : 0, Math.round(((CELL - 2) * inUse) / size)) : 0;
+  const node = text(at(block, 'node')) || 'no affinity';
+  const title = `${text(at(block, 'cidr'))} — ${node}: ${inUse}/${size} in use, ${num(at(block, 'borrowed'))} borrowed`;
+  return [
     svg(
-      'svg',
-      { viewBox: `0 0 ${BAR_WIDTH} 16`, class: 'bar' },
-      svg('rect', { x: 0, y: 0, width: BAR_WIDTH, height: 16, class: 'free' }),
-      svg('rect', { x: 0, y: 0, width: scale(inUse), height: 16, class: 'used' }),
-      svg('rect', { x: 0, y: 0, width: scale(borrowed), height: 16, class: 'borrowed' }),
+      'rect',
+      { x, y, width: CELL - 2, height: CELL - 2, class: 'free', 'data-block': text(at(block, 'cidr')) },
+      svg('title', {}, title),
     ),
+    svg('rect', { x, y: y + CELL - 2 - used, width: CELL - 2, height: used, class: 'used' }),
+  ];
+}
+
+function problemsSection(ipam: unknown): HTMLElement {
+  const problems = list(at(ipam, 'problems'));
+  const total = num(at(ipam, 'problemCount'));
+  return h(
+    'section',
+    { id: 'ipam-problems' },
+    h('h2', {}, `Problems found by the check: ${total}`),
+    total === 0
+      ? h('p', { class: 'muted' }, 'None: every allocation, handle and affinity agrees.')
+      : table(
+          ['kind', 'record', 'node', 'detail', 'how it comes about'],
+          problems.map((p) => [
+            h('span', { class: 'badge down' }, text(at(p, 'kind'))),
+            text(at(p, 'key')),
+            text(at(p, 'node')),
+            text(at(p, 'detail')),
+            text(at(p, 'explanation')),
+          ]),
+        ),
   );
 }
 

@@ -14,7 +14,10 @@
 //   5. SIGKILL with graceful restart on: the others keep the route and pods keep reaching its pods
 //      while it restarts;
 //   6. an IPIP pool: routes to remote blocks go `via <node> dev tunl0 onlink` (ipipMode Always), and
-//      back on eth0 with CrossSubnet, every node being on one subnet.
+//      back on eth0 with CrossSubnet, every node being on one subnet;
+//   7. a node's web console in chromium: the cluster drawn from the resources with its own sessions
+//      live, the pool's blocks and no IPAM problem, the FIB in sync, and the live event stream
+//      reconnecting after the daemon restarts.
 // Everything is torn down in test.after.always, also when a step fails. Needs root.
 
 import test from 'ava';
@@ -23,6 +26,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -31,6 +35,7 @@ import type { Store } from '../../src/datastore/store.ts';
 import { ResourceStore } from '../../src/resources/store.ts';
 import { startEtcd } from '../helpers/etcd.ts';
 import type { EtcdHandle } from '../helpers/etcd.ts';
+import { launchConsoleBrowser, openView, screenshot } from '../helpers/browser.ts';
 import { createLan } from '../helpers/lan.ts';
 import type { Lan } from '../helpers/lan.ts';
 import { Cleanup, createNetns, run, sleep, startDaemon, waitFor } from '../helpers/netns.ts';
@@ -581,3 +586,76 @@ test.serial(
     t.deepEqual(await pingAcross(c), []);
   },
 );
+
+test.serial(
+  '7. the web console of a node: the cluster from the resources, IPAM blocks, the FIB, live events back after a restart',
+  async (t) => {
+    const c = current();
+    const n = c.nodes[0];
+    const base = `http://${n.address}:${API_PORT}`;
+    const b = await launchConsoleBrowser();
+    cleanup.add(() => b.close());
+    const { page } = b;
+
+    await openView(page, base, 'topology');
+    t.is(
+      await page.locator('#topology-summary').innerText(),
+      '4 nodes, 1 route reflectors, 1 external peers; node-to-node mesh off',
+    );
+    // node1's own sessions (the reflector, the ToR) in their live state; the other nodes' as wanted.
+    const own = page.locator(`line.edge.up[data-from="${n.name}"], line.edge.up[data-to="${n.name}"]`);
+    t.is(await own.count(), 2);
+    t.is(await page.locator('line.edge.desired').count(), 3 * 2);
+    await screenshot(t, page, 'cluster-topology');
+
+    await openView(page, base, 'ipam');
+    const pool = page.locator('section.pool[data-pool="e2e-pool"]');
+    // Every pod's address, and each node's gateway address in the pool (the pods' default route).
+    const inUse = c.nodes.reduce((sum, x) => sum + x.pods.length + 1, 0);
+    t.regex(await pool.innerText(), new RegExp(`${inUse} of 65536 addresses in use, 4 blocks, 0 borrowed`));
+    t.is(await pool.locator('rect[data-block]').count(), 4);
+    t.is(await page.locator('#ipam-problems h2').innerText(), 'Problems found by the check: 0');
+    await screenshot(t, page, 'cluster-ipam');
+
+    await openView(page, base, 'fib');
+    const routes = expectedRoutes(c, n).length;
+    t.regex(
+      await page.locator('main p').first().innerText(),
+      new RegExp(`: ${routes} desired, ${routes} installed, 0 pending, 0 failed`),
+    );
+    t.is(await page.locator('main tbody .badge.down').count(), 0);
+    await screenshot(t, page, 'cluster-fib');
+    t.deepEqual(b.consoleErrors, []);
+
+    // Live events survive a daemon restart: the stream reconnects by itself, and a session reset
+    // afterwards shows the other nodes' blocks being decided again.
+    await openView(page, base, 'events');
+    await page.waitForSelector('#stream-status:text("live")', { timeout: 5_000 });
+    await n.daemon!.stop();
+    await page.waitForSelector('#stream-status:text("reconnecting")', { timeout: 5_000 });
+    startBrindle(n);
+    await page.waitForSelector('#stream-status:text("live")', { timeout: 30_000 });
+    await diagnosed(() => waitForSessions(c, reflectorPeers), 'node1 to peer again', t);
+    const reflector = (await peersOf(n)).get(c.rr.address)!.name;
+    await socketPost(join(c.dir, `${n.name}.sock`), `/api/v1/peers/${reflector}/reset`);
+    const remote = blocksOf(c.nodes[1])[0];
+    await page.waitForSelector(`#event-rows tr[data-prefix="${remote}"]`, { timeout: 30_000 });
+    await screenshot(t, page, 'cluster-events-after-restart');
+    await diagnosed(() => waitForSessions(c, reflectorPeers), 'the reset session to come back', t);
+    await diagnosed(() => waitForRoutes(c), 'the routes after the reset', t);
+  },
+);
+
+/** POST on a daemon's control socket (state changes go there, never over HTTP on the network). */
+function socketPost(socketPath: string, path: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, path, method: 'POST', timeout: 5_000 }, (res) => {
+      res.resume();
+      res.on('end', () =>
+        res.statusCode! < 300 ? resolve() : reject(new Error(`POST ${path}: HTTP ${res.statusCode}`)),
+      );
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}

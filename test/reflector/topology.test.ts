@@ -2,8 +2,6 @@ import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { DEFAULT_HOLD_TIME_SEC } from '../../src/bgp/session/peer-config.ts';
 import { IPV4_UNICAST, IPV6_UNICAST } from '../../src/lib/family.ts';
-import { formatValidationError, parseResources } from '../../src/resources/index.ts';
-import type { BGPConfiguration, BGPPeer, Node } from '../../src/resources/index.ts';
 import {
   computeTopology,
   desiredPeerings,
@@ -12,27 +10,9 @@ import {
   speakerSettings,
   toPeerConfig,
 } from '../../src/reflector/topology.ts';
-import type { DesiredPeering, TopologyInput } from '../../src/reflector/topology.ts';
-
-type Cluster = Omit<TopologyInput, 'localNode'>;
-
-function cluster(yaml: string): Cluster {
-  const { resources, errors } = parseResources(yaml);
-  if (errors.length > 0) throw new Error(errors.map(formatValidationError).join('\n'));
-  return {
-    nodes: resources.filter((r): r is Node => r.kind === 'Node'),
-    peers: resources.filter((r): r is BGPPeer => r.kind === 'BGPPeer'),
-    configs: resources.filter((r): r is BGPConfiguration => r.kind === 'BGPConfiguration'),
-  };
-}
-
-const node = (name: string, bgp: string, labels = '{}') =>
-  `apiVersion: projectcalico.org/v3\nkind: Node\nmetadata: {name: ${name}, labels: ${labels}}\nspec: {bgp: ${bgp}}\n---\n`;
-const peer = (name: string, spec: string) =>
-  `apiVersion: projectcalico.org/v3\nkind: BGPPeer\nmetadata: {name: ${name}}\nspec: ${spec}\n---\n`;
-const config = (name: string, spec: string) =>
-  `apiVersion: projectcalico.org/v3\nkind: BGPConfiguration\nmetadata: {name: ${name}}\nspec: ${spec}\n---\n`;
-const MESH_OFF = config('default', '{nodeToNodeMeshEnabled: false}');
+import type { DesiredPeering } from '../../src/reflector/topology.ts';
+import { cluster, config, MESH_OFF, node, peer } from './cluster-yaml.ts';
+import type { Cluster } from './cluster-yaml.ts';
 
 /** One line per session: name, remote, ASes, and the flags that differ from the defaults. */
 function summary(p: DesiredPeering): string {

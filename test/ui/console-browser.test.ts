@@ -9,12 +9,9 @@ import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { firstValueFrom, filter } from 'rxjs';
-import type { Browser, Page } from 'playwright-core';
-import { chromium } from 'playwright-core';
 import { CeaseSubcode, ErrorCode, Origin } from '../../src/bgp/constants.ts';
 import { encodeNotification } from '../../src/bgp/codec/notification.ts';
 import { encodeKeepalive } from '../../src/bgp/codec/message.ts';
@@ -24,6 +21,8 @@ import { Router } from '../../src/daemon/router.ts';
 import { parseIpv4 } from '../../src/lib/address.ts';
 import { formatPrefix, parsePrefix } from '../../src/lib/prefix.ts';
 import type { Prefix } from '../../src/lib/prefix.ts';
+import { CHROMIUM, launchConsoleBrowser, openView, screenshot as shoot } from '../helpers/browser.ts';
+import type { ConsoleBrowser } from '../helpers/browser.ts';
 import { interopNetwork } from '../helpers/interop.ts';
 import type { InteropNetwork } from '../helpers/interop.ts';
 import { startBird } from '../helpers/peers.ts';
@@ -38,9 +37,7 @@ import type { StartedApi } from '../api/support.ts';
 
 const AS = 64512;
 const NET_INDEX = 23;
-const CHROMIUM = '/usr/bin/chromium';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const SCREENSHOTS = `${ROOT}test-output/ui/`;
 const HOSTILE_HOSTNAME = '<img src=x id=pwned-host><script>window.pwned=1</script>';
 const HOSTILE_SHUTDOWN = '<script>window.pwned=2</script><b id="pwned-cease">maintenance</b>';
 const BIRD_SHUTDOWN = 'rack 7 maintenance';
@@ -54,8 +51,8 @@ interface Setup {
   local: Speaker;
   hostile: ScriptedPeer;
   started: StartedApi;
-  browser: Browser;
-  page: Page;
+  browser: ConsoleBrowser;
+  page: ConsoleBrowser['page'];
   consoleErrors: string[];
   names: { bird: string; local: string; hostile: string };
 }
@@ -68,7 +65,6 @@ test.before(async () => {
   if (skip) return;
   if (!existsSync(`${ROOT}dist/ui/app.js`))
     await promisify(execFile)('npm', ['run', 'build:ui'], { cwd: ROOT, timeout: 60_000 });
-  await mkdir(SCREENSHOTS, { recursive: true });
   setup = await start();
 });
 
@@ -159,40 +155,15 @@ async function start(): Promise<Setup> {
   });
   // As the daemon does in reflector mode (src/main/daemon-api.ts).
   started.api.setFibView(() => noFibDocument('reflector mode: no kernel FIB'));
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  const browser = await launchConsoleBrowser();
   teardown.push(() => browser.close());
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  const consoleErrors: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') consoleErrors.push(m.text());
-  });
-  page.on('pageerror', (e) => consoleErrors.push(e.message));
+  const { page, consoleErrors } = browser;
   return { net, router, bird, local, hostile, started, browser, page, consoleErrors, names };
 }
 
-async function open(s: Setup, hash: string): Promise<void> {
-  // A fresh load each time: going to the URL already shown would change nothing.
-  await s.page.goto('about:blank');
-  await s.page.goto(`${s.started.api.url}/ui/#/${hash}`);
-  await s.page.waitForSelector('main[data-loaded="true"]', { timeout: 10_000 });
-}
+const open = (s: Setup, hash: string) => openView(s.page, s.started.api.url!, hash);
 
-async function screenshot(t: ExecutionContext, s: Setup, name: string): Promise<void> {
-  const path = `${SCREENSHOTS}${name}.png`;
-  await s.page.screenshot({ path, fullPage: true });
-  t.log(`screenshot: ${path}`);
-}
+const screenshot = (t: ExecutionContext, s: Setup, name: string) => shoot(t, s.page, name);
 
 test.serial(
   'every page loads without console errors; the overview agrees with brindlectl status',
