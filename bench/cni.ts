@@ -1,8 +1,9 @@
 // brindle-ipam ADD latency as the container runtime sees it: one plugin process per call, spawned
 // with the network config on stdin, timed from spawn to exit (targets: with the node's daemon
 // running, median ≤ 100 ms and p95 ≤ 200 ms over 300 sequential ADDs and over 8 concurrent streams;
-// without it, no slower than the compiled datastore path). The plugin runs compiled, as it ships:
-// src/ is compiled with tsc into a temp dir and run with plain node (no tsx). Cases:
+// without it, no slower than the compiled datastore path). The plugin and the daemon run as they ship:
+// bin/brindle-ipam and bin/brindle on the compiled dist/ (`npm run build`, which `npm ci` runs), with
+// plain node. Each call's CPU time (user + system, GNU time) is reported next to its wall time. Cases:
 //   - bare node: `node -e ''`, the floor any Node plugin pays on this machine;
 //   - daemon up: the entry asks the daemon over its control socket (src/cni/main.ts);
 //   - daemon up, in-process: the same request from this process (runPlugin), without a process start:
@@ -13,7 +14,7 @@
 
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +25,7 @@ import { runPlugin } from '../src/cni/main.ts';
 import { openStore } from '../src/datastore/open.ts';
 import { ResourceStore } from '../src/resources/store.ts';
 import type { BenchRow } from './table.ts';
+import { requireGnuTime, timedRun } from './timed.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const NODE = 'bench-cni-node';
@@ -36,69 +38,20 @@ const DOWN_PER_STREAM = 8;
 const BARE = 30;
 /** Per case. */
 const DEADLINE_MS = 180_000;
-const CALL_TIMEOUT_MS = 30_000;
-const COMPILE_TIMEOUT_MS = 300_000;
+const PLUGIN = join(ROOT, 'bin/brindle-ipam');
+const DAEMON = join(ROOT, 'bin/brindle');
 
 interface Setup {
   readonly dir: string;
-  readonly entry: string;
   readonly config: string;
   readonly socket: string;
 }
 
-/** Compiles src/ with tsc into `dir` (imports rewritten to .js) and writes the plugin's entry. */
-async function compile(dir: string): Promise<string> {
-  await run(
-    process.execPath,
-    [
-      join(ROOT, 'node_modules/typescript/bin/tsc'),
-      '-p',
-      join(ROOT, 'tsconfig.json'),
-      '--noEmit',
-      'false',
-      '--rewriteRelativeImportExtensions',
-      '--outDir',
-      dir,
-      '--rootDir',
-      ROOT,
-    ],
-    '',
-    undefined,
-    COMPILE_TIMEOUT_MS,
-  );
-  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
-  writeFileSync(join(dir, 'package.json'), '{"type":"module"}\n');
-  const entry = join(dir, 'brindle-ipam.js');
-  writeFileSync(entry, "import { main } from './src/cni/main.js';\nprocess.exit(await main());\n");
-  return entry;
-}
-
-function run(
-  file: string,
-  args: readonly string[],
-  input = '',
-  env?: NodeJS.ProcessEnv,
-  timeout = CALL_TIMEOUT_MS,
-): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child: ChildProcess = spawn(file, args, {
-      env,
-      stdio: ['pipe', 'ignore', 'pipe'],
-      timeout,
-    });
-    let stderr = '';
-    child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
-    child.once('error', reject);
-    child.once('close', (code) =>
-      code === 0 ? resolve(0) : reject(new Error(`${file} exited ${code}: ${stderr}`)),
-    );
-    child.stdin?.end(input);
-  });
-}
-
 async function setup(): Promise<Setup> {
+  requireGnuTime();
+  if (!existsSync(join(ROOT, 'dist/cni/main.js')))
+    throw new Error('dist/ is missing: run `npm run build` (npm ci runs it)');
   const dir = await mkdtemp(join(tmpdir(), 'brindle-bench-cni-'));
-  const entry = await compile(join(dir, 'build'));
   const socket = join(dir, 'brindle.sock');
   const config = join(dir, 'brindle.yaml');
   writeFileSync(
@@ -133,12 +86,12 @@ async function setup(): Promise<Setup> {
   );
   await store.close();
   mkdirSync(join(dir, 'netns'));
-  return { dir, entry, config, socket };
+  return { dir, config, socket };
 }
 
-/** The daemon, started from the compiled tree; resolves once its socket serves IPAM. */
+/** The daemon as shipped; resolves once its socket serves IPAM. */
 async function startBrindle(s: Setup): Promise<ChildProcess> {
-  const daemon = spawn(process.execPath, [join(s.dir, 'build/src/main/brindle.js'), '--config', s.config], {
+  const daemon = spawn(process.execPath, [DAEMON, '--config', s.config], {
     stdio: 'ignore',
     env: { PATH: process.env.PATH ?? '' },
   });
@@ -163,8 +116,8 @@ const conf = (s: Setup) =>
     ipam: { type: 'brindle-ipam', config: s.config, socket: s.socket },
   });
 
-/** One ADD or DEL through runPlugin in this process (the daemon must be up); its time in ms. */
-async function inProcess(s: Setup, containerId: string, command: 'ADD' | 'DEL'): Promise<number> {
+/** One ADD or DEL through runPlugin in this process (the daemon must be up); its wall time in ms. */
+async function inProcess(s: Setup, containerId: string, command: 'ADD' | 'DEL'): Promise<Timing> {
   const started = performance.now();
   const env = {
     CNI_COMMAND: command,
@@ -174,11 +127,17 @@ async function inProcess(s: Setup, containerId: string, command: 'ADD' | 'DEL'):
   const output = await runPlugin(env, conf(s));
   if (output.exitCode !== 0 || output.stderr !== '')
     throw new Error(`${command}: ${output.stdout}${output.stderr}`);
-  return performance.now() - started;
+  return { wallMs: performance.now() - started };
 }
 
-/** One plugin process; resolves with its wall time in ms. */
-async function plugin(s: Setup, containerId: string, command: 'ADD' | 'DEL'): Promise<number> {
+interface Timing {
+  readonly wallMs: number;
+  /** The plugin process's user + system time; absent in-process. */
+  readonly cpuMs?: number;
+}
+
+/** One plugin process, as the runtime starts it; its wall and CPU time in ms. */
+async function plugin(s: Setup, containerId: string, command: 'ADD' | 'DEL'): Promise<Timing> {
   const env = {
     PATH: process.env.PATH ?? '',
     CNI_COMMAND: command,
@@ -186,10 +145,13 @@ async function plugin(s: Setup, containerId: string, command: 'ADD' | 'DEL'): Pr
     CNI_NETNS: join(s.dir, 'netns', containerId),
     CNI_IFNAME: 'eth0',
   };
-  const started = performance.now();
-  await run(process.execPath, [s.entry], conf(s), env);
-  return performance.now() - started;
+  return timedRun([process.execPath, PLUGIN], { env, input: conf(s), check: failedResult(command) });
 }
+
+/** A CNI error result on stdout (exit code 0 is not enough to know the call worked). */
+const failedResult = (command: string) => (stdout: string) => {
+  if (stdout.includes('"code"')) throw new Error(`${command}: ${stdout}`);
+};
 
 function quantile(sorted: readonly number[], q: number): number {
   return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
@@ -197,6 +159,7 @@ function quantile(sorted: readonly number[], q: number): number {
 
 interface Sample {
   readonly times: number[];
+  readonly cpu: number[];
   readonly ids: string[];
 }
 
@@ -209,10 +172,12 @@ async function sequential(
   deadline: number,
   call: Call = plugin,
 ): Promise<Sample> {
-  const sample: Sample = { times: [], ids: [] };
+  const sample: Sample = { times: [], cpu: [], ids: [] };
   for (let i = 0; i < count && Date.now() < deadline; i += 1) {
     sample.ids.push(`${tag}-${i}`);
-    sample.times.push(await call(s, `${tag}-${i}`, 'ADD'));
+    const timing = await call(s, `${tag}-${i}`, 'ADD');
+    sample.times.push(timing.wallMs);
+    if (timing.cpuMs !== undefined) sample.cpu.push(timing.cpuMs);
   }
   return sample;
 }
@@ -227,7 +192,11 @@ async function streams(
   const parts = await Promise.all(
     Array.from({ length: STREAMS }, (_, k) => sequential(s, `${tag}-${k}`, perStream, deadline, call)),
   );
-  return { times: parts.flatMap((p) => p.times), ids: parts.flatMap((p) => p.ids) };
+  return {
+    times: parts.flatMap((p) => p.times),
+    cpu: parts.flatMap((p) => p.cpu),
+    ids: parts.flatMap((p) => p.ids),
+  };
 }
 
 async function release(s: Setup, ids: readonly string[], call: Call = plugin): Promise<void> {
@@ -246,6 +215,15 @@ function rows(
   const median = quantile(sorted, 0.5);
   const p95 = quantile(sorted, 0.95);
   const note = `${sorted.length} ADDs`;
+  const cpu = [...sample.cpu].sort((a, b) => a - b);
+  const cpuRow = {
+    suite: 'cni',
+    case: name,
+    metric: 'CPU median',
+    value: quantile(cpu, 0.5),
+    unit: 'ms',
+    note: 'the plugin process: user + system',
+  };
   return [
     {
       suite: 'cni',
@@ -265,6 +243,7 @@ function rows(
       note,
       ...target(targets.p95, limits && p95 <= limits[1]),
     },
+    ...(cpu.length > 0 ? [cpuRow] : []),
   ] satisfies BenchRow[];
 }
 
@@ -278,13 +257,13 @@ export async function runCniBench(): Promise<BenchRow[]> {
   const out: BenchRow[] = [];
   let daemon: ChildProcess | undefined;
   try {
-    const bare: number[] = [];
+    const bare: Sample = { times: [], cpu: [], ids: [] };
     for (let i = 0; i < BARE; i += 1) {
-      const started = performance.now();
-      await run(process.execPath, ['-e', '']);
-      bare.push(performance.now() - started);
+      const { wallMs, cpuMs } = await timedRun([process.execPath, '-e', '']);
+      bare.times.push(wallMs);
+      bare.cpu.push(cpuMs);
     }
-    out.push(...rows("bare `node -e ''`", { times: bare, ids: [] }, {}));
+    out.push(...rows("bare `node -e ''`", bare, {}));
 
     daemon = await startBrindle(s);
     const seq = await sequential(s, 'up-seq', SEQUENTIAL, deadline());

@@ -17,7 +17,7 @@
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
@@ -26,6 +26,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { freePort } from '../test/helpers/netns.ts';
 import type { BenchRow } from './table.ts';
+import { requireGnuTime, timedRun } from './timed.ts';
+import type { Sample } from './timed.ts';
 
 const execFileAsync = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -37,14 +39,7 @@ const READY_DEADLINE_MS = 30_000;
 const STOP_DEADLINE_MS = 8_000;
 const IDLE_MS = 5_000;
 const POLL_MS = 5;
-const TIME = '/usr/bin/time';
 const CLOCK_TICKS_PER_S = 100;
-
-interface Sample {
-  readonly wallMs: number;
-  readonly cpuMs: number;
-  readonly peakRssMb: number;
-}
 
 /** Brindle's two ways to run: bin/* on dist/ (as shipped), or the TypeScript through tsx. */
 type Path = 'compiled' | 'tsx';
@@ -105,24 +100,17 @@ function procFigures(pid: number): { cpuMs: number; peakRssMb: number; rssMb: nu
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Short-lived programs: /usr/bin/time reports their CPU time and peak RSS
+// Short-lived programs: /usr/bin/time reports their CPU time and peak RSS (timed.ts)
 
-async function timed(argv: readonly string[], env: NodeJS.ProcessEnv, input = ''): Promise<Sample> {
-  const report = join(tmpdir(), `brindle-bench-time-${process.pid}`);
-  const started = process.hrtime.bigint();
-  const running = execFileAsync(TIME, ['-f', '%U %S %M', '-o', report, ...argv], {
+function timed(argv: readonly string[], env: NodeJS.ProcessEnv, input = ''): Promise<Sample> {
+  return timedRun(argv, {
     env,
     cwd: ROOT,
-    timeout: 60_000,
-    killSignal: 'SIGKILL',
+    input,
+    check: (stdout) => {
+      if (stdout.includes('"code"')) throw new Error(`${argv.join(' ')}: ${stdout}`);
+    },
   });
-  running.child.stdin?.on('error', () => undefined).end(input);
-  const { stdout } = await running;
-  const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
-  const [user, system, maxKb] = (await readFile(report, 'utf8')).trim().split('\n').at(-1)!.split(' ');
-  await rm(report, { force: true });
-  if (stdout.includes('"code"')) throw new Error(`${argv.join(' ')}: ${stdout}`);
-  return { wallMs, cpuMs: (Number(user) + Number(system)) * 1000, peakRssMb: Number(maxKb) / 1024 };
 }
 
 async function repeat(runs: number, once: (i: number) => Promise<Sample>): Promise<Sample[]> {
@@ -438,7 +426,7 @@ async function idleCases(ws: Workspace, bird: Bird | undefined): Promise<BenchRo
 }
 
 export async function runStartupBench(): Promise<BenchRow[]> {
-  if (!existsSync(TIME)) throw new Error(`${TIME} (GNU time) is needed for CPU time and peak RSS`);
+  requireGnuTime();
   const dir = await mkdtemp(join(tmpdir(), 'brindle-bench-startup-'));
   const tsxIpam = join(dir, 'ipam-tsx.mjs');
   await writeFile(
