@@ -271,7 +271,9 @@ ${summary}. ${detail}
 
 ${FILE_HELP} Every resource is validated
 before anything is written: if any is invalid, each error is printed (file:line, resource, field,
-reason) and nothing is written.
+reason) and nothing is written. A Calico field Brindle does not implement is such an error; one that
+Calico's routing ignores too (Felix's natOutgoing, a Node's VXLAN addresses) is written with a warning.
+README.md lists every field ("Calico fields").
 
 Options:
   -f, --filename FILE  the resources to ${mode} ('-' for stdin)${skip}`,
