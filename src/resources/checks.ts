@@ -188,7 +188,7 @@ export function listOf<T>(item: Check<T>, limits: { min?: number; max?: number }
     const items = value.map((element, i) => item(element, fieldPath(path, i), issues));
     return issues.length === before ? (items as T[]) : undefined;
   };
-  return shaped(list, { item: item });
+  return shaped(list, { item });
 }
 
 /** A string-to-string map (labels, annotations) whose keys and values pass their checks. */

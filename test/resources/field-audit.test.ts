@@ -26,7 +26,7 @@ import {
   SUPPORTED,
 } from '../../src/resources/index.ts';
 import type { Resource, ResourceKind } from '../../src/resources/index.ts';
-import { ResourceCache } from '../../src/resources/store.ts';
+import { ResourceCache, ResourceStore } from '../../src/resources/store.ts';
 import { brindlectlResult as brindlectl } from '../helpers/brindle.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -362,5 +362,23 @@ test('the daemon applies a stored resource with a refused field as before, loggi
       ],
     ],
     'once each, not again on the relist',
+  );
+});
+
+test('ResourceStore.write refuses a refused field whoever writes, and writes the rest', async (t) => {
+  const { dir } = await scratch(t);
+  const store = await openLmdbStore({ path: join(dir, 'store') });
+  t.teardown(() => store.close());
+  const resources = new ResourceStore(store);
+  t.deepEqual(await resources.write(parsed(PEER)[0], 'apply'), {
+    ok: false,
+    errors: [
+      'BGPPeer/tor: spec.reachableBy: not supported by Brindle: the static host route to the peer through this gateway is not implemented',
+    ],
+  });
+  t.true((await resources.write(parsed(POOL)[0], 'apply')).ok, 'an ignored field is no reason to refuse');
+  t.deepEqual(
+    (await resources.list()).map((r) => r.metadata.name),
+    ['pods'],
   );
 });
