@@ -10,7 +10,7 @@ export {
 } from './decode.ts';
 export type { DecodeResult } from './decode.ts';
 export { crossCheck } from './cross-checks.ts';
-export { checkFieldSupport, fieldSupport, IGNORED, REFUSED, SUPPORTED } from './support.ts';
+export { checkFieldSupport, fieldSupport, IGNORED, REFUSED, SUPPORTED, tableEntries } from './support.ts';
 export type { FieldFinding, Refused, Supported } from './support.ts';
 export type { CrossCheckResult, CrossFinding } from './cross-checks.ts';
 export {

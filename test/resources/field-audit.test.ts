@@ -24,9 +24,11 @@ import {
   REFUSED,
   RESOURCE_KINDS,
   SUPPORTED,
+  tableEntries,
 } from '../../src/resources/index.ts';
 import type { Resource, ResourceKind } from '../../src/resources/index.ts';
 import { ResourceCache, ResourceStore } from '../../src/resources/store.ts';
+import type { Table } from '../../src/resources/support.ts';
 import { brindlectlResult as brindlectl } from '../helpers/brindle.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -36,9 +38,9 @@ type Verdict = 'supported' | 'refused' | 'ignored';
 
 function entries(kind: ResourceKind): { path: string; verdict: Verdict }[] {
   return [
-    ...Object.keys(SUPPORTED[kind]).map((path) => ({ path, verdict: 'supported' as const })),
-    ...Object.keys(REFUSED[kind]).map((path) => ({ path, verdict: 'refused' as const })),
-    ...Object.keys(IGNORED[kind]).map((path) => ({ path, verdict: 'ignored' as const })),
+    ...tableEntries(SUPPORTED, kind).map(([path]) => ({ path, verdict: 'supported' as const })),
+    ...tableEntries(REFUSED, kind).map(([path]) => ({ path, verdict: 'refused' as const })),
+    ...tableEntries(IGNORED, kind).map(([path]) => ({ path, verdict: 'ignored' as const })),
   ];
 }
 
@@ -148,8 +150,8 @@ function found(resources: readonly Resource[], which: 'refused' | 'ignored'): st
   return resources.flatMap((r) => fieldSupport(r)[which].map((f) => `${r.kind} ${f.path}`));
 }
 
-const listedPaths = (table: typeof REFUSED | typeof IGNORED) =>
-  RESOURCE_KINDS.flatMap((kind) => Object.keys(table[kind]).map((path) => `${kind} ${path}`));
+const listedPaths = (table: Table<unknown>) =>
+  RESOURCE_KINDS.flatMap((kind) => tableEntries(table, kind).map(([path]) => `${kind} ${path}`));
 
 test('each refused field is refused when it asks for what Brindle does not do', (t) => {
   const refused = found(parsed(REFUSED_VALUES), 'refused');
@@ -215,15 +217,15 @@ function ordered(kind: ResourceKind): { path: string; verdict: Verdict }[] {
 function row(kind: ResourceKind | 'every kind', path: string, verdict: Verdict, table: ResourceKind): string {
   const cells: Record<Verdict, () => [string, string]> = {
     supported: () => {
-      const s = SUPPORTED[table][path];
+      const s = SUPPORTED[table]![path];
       return [s.policy ? 'supported (routing policy)' : 'supported', s.acts];
     },
     refused: () => {
-      const r = REFUSED[table][path];
+      const r = REFUSED[table]![path];
       const allows = r.allows?.map((v) => `\`${JSON.stringify(v)}\``).join(' or ');
       return [allows ? `refused, except ${allows}` : 'refused', r.why];
     },
-    ignored: () => ['ignored with a warning', IGNORED[table][path]],
+    ignored: () => ['ignored with a warning', IGNORED[table]![path]],
   };
   const [state, text] = cells[verdict]();
   return `| ${kind} | \`${path}\` | ${state} | ${text.replaceAll('|', '\\|')} |`;
