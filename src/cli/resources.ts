@@ -5,7 +5,13 @@
 // writer between that check and the writes can leave a file half applied, and the output says so.
 
 import { readFile } from 'node:fs/promises';
-import { crossCheck, formatValidationError, parseResources, RESOURCE_KINDS } from '../resources/index.ts';
+import {
+  checkFieldSupport,
+  crossCheck,
+  formatValidationError,
+  parseResources,
+  RESOURCE_KINDS,
+} from '../resources/index.ts';
 import type {
   BGPConfiguration,
   CrossFinding,
@@ -74,8 +80,9 @@ async function loadResources(file: string, io: Io, verb: string): Promise<ParseR
 }
 
 /**
- * The checks across resources against the datastore as the write would leave it: what Calico
- * refuses fails the whole write (nothing written); warnings go to stderr, each at its file line.
+ * The fields Brindle does not implement, then the checks across resources against the datastore as
+ * the write would leave it: a refused field or what Calico refuses fails the whole write (nothing
+ * written); warnings (ignored fields among them) go to stderr, each at its file line.
  */
 async function checkAcross(
   rs: ResourceStore,
@@ -83,7 +90,10 @@ async function checkAcross(
   verb: string,
   io: Io,
 ) {
-  const { errors, warnings } = crossCheck(parsed.resources, await rs.list());
+  const support = checkFieldSupport(parsed.resources);
+  const across = crossCheck(parsed.resources, await rs.list());
+  const errors = [...support.errors, ...across.errors];
+  const warnings = [...support.warnings, ...across.warnings];
   const line = (f: CrossFinding, level: string) =>
     `${parsed.where(f.resource, f.path)}: ${level}${f.resource.kind}/${f.resource.metadata.name}: ${f.path}: ${f.reason}`;
   for (const w of parsed.warnings) io.err(`${w.source ?? parsed.source}: warning: ${w.message}\n`);
@@ -261,7 +271,9 @@ ${summary}. ${detail}
 
 ${FILE_HELP} Every resource is validated
 before anything is written: if any is invalid, each error is printed (file:line, resource, field,
-reason) and nothing is written.
+reason) and nothing is written. A Calico field Brindle does not implement is such an error; one that
+Calico's routing ignores too (Felix's natOutgoing, a Node's VXLAN addresses) is written with a warning.
+README.md lists every field ("Calico fields").
 
 Options:
   -f, --filename FILE  the resources to ${mode} ('-' for stdin)${skip}`,

@@ -13,6 +13,38 @@ export type Check<T> = (value: unknown, path: string, issues: Issue[]) => T | un
 /** One check per field of T, and no others: the schema and the type cannot drift apart. */
 export type Fields<T> = { readonly [K in keyof T]-?: Check<NonNullable<T[K]>> };
 
+/**
+ * What a check is made of, so that a schema's fields can be listed (`fieldPaths`): an object's
+ * fields, a list's item, or — for checks that wrap another (`crossChecked`, `refine`) — the check
+ * they wrap. Checks of plain values have no entry.
+ */
+type Shape =
+  | { readonly fields: Readonly<Record<string, Check<unknown>>> }
+  | { readonly item: Check<unknown> }
+  | { readonly wraps: Check<unknown> };
+
+const shapes = new WeakMap<Check<unknown>, Shape>();
+
+function shaped<T>(check: Check<T>, shape: Shape): Check<T> {
+  shapes.set(check, shape);
+  return check;
+}
+
+/**
+ * The path of every field a check accepts, below `path`, in schema order: `spec.peerIP`,
+ * `spec.communities[].name` (`[]` for each item of a list of objects). A list of plain values, a
+ * map and a plain value are one field each.
+ */
+export function fieldPaths(check: Check<unknown>, path: string): string[] {
+  const shape = shapes.get(check);
+  if (shape === undefined) return [path];
+  if ('wraps' in shape) return fieldPaths(shape.wraps, path);
+  if ('fields' in shape)
+    return Object.entries(shape.fields).flatMap(([key, field]) => fieldPaths(field, fieldPath(path, key)));
+  const items = fieldPaths(shape.item, `${path}[]`);
+  return items.length === 1 && items[0] === `${path}[]` ? [path] : items;
+}
+
 /** How a value is quoted in a reason: strings as JSON, lists and objects by their shape. */
 export function show(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
@@ -91,7 +123,7 @@ export function parsed<T>(parse: (value: unknown) => T | undefined, what: string
 
 /** A further condition on an already-checked value; `test` returns the reason it fails, if it does. */
 export function refine<T>(check: Check<T>, test: (value: T) => string | undefined): Check<T> {
-  return (value, path, issues) => {
+  const refined: Check<T> = (value, path, issues) => {
     const result = check(value, path, issues);
     if (result === undefined) return undefined;
     const reason = test(result);
@@ -99,9 +131,9 @@ export function refine<T>(check: Check<T>, test: (value: T) => string | undefine
     issues.push({ path, reason });
     return undefined;
   };
+  return shaped(refined, { wraps: check });
 }
 
-/** Rules across the fields of an already-checked value; each issue names its own sub-path. */
 /**
  * `check`, then `rules` across its fields. When some fields are invalid the rules still run, on the
  * fields that are valid, provided every field in `needs` is among them — so one apply reports every
@@ -113,7 +145,7 @@ export function crossChecked<T>(
   rules: (value: T, path: string) => Issue[],
   needs?: readonly (keyof T & string)[],
 ): Check<T> {
-  return (value, path, issues) => {
+  const checked: Check<T> = (value, path, issues) => {
     const before = issues.length;
     const result = check(value, path, issues);
     if (result !== undefined) {
@@ -129,6 +161,7 @@ export function crossChecked<T>(
       if (!failed.some((f) => covers(f, issue.path))) issues.push(issue);
     return undefined;
   };
+  return shaped(checked, { wraps: check });
 }
 
 /** Whether an issue at `inner` concerns the field at `outer` (the field itself or inside it). */
@@ -140,7 +173,7 @@ function covers(outer: string, inner: string): boolean {
 const partials = new WeakMap<Issue[], Map<string, unknown>>();
 
 export function listOf<T>(item: Check<T>, limits: { min?: number; max?: number } = {}): Check<T[]> {
-  return (value, path, issues) => {
+  const list: Check<T[]> = (value, path, issues) => {
     if (!Array.isArray(value)) {
       issues.push({ path, reason: `expected a list, got ${show(value)}` });
       return undefined;
@@ -155,6 +188,7 @@ export function listOf<T>(item: Check<T>, limits: { min?: number; max?: number }
     const items = value.map((element, i) => item(element, fieldPath(path, i), issues));
     return issues.length === before ? (items as T[]) : undefined;
   };
+  return shaped(list, { item });
 }
 
 /** A string-to-string map (labels, annotations) whose keys and values pass their checks. */
@@ -184,7 +218,7 @@ export function stringMap(key: Check<string>, entry: Check<string>): Check<Recor
 export function object<T>(fields: Fields<T>, required: readonly (keyof T & string)[] = []): Check<T> {
   const known = Object.keys(fields);
   const checks = fields as Readonly<Record<string, Check<unknown>>>;
-  return (value, path, issues) => {
+  const checked: Check<T> = (value, path, issues) => {
     if (!isRecord(value)) {
       issues.push({ path, reason: `expected an object, got ${show(value)}` });
       return undefined;
@@ -206,6 +240,7 @@ export function object<T>(fields: Fields<T>, required: readonly (keyof T & strin
     partials.set(issues, byPath.set(path, result));
     return undefined;
   };
+  return shaped(checked, { fields: checks });
 }
 
 function unknownField(key: string, known: readonly string[]): string {

@@ -9,7 +9,7 @@ import type { Document, Node as YamlNode, Scalar } from 'yaml';
 import { bgpConfigurationRules, bgpConfigurationSpec } from './bgp-configuration.ts';
 import { bgpFilterSpec } from './bgp-filter.ts';
 import { bgpPeerSpec } from './bgp-peer.ts';
-import { fieldPath, isRecord, show } from './checks.ts';
+import { fieldPath, fieldPaths, isRecord, show } from './checks.ts';
 import type { Check, Issue } from './checks.ts';
 import { metadata } from './common.ts';
 import { ipPoolSpec, ipPoolStatus } from './ip-pool.ts';
@@ -112,6 +112,16 @@ function decodeKnownKind(
   } as Resource;
   issues.push(...(schema.rules?.(resource) ?? []));
   return resource;
+}
+
+/** Every field a resource of `kind` may carry, in schema order (`fieldPaths`' notation). */
+export function acceptedFields(kind: ResourceKind): string[] {
+  const schema = KINDS[kind] as KindSchema<ResourceKind>;
+  return [
+    ...fieldPaths(metadata, 'metadata'),
+    ...fieldPaths(schema.spec, 'spec'),
+    ...(schema.status ? fieldPaths(schema.status, 'status') : []),
+  ];
 }
 
 /** The reasons a resource is invalid; empty when it is valid. */

@@ -1,9 +1,17 @@
 // The resources module's public face: types, parsing and validation, effective values, formatting.
 
 export * from './types.ts';
-export { decodeResource, formatValidationError, parseResources, validateResource } from './decode.ts';
+export {
+  acceptedFields,
+  decodeResource,
+  formatValidationError,
+  parseResources,
+  validateResource,
+} from './decode.ts';
 export type { DecodeResult } from './decode.ts';
 export { crossCheck } from './cross-checks.ts';
+export { checkFieldSupport, fieldSupport, IGNORED, REFUSED, SUPPORTED, tableEntries } from './support.ts';
+export type { FieldFinding, Refused, Supported } from './support.ts';
 export type { CrossCheckResult, CrossFinding } from './cross-checks.ts';
 export {
   bindMode,

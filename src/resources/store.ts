@@ -7,7 +7,8 @@ import type { Observable, Subscription } from 'rxjs';
 import type { Logger } from '../lib/log.ts';
 import { isStoreError, StoreError } from '../datastore/store.ts';
 import type { KeyValue, Store, StoreHealth, WatchEvent } from '../datastore/store.ts';
-import { decodeResource, formatValidationError } from './decode.ts';
+import { decodeResource, formatValidationError, validationError } from './decode.ts';
+import { fieldSupport } from './support.ts';
 import { RESOURCE_KINDS } from './types.ts';
 import type {
   BGPConfiguration,
@@ -87,11 +88,22 @@ export class ResourceStore {
     return items.map(decodeStored).filter((r): r is Resource => !Array.isArray(r));
   }
 
-  /** Validates `input` and stores it: `create` only if absent, `replace` only if present, `apply` either way. */
+  /**
+   * Validates `input` and stores it: `create` only if absent, `replace` only if present, `apply` either
+   * way. A field Brindle does not implement is refused here too, whoever writes.
+   */
   async write(input: unknown, mode: 'create' | 'replace' | 'apply'): Promise<WriteResult> {
     const decoded = decodeResource(input);
     if (!decoded.resource) return { ok: false, errors: decoded.errors.map(formatValidationError) };
     const r = decoded.resource;
+    const { refused } = fieldSupport(r);
+    if (refused.length > 0) {
+      const { kind, metadata } = r;
+      return {
+        ok: false,
+        errors: refused.map((f) => validationError(kind, metadata.name, f.path, f.reason).message),
+      };
+    }
     const key = resourceKey(r.kind, r.metadata.name);
     for (let attempt = 0; attempt < 10; attempt++) {
       const current = await this.store.get(key);
@@ -164,6 +176,8 @@ export class ResourceCache {
   private attempts = 0;
   private stopped = false;
   invalidStored = 0;
+  /** What was last logged about each key's unsupported fields, so a relist does not repeat it. */
+  private readonly reportedFields = new Map<string, string>();
 
   constructor(
     private readonly store: Store,
@@ -201,6 +215,7 @@ export class ResourceCache {
       this.checkRevision(revision);
       this.byKey.clear();
       for (const kv of items) this.put(kv.key, kv.value, kv.modRevision);
+      for (const key of this.reportedFields.keys()) if (!this.byKey.has(key)) this.reportedFields.delete(key);
       this.attempts = 0;
       this.snapshots.next(snapshotOf(this.byKey, revision));
       this.follow(revision);
@@ -250,8 +265,10 @@ export class ResourceCache {
   }
 
   private apply(event: WatchEvent): void {
-    if (event.type === 'delete') this.byKey.delete(event.key);
-    else if (event.value !== undefined) this.put(event.key, event.value, event.modRevision);
+    if (event.type === 'delete') {
+      this.byKey.delete(event.key);
+      this.reportedFields.delete(event.key);
+    } else if (event.value !== undefined) this.put(event.key, event.value, event.modRevision);
     this.snapshots.next(snapshotOf(this.byKey, event.modRevision));
   }
 
@@ -259,6 +276,7 @@ export class ResourceCache {
     const decoded = decodeStored({ key, value, modRevision, createRevision: modRevision });
     if (!Array.isArray(decoded)) {
       this.byKey.set(key, decoded);
+      this.reportFields(key, decoded);
       return;
     }
     // Written by something that skipped validation: ignored, the last good version (if any) stays.
@@ -267,6 +285,30 @@ export class ResourceCache {
       { event: 'invalid-resource', key, errors: decoded.map((e) => e.message) },
       'invalid resource in the datastore ignored',
     );
+  }
+
+  /**
+   * A stored resource with a field `brindlectl apply` refuses (written before Brindle refused it, or
+   * by something that skipped the check) is applied as before — the field has no effect, as it never
+   * had — rather than dropped, which would take its sessions or its settings away; the log says so
+   * at error level. Ignored fields are logged as warnings. Each once per change.
+   */
+  private reportFields(key: string, resource: Resource): void {
+    const { refused, ignored } = fieldSupport(resource);
+    const said = JSON.stringify([refused, ignored]);
+    if (this.reportedFields.get(key) === said) return;
+    this.reportedFields.set(key, said);
+    const fields = (list: typeof refused) => list.map((f) => `${f.path}: ${f.reason}`);
+    if (refused.length > 0)
+      this.log.error(
+        { event: 'unsupported-fields', key, fields: fields(refused) },
+        'stored resource has fields Brindle does not support: they have no effect (brindlectl apply refuses them)',
+      );
+    if (ignored.length > 0)
+      this.log.warn(
+        { event: 'ignored-fields', key, fields: fields(ignored) },
+        'stored resource has fields Brindle ignores',
+      );
   }
 
   stop(): void {

@@ -13,16 +13,34 @@ export function cleanEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BRINDLE_')));
 }
 
+/** Each call is bounded in time and runs in the clean environment. */
+const brindlectlOptions = () => ({ timeout: 30_000, killSignal: 'SIGKILL' as const, env: cleanEnv() });
+
+const brindlectlArgs = (config: string, args: readonly string[]) => [
+  join(ROOT, 'bin/brindlectl'),
+  '--config',
+  config,
+  ...args,
+];
+
 /** `brindlectl --config FILE ARGS...`; its stdout, or a rejection carrying stderr and the exit code. */
 export async function brindlectl(config: string, ...args: string[]): Promise<string> {
-  const { stdout } = await exec(
-    process.execPath,
-    [join(ROOT, 'bin/brindlectl'), '--config', config, ...args],
-    {
-      timeout: 30_000,
-      killSignal: 'SIGKILL',
-      env: cleanEnv(),
-    },
-  );
+  const { stdout } = await exec(process.execPath, brindlectlArgs(config, args), brindlectlOptions());
   return stdout;
+}
+
+export interface BrindlectlResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** `brindlectl --config FILE ARGS...` whatever its exit code: the code, stdout and stderr (warnings). */
+export function brindlectlResult(config: string, ...args: string[]): Promise<BrindlectlResult> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, brindlectlArgs(config, args), brindlectlOptions(), (error, stdout, stderr) => {
+      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
+      resolve({ code, stdout, stderr });
+    });
+  });
 }
