@@ -27,5 +27,6 @@ console.log(`Brindle benchmarks — node ${process.version}, ${os.cpus().length}
 console.log(printTable(rows));
 // The reflectors side by side, as the issue's table: wall time, CPU time and memory per scenario.
 const reflectorRows = rows.filter((r) => r.suite === 'reflector');
-const summary = (metric: string) => !metric.includes(': ') || metric.endsWith(': reflector CPU');
+const summary = (metric: string) =>
+  !metric.includes(': ') || metric.endsWith(': reflector CPU') || metric.endsWith('waited for its core');
 if (reflectorRows.length > 1) console.log(`\n${printSideBySide(reflectorRows, summary)}`);

@@ -153,6 +153,12 @@ function diagnostics(apiPort: number, probeSocket: string): PhaseDiagnostics {
             `${ms(p.writes.firstUpdate)}–${ms(p.writes.last)} ms (${p.writes.refused} writes met a full socket)`,
         },
         {
+          metric: 'last UPDATE written',
+          value: p.writes.last,
+          unit: 'ms',
+          note: `the last receiver held everything ${ms(wallMs - p.writes.last)} ms later (delivery and the generator's reading)`,
+        },
+        {
           metric: 'decision turns',
           value: p.decisions.turns,
           unit: 'turns',

@@ -126,6 +126,31 @@ export function cpuSeconds(pids: readonly number[]): number {
 }
 
 /**
+ * Seconds the reflector's threads spent runnable but waiting for a CPU (run-queue delay, the second
+ * field of /proc/PID/task/TID/schedstat): on a shared machine, the part of a phase's wall time that
+ * other processes on its core took.
+ */
+export function runQueueWaitSeconds(pids: readonly number[]): number {
+  let ns = 0;
+  for (const pid of pids) {
+    let tasks: string[];
+    try {
+      tasks = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tasks) {
+      try {
+        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[1]);
+      } catch {
+        // The thread ended meanwhile.
+      }
+    }
+  }
+  return ns / 1e9;
+}
+
+/**
  * RSS and peak RSS of the reflector, from /proc/PID/status, summed over its processes (the peak of a
  * multi-process daemon is the sum of each process's own peak: an upper bound).
  */

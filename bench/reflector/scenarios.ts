@@ -15,7 +15,7 @@ import type { Nlri } from '../../src/lib/prefix.ts';
 import { BenchClient, CLIENT_CODEC, establishAll, PrefixSpace, Tally, watch } from './client.ts';
 import { LOCAL_AS, nextHopAddress, shortCount } from './plan.ts';
 import type { Scale } from './plan.ts';
-import { cpuSeconds, processTree, readMemory } from './reflector.ts';
+import { cpuSeconds, processTree, readMemory, runQueueWaitSeconds } from './reflector.ts';
 import type { DiagnosticFigure, RunningReflector, ScenarioId } from './reflector.ts';
 
 /** One number a scenario measured; NaN with a note when it could not be measured. */
@@ -91,6 +91,9 @@ interface Timed {
   readonly generatorLoad: number;
   /** The reflector's CPU time over the interval (up to the cap when it did not finish), seconds. */
   readonly reflectorCpu: number;
+  /** Seconds the reflector, and this process, were runnable but waited for their core (schedstat). */
+  readonly reflectorWait: number;
+  readonly generatorWait: number;
   /** 1-minute load average and the reflector's peak RSS (MiB) when the phase ended. */
   readonly load: number;
   readonly peakMib: number;
@@ -117,11 +120,15 @@ async function timed(
 ): Promise<Timed> {
   await on.reflector.diagnostics?.begin();
   const reflector0 = cpuSeconds(on.pids);
+  const wait0 = runQueueWaitSeconds(on.pids);
+  const generatorWait0 = runQueueWaitSeconds([process.pid]);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   start();
   const at = await tally.until(condition, capMs);
   const reflectorCpu = cpuSeconds(on.pids) - reflector0;
+  const reflectorWait = runQueueWaitSeconds(on.pids) - wait0;
+  const generatorWait = runQueueWaitSeconds([process.pid]) - generatorWait0;
   const wallMs = (at ?? performance.now()) - t0;
   const cpu = process.cpuUsage(cpu0);
   const diagnostics = at === undefined ? [] : ((await on.reflector.diagnostics?.end(wallMs)) ?? []);
@@ -129,6 +136,8 @@ async function timed(
     seconds: at === undefined ? undefined : wallMs / 1000,
     generatorLoad: (cpu.user + cpu.system) / 1000 / wallMs,
     reflectorCpu,
+    reflectorWait,
+    generatorWait,
     load: os.loadavg()[0],
     peakMib: readMemory(on.reflector.pid).peak / MIB,
     diagnostics,
@@ -144,6 +153,12 @@ function phaseRows(metric: string, t: Timed, capMs: number, detail: () => string
   return [
     { ...wall, note: [wall.note, context].filter((n) => n !== undefined).join('; ') },
     { metric: `${metric}: reflector CPU`, value: t.reflectorCpu, unit: 's', note: share || undefined },
+    {
+      metric: `${metric}: reflector waited for its core`,
+      value: t.reflectorWait,
+      unit: 's',
+      note: `runnable, other processes on core 0 running (schedstat); the generator waited ${t.generatorWait.toFixed(2)} s for core 1`,
+    },
     ...t.diagnostics.map((d) => ({ ...d, metric: `${metric}: ${d.metric}` })),
   ];
 }
