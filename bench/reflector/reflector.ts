@@ -126,25 +126,19 @@ export function cpuSeconds(pids: readonly number[]): number {
 }
 
 /**
- * Seconds the reflector's threads spent runnable but waiting for a CPU (run-queue delay, the second
- * field of /proc/PID/task/TID/schedstat): on a shared machine, the part of a phase's wall time that
- * other processes on its core took.
+ * Seconds the reflector's processes spent runnable but waiting for a CPU (run-queue delay, the second
+ * field of /proc/PID/schedstat): on a shared machine, the part of a phase's wall time that other
+ * processes on its core took. The main thread of each process only: Node's and Go's helper threads
+ * (garbage collection, the thread pool) wait too, and summing them would count one delay many times;
+ * FRR's I/O thread is left out with them.
  */
 export function runQueueWaitSeconds(pids: readonly number[]): number {
   let ns = 0;
   for (const pid of pids) {
-    let tasks: string[];
     try {
-      tasks = readdirSync(`/proc/${pid}/task`);
+      ns += Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]);
     } catch {
-      continue;
-    }
-    for (const tid of tasks) {
-      try {
-        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[1]);
-      } catch {
-        // The thread ended meanwhile.
-      }
+      // The process ended meanwhile.
     }
   }
   return ns / 1e9;
