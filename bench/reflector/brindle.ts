@@ -109,6 +109,21 @@ interface ProbeSnapshot {
   readonly bins: { read: number[]; written: number[]; decideMs: number[]; drainMs: number[] };
 }
 
+/**
+ * brindle_rib_paths from /metrics. Its census walks the Loc-RIB in slices after a scrape finds the RIB
+ * changed, and that scrape answers with the previous census: ask again until the figure stands (0 while routes are stored is a stale census).
+ */
+async function ribPaths(apiPort: number): Promise<number | undefined> {
+  let previous: number | undefined;
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const paths = metricSum(await get({ port: apiPort }, '/metrics'), 'brindle_rib_paths');
+    if (paths !== undefined && paths > 0 && paths === previous) return paths;
+    previous = paths;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return previous;
+}
+
 /** Where the last probe snapshots are written (BENCH_PROBE_DIR), for bench/README.md's analysis. */
 const PROBE_DIR = process.env.BENCH_PROBE_DIR;
 let snapshotsTaken = 0;
@@ -218,7 +233,7 @@ export const brindle: ReflectorUnderTest = {
     });
     return {
       ...launched,
-      pathsStored: async () => metricSum(await get({ port: apiPort }, '/metrics'), 'brindle_rib_paths'),
+      pathsStored: () => ribPaths(apiPort),
       diagnostics: diagnostics(apiPort, probeSocket),
     };
   },
