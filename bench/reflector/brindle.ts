@@ -110,18 +110,22 @@ interface ProbeSnapshot {
 }
 
 /**
- * brindle_rib_paths from /metrics. Its census walks the Loc-RIB in slices after a scrape finds the RIB
- * changed, and that scrape answers with the previous census: ask again until the figure stands (0 while routes are stored is a stale census).
+ * A scrape of /metrics once the Loc-RIB census behind it stands. The census walks the Loc-RIB in
+ * slices after a scrape finds the RIB changed, and that scrape answers with the previous census: ask
+ * until brindle_rib_paths repeats (and, with `routes`, is not 0), so no walk is left running into a
+ * phase and the figure is current.
  */
-async function ribPaths(apiPort: number): Promise<number | undefined> {
+async function settledScrape(apiPort: number, routes: boolean): Promise<string> {
   let previous: number | undefined;
+  let exposition = '';
   for (let attempt = 0; attempt < 10; attempt++) {
-    const paths = metricSum(await get({ port: apiPort }, '/metrics'), 'brindle_rib_paths');
-    if (paths !== undefined && paths > 0 && paths === previous) return paths;
+    exposition = await get({ port: apiPort }, '/metrics');
+    const paths = metricSum(exposition, 'brindle_rib_paths');
+    if (paths !== undefined && paths === previous && (!routes || paths > 0)) break;
     previous = paths;
-    await new Promise((r) => setTimeout(r, 500));
+    await new Promise((r) => setTimeout(r, 300));
   }
-  return previous;
+  return exposition;
 }
 
 /** Where the last probe snapshots are written (BENCH_PROBE_DIR), for bench/README.md's analysis. */
@@ -135,16 +139,16 @@ let snapshotsTaken = 0;
  */
 function diagnostics(apiPort: number, probeSocket: string): PhaseDiagnostics {
   let activeBefore = 0;
-  const active = async () =>
-    metricSum(await get({ port: apiPort }, '/metrics'), 'brindle_event_loop_active_seconds_total') ?? NaN;
+  const activeSeconds = (exposition: string) =>
+    metricSum(exposition, 'brindle_event_loop_active_seconds_total') ?? NaN;
   return {
     async begin() {
-      activeBefore = await active();
+      activeBefore = activeSeconds(await settledScrape(apiPort, false));
       await get({ socketPath: probeSocket }, '/reset');
     },
     async end(wallMs: number): Promise<DiagnosticFigure[]> {
       const p = JSON.parse(await get({ socketPath: probeSocket }, '/snapshot')) as ProbeSnapshot;
-      const activeMs = ((await active()) - activeBefore) * 1000;
+      const activeMs = (activeSeconds(await get({ port: apiPort }, '/metrics')) - activeBefore) * 1000;
       if (PROBE_DIR) {
         const file = join(PROBE_DIR, `probe-${process.pid}-${++snapshotsTaken}.json`);
         await writeFile(file, JSON.stringify({ wallMs, activeMs, ...p }));
@@ -233,7 +237,7 @@ export const brindle: ReflectorUnderTest = {
     });
     return {
       ...launched,
-      pathsStored: () => ribPaths(apiPort),
+      pathsStored: async () => metricSum(await settledScrape(apiPort, true), 'brindle_rib_paths'),
       diagnostics: diagnostics(apiPort, probeSocket),
     };
   },
