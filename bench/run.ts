@@ -1,7 +1,7 @@
 // `npm run bench`: runs every benchmark suite (or those named on the command line) and prints one
 // table. Speed and memory targets live here, never in timed unit tests.
 import os from 'node:os';
-import { printTable } from './table.ts';
+import { printSideBySide, printTable } from './table.ts';
 import type { BenchRow } from './table.ts';
 
 const suites: Record<string, () => Promise<BenchRow[]>> = {
@@ -25,3 +25,8 @@ for (const [name, run] of Object.entries(suites)) {
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 console.log(`Brindle benchmarks — node ${process.version}, ${os.cpus().length} × ${cpu}\n`);
 console.log(printTable(rows));
+// The reflectors side by side, as the issue's table: wall time, CPU time and memory per scenario.
+const reflectorRows = rows.filter((r) => r.suite === 'reflector');
+const summary = (metric: string) =>
+  !metric.includes(': ') || metric.endsWith(': reflector CPU') || metric.endsWith('waited for its core');
+if (reflectorRows.length > 1) console.log(`\n${printSideBySide(reflectorRows, summary)}`);

@@ -49,3 +49,33 @@ export function medianSeconds(runs: number, fn: () => void): number {
   times.sort((a, b) => a - b);
   return times[Math.floor(times.length / 2)];
 }
+
+/**
+ * The rows of one suite whose case ends in "(name)" — one subject of several measured alike, such as
+ * `S1 100k→10 (bird2)` — pivoted: a line per case and metric, a column per subject, in first-seen
+ * order. `keep` picks the metrics shown; a subject's missing value prints as an empty cell, a value it
+ * could not measure as "—".
+ */
+export function printSideBySide(rows: readonly BenchRow[], keep: (metric: string) => boolean): string {
+  const subjects: string[] = [];
+  const lines = new Map<string, Map<string, BenchRow>>();
+  for (const row of rows) {
+    const match = /^(.*) \(([^)]+)\)$/.exec(row.case);
+    if (!match || !keep(row.metric)) continue;
+    const [, what, subject] = match;
+    if (!subjects.includes(subject)) subjects.push(subject);
+    const key = `${what}\u0000${row.metric}`;
+    if (!lines.has(key)) lines.set(key, new Map());
+    lines.get(key)!.set(subject, row);
+  }
+  const cell = (r: BenchRow | undefined) =>
+    r === undefined ? '' : `${formatValue(r.value)}${Number.isFinite(r.value) ? ` ${r.unit}` : ''}`.trim();
+  const body = [...lines].map(([key, bySubject]) => [
+    ...key.split('\u0000'),
+    ...subjects.map((s) => cell(bySubject.get(s))),
+  ]);
+  const header = ['case', 'metric', ...subjects];
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n');
+}

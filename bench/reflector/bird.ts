@@ -8,11 +8,11 @@
 // in production resolves its next hops, so the IGP table gets one static device route,
 // 100.64.0.0/10 via "lo": every route is "unicast dev lo" as on a real node. iBGP to a client keeps
 // the NEXT_HOP; with no `protocol kernel` nothing ever reaches the kernel's FIB.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { run, startDaemon, waitFor } from '../../test/helpers/netns.ts';
-import { commandExists, pinned } from './reflector.ts';
+import { run } from '../../test/helpers/netns.ts';
+import { commandExists, launch } from './reflector.ts';
 import type { ReflectorSetup, ReflectorUnderTest, RunningReflector } from './reflector.ts';
 
 export function birdReflectorConfig(setup: ReflectorSetup): string {
@@ -50,36 +50,23 @@ export const bird2: ReflectorUnderTest = {
     const conf = join(dir, 'bird.conf');
     const socket = join(dir, 'bird.ctl');
     await writeFile(conf, birdReflectorConfig(setup));
-    const [command, args] = pinned('bird', ['-f', '-c', conf, '-s', socket, '-P', join(dir, 'bird.pid')]);
-    const daemon = startDaemon(command, args, { name: 'bird' });
     const birdc = async (...a: string[]) =>
       (await run('birdc', ['-s', socket, ...a], { timeoutMs: 30_000 })).stdout;
-    const stop = async () => {
-      await daemon.stop();
-      await rm(dir, { recursive: true, force: true });
-    };
-    try {
-      await waitFor(
-        async () => {
-          if (!daemon.running()) throw new Error(`bird exited: ${daemon.output()}`);
-          return /Daemon is up/.test(await birdc('show', 'status'));
-        },
-        { timeoutMs: 15_000, intervalMs: 100, what: 'bird to start' },
-      );
-    } catch (error) {
-      await stop();
-      throw error;
-    }
+    const launched = await launch({
+      name: 'bird',
+      command: 'bird',
+      args: ['-f', '-c', conf, '-s', socket, '-P', join(dir, 'bird.pid')],
+      dir,
+      ready: async () => /Daemon is up/.test(await birdc('show', 'status').catch(() => '')),
+      readyTimeoutMs: 15_000,
+    });
     return {
-      pid: daemon.pid,
-      running: () => daemon.running(),
-      output: () => daemon.output(),
+      ...launched,
       pathsStored: async () => {
         const out = await birdc('show', 'route', 'table', 'master4', 'count');
         const match = /(\d+) of \d+ routes/.exec(out);
         return match ? Number(match[1]) : undefined;
       },
-      stop,
     };
   },
 };

@@ -1,11 +1,11 @@
-// Brindle as the reflector under test, run as its own process by brindle.ts: the daemon's Router with
+// Brindle as the reflector under test, run as its own process by brindle-router.ts: the daemon's Router with
 // one passive route-reflector client per generated client, on the benchmark's loopback address. The
 // setup arrives as JSON in argv[2]; requests and answers travel over the IPC channel.
 import { Router } from '../../src/daemon/router.ts';
 import { peerConfig } from '../../src/bgp/session/peer-config.ts';
 import { parseIpv4 } from '../../src/lib/address.ts';
 import { silentLogger } from '../../src/lib/log.ts';
-import type { TargetMessage, TargetRequest } from './brindle.ts';
+import type { TargetMessage, TargetRequest } from './brindle-router.ts';
 import type { ReflectorSetup } from './reflector.ts';
 
 const setup = JSON.parse(process.argv[2]) as ReflectorSetup;

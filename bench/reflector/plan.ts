@@ -1,14 +1,14 @@
-// What the reflector benchmark runs: its loopback address plan and the sizes of its three scenarios
+// What the reflector benchmark runs: its loopback address plan and the sizes of its five scenarios
 // (full size by default, BENCH_SCALE=small for a quick run). Nothing here touches the network.
 
-/** The reflector under test listens here; generated clients connect from 127.90.1.1 upwards. */
-export const REFLECTOR_ADDRESS = '127.90.0.1';
-export const REFLECTOR_PORT = 17_980;
+/** The reflector under test listens here; generated clients connect from 127.93.1.1 upwards. */
+export const REFLECTOR_ADDRESS = '127.93.0.1';
+export const REFLECTOR_PORT = 17_983;
 export const LOCAL_AS = 64512;
 
 /** Loopback source address of generated client i (all of 127/8 is local on Linux: nothing to add). */
 export function clientAddress(i: number): string {
-  return `127.90.${1 + Math.floor(i / 250)}.${1 + (i % 250)}`;
+  return `127.93.${1 + Math.floor(i / 250)}.${1 + (i % 250)}`;
 }
 
 /** BGP Identifier of generated client i: 11.0.0.1 upwards, distinct from the reflector's. */
@@ -26,35 +26,46 @@ export function nextHopAddress(i: number): string {
 
 export interface Scale {
   readonly name: 'full' | 'small';
-  /** S1: prefixes from one injector, in `s1AttributeSets` attribute sets, to `s1Receivers` clients. */
+  /** Attribute sets the injected prefixes are spread over (prefix i in set i mod this). */
+  readonly attributeSets: number;
+  /** S1, S2, S3, S5: prefixes from one injector to that many receiving clients. */
   readonly s1Prefixes: number;
-  readonly s1AttributeSets: number;
   readonly s1Receivers: number;
-  /** S2 (Calico-shaped): clients that each announce `s2BlocksPerClient` /26 blocks. */
-  readonly s2Clients: number;
-  readonly s2BlocksPerClient: number;
-  /** S3: prefixes from one injector to `s3Receivers` clients, for memory per stored path. */
+  readonly s2Prefixes: number;
+  readonly s2Receivers: number;
   readonly s3Prefixes: number;
   readonly s3Receivers: number;
+  /** S4 (Calico-shaped): clients that each announce `s4BlocksPerClient` /26 blocks. */
+  readonly s4Clients: number;
+  readonly s4BlocksPerClient: number;
+  readonly s5Prefixes: number;
+  readonly s5Receivers: number;
 }
 
 const FULL: Scale = {
   name: 'full',
+  attributeSets: 4,
   s1Prefixes: 100_000,
-  s1AttributeSets: 10,
   s1Receivers: 10,
-  s2Clients: 500,
-  s2BlocksPerClient: 4,
-  s3Prefixes: 1_000_000,
-  s3Receivers: 2,
+  s2Prefixes: 10_000,
+  s2Receivers: 50,
+  s3Prefixes: 500_000,
+  s3Receivers: 10,
+  s4Clients: 1000,
+  s4BlocksPerClient: 4,
+  s5Prefixes: 10_000,
+  s5Receivers: 1000,
 };
 
 const SMALL: Scale = {
   ...FULL,
   name: 'small',
   s1Prefixes: 10_000,
-  s2Clients: 50,
-  s3Prefixes: 100_000,
+  s2Prefixes: 2_000,
+  s3Prefixes: 50_000,
+  s4Clients: 100,
+  s5Prefixes: 2_000,
+  s5Receivers: 100,
 };
 
 export function scaleFromEnv(env: NodeJS.ProcessEnv = process.env): Scale {

@@ -1,8 +1,11 @@
-// The three scenarios of the reflector benchmark, run against one reflector under test at a time.
+// The five scenarios of the reflector benchmark, run against one reflector under test at a time.
 // Timing: every phase is timed in this (the generator's) process with performance.now(), from just
 // before the first UPDATE (or the NOTIFICATION closing a session) is written to the socket, to the end
-// of the received chunk that made the phase's condition true at the last receiver. Memory is read from
-// /proc/PID/status of the reflector.
+// of the received chunk that made the phase's condition true at the last receiver. Over the same
+// interval: the reflector's CPU time (utime + stime of its processes, /proc/PID/stat), the 1-minute load
+// average at its end, and the reflector's peak RSS so far (/proc/PID/status VmHWM); for Brindle also
+// where its time went (reflector.diagnostics).
+import os from 'node:os';
 import { encodeUpdate } from '../../src/bgp/codec/update.ts';
 import { encodeAttributeSet, UpdatePacker } from '../../src/bgp/codec/update-packer.ts';
 import { Origin } from '../../src/bgp/constants.ts';
@@ -12,8 +15,8 @@ import type { Nlri } from '../../src/lib/prefix.ts';
 import { BenchClient, CLIENT_CODEC, establishAll, PrefixSpace, Tally, watch } from './client.ts';
 import { LOCAL_AS, nextHopAddress, shortCount } from './plan.ts';
 import type { Scale } from './plan.ts';
-import { readMemory } from './reflector.ts';
-import type { RunningReflector, ScenarioId } from './reflector.ts';
+import { cpuSeconds, processTree, readMemory, runQueueWaitSeconds } from './reflector.ts';
+import type { DiagnosticFigure, RunningReflector, ScenarioId } from './reflector.ts';
 
 /** One number a scenario measured; NaN with a note when it could not be measured. */
 export interface Measurement {
@@ -29,15 +32,21 @@ export interface Scenario {
   label(scale: Scale): string;
   /** Sessions the reflector must be configured for: clients 0 .. n-1. */
   clientCount(scale: Scale): number;
-  run(reflector: RunningReflector, scale: Scale, phaseCapMs: number): Promise<Measurement[]>;
+  /** `settleMs`: the pause between the last session coming up and the first UPDATE. */
+  run(
+    reflector: RunningReflector,
+    scale: Scale,
+    phaseCapMs: number,
+    settleMs: number,
+  ): Promise<Measurement[]>;
 }
 
-const ESTABLISH_TIMEOUT_MS = 60_000;
+const ESTABLISH_TIMEOUT_MS = 120_000;
 /** Pause between the last session coming up and the first UPDATE, and before reading steady memory. */
-const SETTLE_MS = 1_000;
-/** S1 and S3 announce /24s from 16.0.0.0 (up to 2^20 of them end at 31.255.255.0/24). */
+export const SETTLE_MS = 1_000;
+/** The injector scenarios announce /24s from 16.0.0.0 (up to 2^20 of them end at 31.255.255.0/24). */
 const INJECTED_BASE = 0x10000000;
-/** S2's /26 blocks, as Calico's IPAM hands them out, from 10.64.0.0. */
+/** S4's /26 blocks, as Calico's IPAM hands them out, from 10.64.0.0. */
 const BLOCK_BASE = 0x0a400000;
 const MIB = 1024 * 1024;
 
@@ -80,24 +89,78 @@ interface Timed {
   readonly seconds: number | undefined;
   /** This process's CPU time over the same interval, as a share of one core (1 = the generator was the bottleneck). */
   readonly generatorLoad: number;
+  /** The reflector's CPU time over the interval (up to the cap when it did not finish), seconds. */
+  readonly reflectorCpu: number;
+  /** Seconds the reflector, and this process, were runnable but waited for their core (schedstat). */
+  readonly reflectorWait: number;
+  readonly generatorWait: number;
+  /** 1-minute load average and the reflector's peak RSS (MiB) when the phase ended. */
+  readonly load: number;
+  readonly peakMib: number;
+  /** Where the reflector's time went (Brindle), when it finished. */
+  readonly diagnostics: DiagnosticFigure[];
+}
+
+/** The reflector as a phase sees it: its processes, fixed once its sessions are up. */
+interface Subject {
+  readonly reflector: RunningReflector;
+  readonly pids: readonly number[];
+}
+
+function subject(reflector: RunningReflector): Subject {
+  return { reflector, pids: processTree(reflector.pid) };
 }
 
 async function timed(
+  on: Subject,
   tally: Tally,
   start: () => void,
   condition: () => boolean,
   capMs: number,
 ): Promise<Timed> {
+  await on.reflector.diagnostics?.begin();
+  const reflector0 = cpuSeconds(on.pids);
+  const wait0 = runQueueWaitSeconds(on.pids);
+  const generatorWait0 = runQueueWaitSeconds([process.pid]);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   start();
   const at = await tally.until(condition, capMs);
+  const reflectorCpu = cpuSeconds(on.pids) - reflector0;
+  const reflectorWait = runQueueWaitSeconds(on.pids) - wait0;
+  const generatorWait = runQueueWaitSeconds([process.pid]) - generatorWait0;
   const wallMs = (at ?? performance.now()) - t0;
   const cpu = process.cpuUsage(cpu0);
+  const diagnostics = at === undefined ? [] : ((await on.reflector.diagnostics?.end(wallMs)) ?? []);
   return {
     seconds: at === undefined ? undefined : wallMs / 1000,
     generatorLoad: (cpu.user + cpu.system) / 1000 / wallMs,
+    reflectorCpu,
+    reflectorWait,
+    generatorWait,
+    load: os.loadavg()[0],
+    peakMib: readMemory(on.reflector.pid).peak / MIB,
+    diagnostics,
   };
+}
+
+/** A phase's rows: its wall time (with the load and peak RSS), the reflector's CPU time, diagnostics. */
+function phaseRows(metric: string, t: Timed, capMs: number, detail: () => string): Measurement[] {
+  const wall = seconds(metric, t, capMs, detail);
+  const context = `load ${t.load.toFixed(2)}; peak RSS ${t.peakMib.toFixed(0)} MiB`;
+  const share =
+    t.seconds === undefined ? '' : `${((t.reflectorCpu / t.seconds) * 100).toFixed(0)} % of the wall time`;
+  return [
+    { ...wall, note: [wall.note, context].filter((n) => n !== undefined).join('; ') },
+    { metric: `${metric}: reflector CPU`, value: t.reflectorCpu, unit: 's', note: share || undefined },
+    {
+      metric: `${metric}: reflector waited for its core`,
+      value: t.reflectorWait,
+      unit: 's',
+      note: `runnable, other processes on core 0 running (schedstat); the generator waited ${t.generatorWait.toFixed(2)} s for core 1`,
+    },
+    ...t.diagnostics.map((d) => ({ ...d, metric: `${metric}: ${d.metric}` })),
+  ];
 }
 
 function generatorLoad(t: Timed): Measurement {
@@ -128,10 +191,10 @@ function seconds(metric: string, t: Timed, capMs: number, detail: () => string):
   return { metric, value: NaN, unit: 's', note: `did not finish within ${capMs / 1000} s (${detail()})` };
 }
 
-function convergence(t: Timed, capMs: number, receivers: readonly BenchClient[]): Measurement {
-  const m = seconds('convergence', t, capMs, () => progress(receivers));
+function convergence(t: Timed, capMs: number, receivers: readonly BenchClient[]): Measurement[] {
+  const [m, ...rest] = phaseRows('convergence', t, capMs, () => progress(receivers));
   const notes = [m.note, oddities(receivers)].filter((n) => n !== undefined);
-  return notes.length > 0 ? { ...m, note: notes.join('; ') } : m;
+  return [notes.length > 0 ? { ...m, note: notes.join('; ') } : m, ...rest];
 }
 
 function notMeasured(metric: string, unit: string, why: string): Measurement {
@@ -153,15 +216,18 @@ interface InjectorOptions {
   readonly prefixes: number;
   readonly sets: number;
   readonly receivers: number;
+  /** Also report the RSS with the sessions up and no route (S1). */
+  readonly idleRss: boolean;
   /** Also measure steady-state bytes per stored path after convergence (S3). */
   readonly memoryPerPath: boolean;
 }
 
-/** S1 and S3: client 0 injects everything, clients 1..M receive it; then it withdraws everything. */
-async function injectorScenario(
+/** Client 0 injects everything, clients 1..M receive it; then it withdraws everything. */
+async function injectedScenario(
   reflector: RunningReflector,
   options: InjectorOptions,
   capMs: number,
+  settleMs: number,
 ): Promise<Measurement[]> {
   const space = new PrefixSpace(INJECTED_BASE, 24, options.prefixes);
   const tally = new Tally();
@@ -189,17 +255,20 @@ async function injectorScenario(
   try {
     const { announce, withdraw } = injectorStreams(space, options.sets);
     await establishAll(everyone, ESTABLISH_TIMEOUT_MS);
-    await sleep(SETTLE_MS);
+    await sleep(settleMs);
+    const on = subject(reflector);
     const baseline = readMemory(reflector.pid).rss;
+    if (options.idleRss)
+      out.push({ metric: 'idle RSS (sessions up, no route)', value: baseline / MIB, unit: 'MiB' });
     const allHeld = () => tally.full === tally.receivers;
-    const converged = await timed(tally, () => injector.send(announce), allHeld, capMs);
-    out.push(convergence(converged, capMs, receivers), generatorLoad(converged));
+    const converged = await timed(on, tally, () => injector.send(announce), allHeld, capMs);
+    out.push(...convergence(converged, capMs, receivers), generatorLoad(converged));
     if (converged.seconds !== undefined) {
       out.push(packing(receivers));
       if (options.memoryPerPath) out.push(await bytesPerPath(reflector, baseline, space.size));
       const noneHeld = () => tally.empty === tally.receivers;
-      const withdrawn = await timed(tally, () => injector.send(withdraw), noneHeld, capMs);
-      out.push(seconds('withdraw all', withdrawn, capMs, () => progress(receivers)));
+      const withdrawn = await timed(on, tally, () => injector.send(withdraw), noneHeld, capMs);
+      out.push(...phaseRows('withdraw all', withdrawn, capMs, () => progress(receivers)));
     } else {
       if (options.memoryPerPath) out.push(notMeasured('bytes per stored path', 'B', 'no convergence'));
       out.push(notMeasured('withdraw all', 's', 'no convergence'));
@@ -230,16 +299,17 @@ async function bytesPerPath(
 }
 
 /**
- * S2, Calico-shaped: every client announces its own /26 blocks and must end up with everyone else's.
+ * S4, Calico-shaped: every client announces its own /26 blocks and must end up with everyone else's.
  * Then one client withdraws its blocks by UPDATE, and another closes its session (Cease, then FIN).
  */
 async function calicoScenario(
   reflector: RunningReflector,
   scale: Scale,
   capMs: number,
+  settleMs: number,
 ): Promise<Measurement[]> {
-  const count = scale.s2Clients;
-  const blocks = scale.s2BlocksPerClient;
+  const count = scale.s4Clients;
+  const blocks = scale.s4BlocksPerClient;
   const space = new PrefixSpace(BLOCK_BASE, 26, count * blocks);
   const tally = new Tally();
   const clients = Array.from(
@@ -262,23 +332,24 @@ async function calicoScenario(
   const out: Measurement[] = [];
   try {
     await establishAll(clients, ESTABLISH_TIMEOUT_MS);
-    await sleep(SETTLE_MS);
+    await sleep(settleMs);
+    const on = subject(reflector);
     const allHeld = () => tally.full === tally.receivers;
     const start = () => clients.forEach((c, i) => c.send(announcements[i]));
-    const converged = await timed(tally, start, allHeld, capMs);
-    out.push(convergence(converged, capMs, clients), generatorLoad(converged));
+    const converged = await timed(on, tally, start, allHeld, capMs);
+    out.push(...convergence(converged, capMs, clients), generatorLoad(converged));
     const byUpdate = 'one client withdrawn (UPDATE)';
     const bySession = 'one client withdrawn (session closed)';
     if (converged.seconds === undefined) {
       out.push(notMeasured(byUpdate, 'ms', 'no convergence'), notMeasured(bySession, 'ms', 'no convergence'));
     } else {
       out.push(
-        await singleWithdrawal(byUpdate, space, clients, tally, count - 1, capMs, (c) =>
+        await singleWithdrawal(byUpdate, on, space, clients, tally, count - 1, capMs, (c) =>
           c.send(encodeUpdate({ withdrawnRoutes: ownBlocks(count - 1) }, CLIENT_CODEC)),
         ),
       );
       out.push(
-        await singleWithdrawal(bySession, space, clients, tally, count - 2, capMs, (c) => c.shutdown()),
+        await singleWithdrawal(bySession, on, space, clients, tally, count - 2, capMs, (c) => c.shutdown()),
       );
     }
     out.push(peakRss(reflector));
@@ -291,6 +362,7 @@ async function calicoScenario(
 /** Milliseconds until no other client holds any of client `who`'s blocks after `act(client)`. */
 async function singleWithdrawal(
   metric: string,
+  on: Subject,
   space: PrefixSpace,
   clients: readonly BenchClient[],
   tally: Tally,
@@ -302,40 +374,47 @@ async function singleWithdrawal(
   const from = who * (space.size / clients.length);
   watch(space, clients, tally, from, from + space.size / clients.length);
   const cleared = () => tally.watchClear === tally.receivers;
-  const t = await timed(tally, () => act(client), cleared, capMs);
+  const t = await timed(on, tally, () => act(client), cleared, capMs);
   if (t.seconds === undefined) {
     return { ...seconds(metric, t, capMs, () => 'withdrawal not seen everywhere'), unit: 'ms' };
   }
   return { metric, value: t.seconds * 1000, unit: 'ms' };
 }
 
-export const scenarios: readonly Scenario[] = [
-  {
-    id: 'S1',
-    label: (s) => `S1 ${shortCount(s.s1Prefixes)}→${s.s1Receivers}`,
-    clientCount: (s) => 1 + s.s1Receivers,
-    run: (r, s, cap) =>
-      injectorScenario(
+/** An injector scenario: `prefixes` /24s from client 0 to `receivers` clients. */
+function injected(
+  id: ScenarioId,
+  size: (s: Scale) => { prefixes: number; receivers: number },
+  extra: { idleRss?: boolean; memoryPerPath?: boolean } = {},
+): Scenario {
+  return {
+    id,
+    label: (s) => `${id} ${shortCount(size(s).prefixes)}→${size(s).receivers}`,
+    clientCount: (s) => 1 + size(s).receivers,
+    run: (r, s, cap, settle) =>
+      injectedScenario(
         r,
-        { prefixes: s.s1Prefixes, sets: s.s1AttributeSets, receivers: s.s1Receivers, memoryPerPath: false },
+        {
+          ...size(s),
+          sets: s.attributeSets,
+          idleRss: extra.idleRss ?? false,
+          memoryPerPath: extra.memoryPerPath ?? false,
+        },
         cap,
+        settle,
       ),
-  },
+  };
+}
+
+export const scenarios: readonly Scenario[] = [
+  injected('S1', (s) => ({ prefixes: s.s1Prefixes, receivers: s.s1Receivers }), { idleRss: true }),
+  injected('S2', (s) => ({ prefixes: s.s2Prefixes, receivers: s.s2Receivers })),
+  injected('S3', (s) => ({ prefixes: s.s3Prefixes, receivers: s.s3Receivers }), { memoryPerPath: true }),
   {
-    id: 'S2',
-    label: (s) => `S2 ${s.s2Clients}×${s.s2BlocksPerClient} /26`,
-    clientCount: (s) => s.s2Clients,
+    id: 'S4',
+    label: (s) => `S4 ${s.s4Clients}×${s.s4BlocksPerClient} /26`,
+    clientCount: (s) => s.s4Clients,
     run: calicoScenario,
   },
-  {
-    id: 'S3',
-    label: (s) => `S3 ${shortCount(s.s3Prefixes)}→${s.s3Receivers}`,
-    clientCount: (s) => 1 + s.s3Receivers,
-    run: (r, s, cap) =>
-      injectorScenario(
-        r,
-        { prefixes: s.s3Prefixes, sets: s.s1AttributeSets, receivers: s.s3Receivers, memoryPerPath: true },
-        cap,
-      ),
-  },
+  injected('S5', (s) => ({ prefixes: s.s5Prefixes, receivers: s.s5Receivers })),
 ];

@@ -3,6 +3,7 @@
 // from the live objects; the registry holds a subscription to the Loc-RIB's changes (best-path change
 // counts) and to the datastore's health, both released by close().
 
+import { performance } from 'node:perf_hooks';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Subscription } from 'rxjs';
 import type { StoreHealth } from '../datastore/store.ts';
@@ -10,7 +11,7 @@ import { formatIpv4 } from '../lib/address.ts';
 import { systemClock } from '../lib/clock.ts';
 import type { Clock } from '../lib/clock.ts';
 import { registerBgpMetrics } from './bgp-metrics.ts';
-import { scrapedGauge } from './collect.ts';
+import { scrapedCounter, scrapedGauge } from './collect.ts';
 import { registerFibMetrics, registerIpamMetrics } from './extensions.ts';
 import type { FibMetricsSource, IpamMetricsSource } from './extensions.ts';
 import { RibWatcher } from './rib-census.ts';
@@ -58,7 +59,10 @@ export class BrindleMetrics {
     registerBgpMetrics(this.registry, source, this.rib);
     registerRibMetrics(this.registry, source, this.rib);
     this.registerDaemonMetrics(options.build);
-    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    if (options.processMetrics ?? true) {
+      collectDefaultMetrics({ register: this.registry });
+      registerEventLoopUtilization(this.registry);
+    }
   }
 
   private registerDaemonMetrics(build: BuildInfo | undefined): void {
@@ -139,4 +143,25 @@ export class BrindleMetrics {
     this.rib.close();
     this.registry.clear();
   }
+}
+
+/**
+ * Event-loop utilisation as two counters (performance.eventLoopUtilization since start): the share of
+ * an interval the loop was busy is Δactive / (Δactive + Δidle), whoever scrapes and however often.
+ * prom-client's nodejs_eventloop_lag_* says how late timers fire, not how busy the loop is.
+ */
+function registerEventLoopUtilization(registry: Registry): void {
+  const phases = [
+    ['active', 'running callbacks'],
+    ['idle', 'waiting in the poll phase for I/O or timers'],
+  ] as const;
+  for (const [phase, what] of phases)
+    scrapedCounter(
+      registry,
+      {
+        name: `brindle_event_loop_${phase}_seconds_total`,
+        help: `Seconds the Node.js event loop spent ${what} since the process started.`,
+      },
+      (emit) => emit({}, performance.eventLoopUtilization()[phase] / 1000),
+    );
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that the interop tests and test tools need: real BGP peers (BIRD 2,
-# GoBGP, FRR), tshark/text2pcap for golden decoding, etcd, Prometheus, iproute2, the CNI plugins,
-# ping (the end-to-end cluster test pings between pods) and systemd-analyze (to verify the unit files
+# GoBGP, FRR; OpenBGPD for the reflector benchmark), tshark/text2pcap for golden decoding, etcd,
+# Prometheus, iproute2, the CNI plugins, ping (the end-to-end cluster test pings between pods) and systemd-analyze (to verify the unit files
 # offline; no systemd needs to run), and chromium for the web console's browser test.
 # Only missing packages are installed; with everything present it prints nothing and changes nothing.
 # It never starts a service: the tests run every daemon themselves in the foreground.
@@ -12,6 +12,7 @@ declare -A PROVIDES=(
   [bird2]=bird
   [gobgpd]=gobgpd
   [frr]=/usr/lib/frr/bgpd
+  [openbgpd]=/usr/sbin/bgpd
   [tshark]=tshark
   [etcd-server]=etcd
   [etcd-client]=etcdctl
@@ -22,7 +23,7 @@ declare -A PROVIDES=(
   [systemd]=systemd-analyze
   [chromium]=/usr/bin/chromium
 )
-PACKAGES=(bird2 gobgpd frr tshark etcd-server etcd-client prometheus iproute2 containernetworking-plugins
+PACKAGES=(bird2 gobgpd frr openbgpd tshark etcd-server etcd-client prometheus iproute2 containernetworking-plugins
   iputils-ping systemd chromium)
 
 is_present() {
