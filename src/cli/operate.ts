@@ -3,7 +3,7 @@
 // our routes sent again), `reload` (what SIGHUP does), `log-level`; and `version`, the CLI's and the
 // daemon's.
 
-import { optionValue, packageVersion, UsageError } from './command.ts';
+import { CliError, optionValue, packageVersion, UsageError } from './command.ts';
 import type { Command, CommandContext, ParsedArgs } from './command.ts';
 import { callDaemon } from './socket.ts';
 
@@ -112,20 +112,21 @@ const version: Command = {
   summary: 'Print the version of brindlectl and of the running daemon',
   help: `usage: brindlectl version
 
-The version of brindlectl, and that of the daemon its socket leads to ("not running" when none
-answers: exit 0, the client's version is still an answer).`,
+The version of brindlectl, and that of the daemon its socket leads to. When no daemon answers,
+that is said on stderr and the exit code is still 0: the client's version is an answer.`,
   options: [],
   examples: ['brindlectl version'],
   async run(args, context) {
     noPositionals(args);
     context.io.out(`Client Version:   ${packageVersion()}\n`);
-    let daemon: string;
     try {
-      daemon = ((await callDaemon(socketOf(context), '/api/v1/version')) as { version: string }).version;
+      const doc = (await callDaemon(socketOf(context), '/api/v1/version')) as { version: string };
+      context.io.out(`Daemon Version:   ${doc.version}\n`);
     } catch (error) {
-      daemon = `not running (${error instanceof Error ? error.message : String(error)})`;
+      // As kubectl: the client's version is an answer; the missing server is said on stderr.
+      const why = error instanceof CliError ? error.lines.join(' ') : String(error);
+      context.io.err(`Daemon Version:   unknown: ${why}\n`);
     }
-    context.io.out(`Daemon Version:   ${daemon}\n`);
   },
 };
 

@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import test from 'ava';
 import { Origin } from '../../src/bgp/constants.ts';
 import { SessionState } from '../../src/bgp/session/fsm.ts';
+import { call } from '../api/support.ts';
 import { cleanEnv } from '../helpers/brindle.ts';
 import { freePort, waitFor } from '../helpers/netns.ts';
 import { announce } from '../helpers/routes.ts';
@@ -68,6 +69,7 @@ function testRoutes(): TestRoute[] {
 
 interface Fixture {
   config: string;
+  socket: string;
   peer: Speaker;
 }
 
@@ -132,7 +134,7 @@ async function setup(): Promise<Fixture> {
     },
     { timeoutMs: 60_000, intervalMs: 500, what: 'the daemon to hold every route' },
   );
-  return { config, peer: bgp };
+  return { config, socket: join(dir, 'brindle.sock'), peer: bgp };
 }
 
 function ready(): Promise<Fixture> {
@@ -225,7 +227,13 @@ test('peers PEER received and advertised', async (t) => {
 });
 
 test('status counts and names the BGPPeer; the metric counts what is advertised', async (t) => {
-  const { config } = await ready();
+  const { config, socket } = await ready();
+  const metrics = (await call({ socketPath: socket }, 'GET', '/metrics')).text;
+  t.regex(
+    metrics,
+    /^brindle_bgp_prefixes_advertised\{peer="Global_[^"]+",remote="[^"]+",family="ipv4-unicast"\} 0$/m,
+    'a sample: nothing goes back to the only peer (its own routes)',
+  );
   const status = await ctl(config, 'status');
   t.regex(
     status.out,
@@ -237,6 +245,7 @@ test('reset, soft reset, reload, log-level and version over the control socket',
   const { config } = await ready();
   const version = await ctl(config, 'version');
   t.regex(version.out, /^Client Version: +\d+\.\d+\.\d+\nDaemon Version: +\d+\.\d+\.\d+\n$/);
+  t.is(version.err, '');
 
   t.is((await ctl(config, 'log-level')).out, 'warn\n');
   t.is((await ctl(config, 'log-level', 'debug')).out, 'Log level warn -> debug.\n');
@@ -265,9 +274,15 @@ test('completion and man page come from the command table', async (t) => {
     'complete -F _brindlectl brindlectl',
   ])
     t.true(bash.out.includes(word), word);
-  const syntax = spawn('bash', ['-n'], { stdio: ['pipe', 'ignore', 'pipe'] });
-  syntax.stdin.end(bash.out);
-  t.is(await new Promise((resolve) => syntax.once('exit', resolve)), 0, 'bash parses it');
+  // What bash offers after `brindlectl reset PEER --soft ` and after `brindlectl routes --fam`.
+  const complete = (words: string) =>
+    exec('bash', [
+      '-c',
+      `source /dev/stdin <<'EOS'\n${bash.out}EOS\nCOMP_WORDS=(${words}); COMP_CWORD=$((\${#COMP_WORDS[@]} - 1)); _brindlectl; echo "\${COMPREPLY[*]}"`,
+    ]);
+  t.is((await complete(`brindlectl --config x.yaml reset p --soft ''`)).stdout, 'in out\n');
+  t.is((await complete('brindlectl routes --fam')).stdout, '--family\n');
+  t.is((await complete('brindlectl re')).stdout, 'replace reset reload\n');
   t.regex((await ctl(config, 'completion', 'zsh')).out, /^#compdef brindlectl\n/);
   t.is((await ctl(config, 'completion', 'fish')).code, 2);
   const man = await ctl(config, 'man');
