@@ -11,7 +11,7 @@ import { callDaemon } from './socket.ts';
 
 /** Destinations per page when no --limit is given, and per request under --all. */
 const DEFAULT_LIMIT = 1000;
-const ALL_PAGE = 10_000;
+const ALL_PAGE = 25_000;
 const MAX_LIMIT = 100_000;
 /** A page of a large table walks it all: more time than an ordinary call. */
 const PAGE_TIMEOUT_MS = 60_000;
