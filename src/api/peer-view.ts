@@ -3,6 +3,7 @@
 // capabilities, timers, counters, last error. Pure functions of the Peer and the census.
 
 import { describeCapability } from '../bgp/codec/capabilities.ts';
+import { notificationName } from '../bgp/constants.ts';
 import { DEFAULT_TIMERS, SessionState } from '../bgp/session/fsm.ts';
 import type { NegotiatedSession } from '../bgp/session/negotiate.ts';
 import type { Peer } from '../bgp/session/peer.ts';
@@ -153,8 +154,8 @@ export function peerDetail(
       updatesReceived: counters.updatesIn,
       updatesSent: counters.updatesOut,
       updateErrors: counters.updateErrors,
-      notificationsSent: Object.fromEntries(counters.notificationsSent),
-      notificationsReceived: Object.fromEntries(counters.notificationsReceived),
+      notificationsSent: namedNotifications(counters.notificationsSent),
+      notificationsReceived: namedNotifications(counters.notificationsReceived),
       transitions: Object.fromEntries(counters.transitions),
       connectAttempts: counters.connectAttempts,
       establishedCount: counters.establishedCount,
@@ -166,6 +167,15 @@ export function peerDetail(
       : null,
     prefixes: Object.fromEntries(census.peers.get(c.name) ?? new Map<string, PeerPrefixFigures>()),
   };
+}
+
+/** "6/2" → "6/2 Cease/Administrative Shutdown": the code and subcode with their RFC names. */
+function namedNotifications(counts: ReadonlyMap<string, number>): Record<string, number> {
+  const named = [...counts].map(([key, n]) => {
+    const [code, subcode] = key.split('/').map(Number);
+    return [`${key} ${notificationName(code, subcode)}`, n] as const;
+  });
+  return Object.fromEntries(named);
 }
 
 function negotiatedView(n: NegotiatedSession) {
