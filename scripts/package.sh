@@ -58,6 +58,7 @@ stage_files() {
   mapfile -t MODULES < <(production_modules)
   [ ${#MODULES[@]} -gt 0 ] || die "no production packages found in $SRC/package-lock.json and node_modules"
   copy_tree "$root$LIB" "$built"
+  install_cli_docs "$root" "$root$LIB"
   mkdir -p "$root/usr/bin" "$root/opt/cni/bin"
   ln -s ../lib/brindle/bin/brindle "$root/usr/bin/brindle"
   ln -s ../lib/brindle/bin/brindlectl "$root/usr/bin/brindlectl"

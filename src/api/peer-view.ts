@@ -3,6 +3,7 @@
 // capabilities, timers, counters, last error. Pure functions of the Peer and the census.
 
 import { describeCapability } from '../bgp/codec/capabilities.ts';
+import { notificationName } from '../bgp/constants.ts';
 import { DEFAULT_TIMERS, SessionState } from '../bgp/session/fsm.ts';
 import type { NegotiatedSession } from '../bgp/session/negotiate.ts';
 import type { Peer } from '../bgp/session/peer.ts';
@@ -14,32 +15,62 @@ import type { PeerType, RouterView } from '../metrics/source.ts';
 
 export interface PeerStatus {
   readonly name: string;
+  /** The BGPPeer resource the session comes from; null for the mesh. */
+  readonly bgpPeer: string | null;
   readonly remote: string;
   readonly type: PeerType;
   /** The session's transport family, as CalicoNodeStatus splits peersV4 / peersV6. */
   readonly addressFamily: 'ipv4' | 'ipv6';
   readonly state: SessionState;
-  /** When the state last changed (ISO 8601). */
+  /**
+   * ISO 8601: since when the session is up, or down (connect retries do not move it; `stateSince`
+   * is when the FSM state last changed).
+   */
   readonly since: string;
+  readonly stateSince: string;
   /** "Established for 1h2m3s", or the last error while not Established. */
   readonly info: string;
+  /** Paths it sent us, those usable, and those we advertise to it (null: not counted). */
+  readonly counts: { received: number; accepted: number; advertised: number | null };
 }
 
-export function peerStatus(peer: Peer, now = Date.now()): PeerStatus {
+/** Per peer name: paths received and accepted (the census), paths advertised (the Adj-RIB-Out). */
+export interface PeerCounts {
+  readonly census?: RibCensus;
+  readonly advertised?: ReadonlyMap<string, ReadonlyMap<string, number>>;
+}
+
+function prefixCounts(name: string, counts: PeerCounts): PeerStatus['counts'] {
+  let received = 0;
+  let accepted = 0;
+  for (const figures of counts.census?.peers.get(name)?.values() ?? []) {
+    received += figures.received;
+    accepted += figures.accepted;
+  }
+  const sent = counts.advertised?.get(name);
+  const advertised = sent ? [...sent.values()].reduce((a, b) => a + b, 0) : null;
+  return { received, accepted, advertised };
+}
+
+export function peerStatus(peer: Peer, now = Date.now(), counts: PeerCounts = {}): PeerStatus {
   const c = peer.config;
   const counters = peer.counters;
   const established = peer.state === SessionState.Established;
   const info = established
     ? `Established for ${formatDuration(now - (counters.establishedSince ?? counters.stateSince))}`
     : counters.lastError || peer.state;
+  const since = established ? (counters.establishedSince ?? counters.stateSince) : counters.downSince;
   return {
     name: c.name,
+    bgpPeer: c.bgpPeer ?? null,
     remote: c.remoteAddress,
     type: peerType(c.name),
     addressFamily: isIpv4(c.remoteAddress) ? 'ipv4' : 'ipv6',
     state: peer.state,
-    since: new Date(counters.stateSince).toISOString(),
+    since: new Date(since).toISOString(),
+    stateSince: new Date(counters.stateSince).toISOString(),
     info,
+    counts: prefixCounts(c.name, counts),
   };
 }
 
@@ -49,8 +80,13 @@ export interface StatusDocument {
   readonly peers: readonly PeerStatus[];
 }
 
-export function statusDocument(router: RouterView | undefined, now = Date.now()): StatusDocument {
-  const peers = sortedPeers(router).map((p) => peerStatus(p, now));
+export function statusDocument(
+  router: RouterView | undefined,
+  now = Date.now(),
+  census?: RibCensus,
+): StatusDocument {
+  const counts = { census, advertised: router?.adjRibOut.advertisedPrefixes?.() };
+  const peers = sortedPeers(router).map((p) => peerStatus(p, now, counts));
   const summary = {
     ipv4: { established: 0, notEstablished: 0 },
     ipv6: { established: 0, notEstablished: 0 },
@@ -73,19 +109,28 @@ export function sortedPeers(router: RouterView | undefined): Peer[] {
   return (router?.allPeers() ?? []).sort((a, b) => a.config.name.localeCompare(b.config.name));
 }
 
-/** A peer by configured name or by remote address. */
+/** A peer by session name, by remote address, or by the name of the BGPPeer it comes from. */
 export function findPeer(router: RouterView | undefined, key: string): Peer | undefined {
   const peers = router?.allPeers() ?? [];
-  return peers.find((p) => p.config.name === key) ?? peers.find((p) => p.config.remoteAddress === key);
+  return (
+    peers.find((p) => p.config.name === key) ??
+    peers.find((p) => p.config.remoteAddress === key) ??
+    peers.find((p) => p.config.bgpPeer === key)
+  );
 }
 
 /** The full detail of one peer. */
-export function peerDetail(peer: Peer, census: RibCensus, now = Date.now()) {
+export function peerDetail(
+  peer: Peer,
+  census: RibCensus,
+  now = Date.now(),
+  advertised?: ReadonlyMap<string, ReadonlyMap<string, number>>,
+) {
   const c = peer.config;
   const counters = peer.counters;
   const timers = { ...DEFAULT_TIMERS, ...c.timers };
   return {
-    ...peerStatus(peer, now),
+    ...peerStatus(peer, now, { census, advertised }),
     config: {
       remotePort: c.remotePort,
       localAddress: c.localAddress ?? null,
@@ -109,8 +154,8 @@ export function peerDetail(peer: Peer, census: RibCensus, now = Date.now()) {
       updatesReceived: counters.updatesIn,
       updatesSent: counters.updatesOut,
       updateErrors: counters.updateErrors,
-      notificationsSent: Object.fromEntries(counters.notificationsSent),
-      notificationsReceived: Object.fromEntries(counters.notificationsReceived),
+      notificationsSent: namedNotifications(counters.notificationsSent),
+      notificationsReceived: namedNotifications(counters.notificationsReceived),
       transitions: Object.fromEntries(counters.transitions),
       connectAttempts: counters.connectAttempts,
       establishedCount: counters.establishedCount,
@@ -122,6 +167,15 @@ export function peerDetail(peer: Peer, census: RibCensus, now = Date.now()) {
       : null,
     prefixes: Object.fromEntries(census.peers.get(c.name) ?? new Map<string, PeerPrefixFigures>()),
   };
+}
+
+/** "6/2" → "6/2 Cease/Administrative Shutdown": the code and subcode with their RFC names. */
+function namedNotifications(counts: ReadonlyMap<string, number>): Record<string, number> {
+  const named = [...counts].map(([key, n]) => {
+    const [code, subcode] = key.split('/').map(Number);
+    return [`${key} ${notificationName(code, subcode)}`, n] as const;
+  });
+  return Object.fromEntries(named);
 }
 
 function negotiatedView(n: NegotiatedSession) {

@@ -7,15 +7,24 @@ import { AsPathSegmentType, Origin } from '../bgp/constants.ts';
 import type { AsPathSegment } from '../bgp/types.ts';
 import { formatIpv4 } from '../lib/address.ts';
 import type { Afi } from '../lib/family.ts';
-import { formatPrefix, maxPrefixLength, parsePrefix } from '../lib/prefix.ts';
-import type { Prefix } from '../lib/prefix.ts';
+import { formatPrefix } from '../lib/prefix.ts';
 import type { RouteAttributes } from '../rib/attr-set.ts';
 import { DECISION_STEPS } from '../rib/decision.ts';
 import type { LostAt } from '../rib/decision.ts';
 import type { LocRib } from '../rib/loc-rib.ts';
 import type { Dest, Path } from '../rib/route.ts';
 import { destFamily } from '../metrics/rib-census.ts';
-import { checkParameters, familyParameter, limitParameter, parseTarget } from './query.ts';
+import type { RouterView } from '../metrics/source.ts';
+import type { Peer } from '../bgp/session/peer.ts';
+import { parseTarget } from './query.ts';
+import {
+  findRoutes,
+  findRoutesNow,
+  parsePaging,
+  parseRouteSearch,
+  SEARCH_PARAMETERS,
+} from './route-search.ts';
+import type { PeerResolver, RoutePage, RoutePaging, RouteSearch } from './route-search.ts';
 
 const ORIGIN_NAMES: Record<number, string> = {
   [Origin.Igp]: 'IGP',
@@ -28,58 +37,98 @@ export const DEFAULT_ROUTE_LIMIT = 1000;
 export const MAX_ROUTE_LIMIT = 100_000;
 
 export interface RouteQuery {
-  /** Exact prefix ("10.0.0.0/24"), or an address for the longest match ("10.0.0.7"). */
-  readonly prefix?: string;
-  readonly afi?: Afi;
-  readonly limit: number;
+  readonly search: RouteSearch;
+  readonly paging: RoutePaging;
 }
 
 /** The query string of GET /api/v1/routes, validated (400 on anything unknown). */
-export function parseRouteQuery(query: URLSearchParams): RouteQuery {
-  checkParameters(query, ['prefix', 'family', 'limit']);
-  const afi = familyParameter(query);
-  const limit = limitParameter(query, DEFAULT_ROUTE_LIMIT, MAX_ROUTE_LIMIT);
-  return { prefix: query.get('prefix') ?? undefined, afi, limit };
+export function parseRouteQuery(query: URLSearchParams, peerName?: PeerResolver): RouteQuery {
+  const paging = parsePaging(query, [...SEARCH_PARAMETERS, 'after', 'limit', 'count'], {
+    fallback: DEFAULT_ROUTE_LIMIT,
+    max: MAX_ROUTE_LIMIT,
+  });
+  return { search: parseRouteSearch(query, peerName), paging };
 }
 
-export function routesDocument(rib: LocRib | undefined, query: RouteQuery) {
-  if (!rib) return { count: 0, truncated: false, routes: [] };
-  const { dests, truncated } = selectDests(rib, query);
+/** One page of GET /api/v1/routes; the walk yields to the event loop (route-search.ts). */
+export async function queryRoutes(router: RouterView | undefined, query: RouteQuery) {
+  const rib = router?.locRib;
+  return routePageDocument(rib, await findRoutes(rib, query.search, query.paging), router?.identity);
+}
+
+/** The first `limit` routes of a small table at once (an address finds its longest match). */
+export function routesDocument(
+  rib: LocRib | undefined,
+  query: { prefix?: string; afi?: Afi; limit: number },
+) {
+  const target = query.prefix === undefined ? undefined : parseTarget(query.prefix);
+  const search: RouteSearch = {
+    prefix: target?.prefix ?? target?.host,
+    match: target?.host ? 'longest' : 'exact',
+    afi: query.afi,
+  };
+  return routePageDocument(rib, findRoutesNow(rib, search, { offset: 0, limit: query.limit }));
+}
+
+/**
+ * `count` routes in this page of `total` matching, `more` after it (`next` is the cursor for them),
+ * and the matches by family.
+ */
+function routePageDocument(rib: LocRib | undefined, page: RoutePage, identity?: Identity) {
+  const last = page.dests.at(-1);
   return {
-    count: dests.length,
-    truncated,
-    routes: dests.sort(compareDests).map((dest) => destView(rib, dest)),
+    count: page.dests.length,
+    total: page.total,
+    more: page.remaining,
+    next: page.remaining > 0 && last ? formatPrefix(last) : null,
+    truncated: page.remaining > 0,
+    summary: page.summary,
+    routes: rib ? page.dests.map((dest) => destView(rib, dest, identity)) : [],
   };
 }
 
-function selectDests(rib: LocRib, query: RouteQuery): { dests: Dest[]; truncated: boolean } {
-  if (query.prefix !== undefined) {
-    const dest = lookup(rib, query.prefix);
-    const matches = dest && (query.afi === undefined || dest.afi === query.afi) ? [dest] : [];
-    return { dests: matches, truncated: false };
+/**
+ * GET /api/v1/peers/PEER/received: the paths the peer sent us (its Adj-RIB-In; `accepted=true`: only
+ * those the decision may use). /advertised: what its session was sent (its Adj-RIB-Out), with the
+ * attributes as sent. Pages as GET /api/v1/routes does.
+ */
+export async function peerRoutes(
+  router: RouterView | undefined,
+  peer: Peer,
+  view: 'received' | 'advertised',
+  query: URLSearchParams,
+) {
+  const paging = parsePaging(query, ['after', 'limit', 'accepted'], {
+    fallback: DEFAULT_ROUTE_LIMIT,
+    max: MAX_ROUTE_LIMIT,
+  });
+  const name = peer.config.name;
+  const title = { peer: peer.config.bgpPeer ? `${name} (${peer.config.bgpPeer})` : name };
+  const rib = router?.locRib;
+  if (view === 'received') {
+    const eligibleOnly = query.get('accepted') === 'true';
+    const search: RouteSearch = { match: 'exact', peer: name, eligibleOnly };
+    const doc = routePageDocument(rib, await findRoutes(rib, search, paging), router?.identity);
+    const own = (p: { from: string; eligible: boolean }) => p.from === name && (!eligibleOnly || p.eligible);
+    return { ...title, ...doc, routes: doc.routes.map((r) => ({ ...r, paths: r.paths.filter(own) })) };
   }
-  const dests: Dest[] = [];
-  for (const dest of rib.dests()) {
-    if (query.afi !== undefined && dest.afi !== query.afi) continue;
-    if (dests.length === query.limit) return { dests, truncated: true };
-    dests.push(dest);
-  }
-  return { dests, truncated: false };
-}
-
-/** An exact prefix, or the longest prefix that covers an address (BIRD's `show route for`). */
-function lookup(rib: LocRib, text: string): Dest | undefined {
-  const { prefix, host } = parseTarget(text);
-  if (prefix) return rib.get(prefix);
-  for (let length = maxPrefixLength(host.afi); length >= 0; length--) {
-    const dest = rib.get(parsePrefix(`${text}/${length}`) as Prefix);
-    if (dest) return dest;
-  }
-  return undefined;
-}
-
-function compareDests(a: Dest, b: Dest): number {
-  return a.afi - b.afi || a.w0 - b.w0 || a.w1 - b.w1 || a.w2 - b.w2 || a.w3 - b.w3 || a.length - b.length;
+  const sent = router?.adjRibOut.advertisedTo?.(name);
+  const search: RouteSearch = { match: 'exact', where: (dest) => (sent ? sent(dest).length > 0 : false) };
+  const page = await findRoutes(sent ? rib : undefined, search, paging);
+  const doc = routePageDocument(undefined, page);
+  const routes = page.dests.map((dest) => ({
+    prefix: formatPrefix(dest),
+    family: destFamily(dest),
+    paths: (sent?.(dest) ?? []).map(({ attrs, source }) => ({
+      from: source.local ? 'local' : source.name,
+      best: true,
+      ecmp: false,
+      eligible: true,
+      lostAt: null,
+      attributes: attributesView(attrs.attributes),
+    })),
+  }));
+  return { ...title, ...doc, routes };
 }
 
 /** Best first, then losers by how far they got in the decision process, ineligible last. */
@@ -89,28 +138,49 @@ function rank(lostAt: LostAt | undefined): number {
   return DECISION_STEPS.length - DECISION_STEPS.indexOf(lostAt);
 }
 
-export function destView(rib: LocRib, dest: Dest) {
+export function destView(rib: LocRib, dest: Dest, identity?: Identity) {
   const explained = dest.paths
     .map((path) => ({ path, lostAt: rib.lostAt(dest, path) }))
     .sort((a, b) => rank(a.lostAt) - rank(b.lostAt));
   return {
     prefix: formatPrefix(dest),
     family: destFamily(dest),
-    paths: explained.map(({ path, lostAt }) => pathView(rib, dest, path, lostAt)),
+    paths: explained.map(({ path, lostAt }) => pathView(rib, dest, path, lostAt, identity)),
   };
 }
 
-export function pathView(rib: LocRib, dest: Dest, path: Path, lostAt?: LostAt) {
+export function pathView(rib: LocRib, dest: Dest, path: Path, lostAt?: LostAt, identity?: Identity) {
   return {
     from: path.peer.local ? 'local' : path.peer.name,
     best: dest.best === path,
     ecmp: dest.ecmp.includes(path),
     eligible: path.eligible,
+    ineligible: ineligibleReason(path, identity),
     stale: rib.isStale(dest, path),
     lostAt: dest.best === path ? null : (lostAt ?? null),
     pathId: path.pathId,
     attributes: attributesView(path.attrs.attributes),
   };
+}
+
+/** The speaker's identity, which the loop checks compare a path's attributes with. */
+type Identity = RouterView['identity'];
+
+/**
+ * Why a path takes no part in the decision, in the words of the rule that excluded it: RFC 4271
+ * §9.1.2 (unresolvable NEXT_HOP, our AS in the AS_PATH), RFC 4456 §8 (our ORIGINATOR_ID or CLUSTER_ID)
+ * or §6.3 (the NEXT_HOP is our own address). The path records only that it is not loop-free; which
+ * check said so is read again from its attributes, in the order the ingress applies them.
+ */
+export function ineligibleReason(path: Path, identity: Identity | undefined): string | null {
+  if (path.eligible) return null;
+  if (!path.reachable) return 'next hop unresolved';
+  if (!identity) return 'loop';
+  const a = path.attrs.attributes;
+  if (a.originatorId === identity.routerId) return 'ORIGINATOR_ID is ours';
+  if (a.clusterList?.includes(identity.clusterId)) return 'CLUSTER_LIST loop';
+  if (path.attrs.containsAs(identity.localAs)) return 'AS_PATH loop';
+  return 'NEXT_HOP is our own address';
 }
 
 export function attributesView(a: Readonly<RouteAttributes>) {

@@ -7,7 +7,10 @@
 // GET  /health/live | /health/ready  200 or 503 with a JSON body (health.ts)
 // GET  /api/v1/status                every session, one line each (calicoctl node status)
 // GET  /api/v1/peers[/NAME|ADDR]     session detail: capabilities, timers, counters, last error
-// GET  /api/v1/routes                ?prefix=P|ADDR &family=ipv4|ipv6 &limit=N; paths and why each lost
+// GET  /api/v1/peers/NAME|ADDR/received|advertised  ?accepted=true &after= &limit=; its Adj-RIB-In|Out
+// GET  /api/v1/version               the daemon's version
+// GET  /api/v1/routes                ?prefix=P|ADDR &match=exact|longest|longer &family= &peer= &community=
+//                                    &nextHop= &after=P &limit=N &count=true; paths and why each lost
 // GET  /api/v1/fib                  ?prefix=P|ADDR &family= &state= &limit=; kernel vs desired routes
 //                                    (enabled: false without a FIB; 501 until the daemon says which)
 // GET  /api/v1/ipam                  501 until IPAM registers a view
@@ -16,7 +19,8 @@
 // GET  /ui/                          the read-only web console (ui-assets.ts); its own queries:
 // GET  /api/v1/ui/overview | /api/v1/ui/routes | /api/v1/ui/peers/NAME|ADDR/timeline | /api/v1/ui/topology
 // socket only:
-// POST /api/v1/peers/NAME|ADDR/reset Cease/Administrative Reset, then the session starts again
+// POST /api/v1/peers/NAME|ADDR/reset Cease/Administrative Reset, then the session starts again;
+//                                    ?soft=in|out: ROUTE-REFRESH to the peer, or our routes sent again
 // POST /api/v1/reload                re-read the config file, as SIGHUP does
 // PUT  /api/v1/log-level             {"level": "debug"}
 // PUT|GET|DELETE /api/v1/ipam/handles/HANDLE  the CNI plugin's IPAM, node mode (ipam-api.ts)
@@ -24,7 +28,9 @@
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Peer } from '../bgp/session/peer.ts';
 import { systemClock } from '../lib/clock.ts';
+import { familyAfi, familyKeyName, familySafi } from '../lib/family.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/log.ts';
 import { scrapedCounter, scrapedGauge } from '../metrics/collect.ts';
@@ -36,13 +42,14 @@ import { assignHandle, handleAddresses, releaseHandle } from './ipam-api.ts';
 import type { WorkloadApi } from './ipam-api.ts';
 import type { ApiRequest, Reply } from './http.ts';
 import { findPeer, peerDetail, sortedPeers, statusDocument } from './peer-view.ts';
+import { checkParameters } from './query.ts';
 import { RouteEvents } from './route-events.ts';
 import type { RouteEventsOptions } from './route-events.ts';
-import { parseRouteQuery, routesDocument } from './route-view.ts';
+import { parseRouteQuery, peerRoutes, queryRoutes } from './route-view.ts';
 import { listenUnix, removeSocketFile } from './unix-socket.ts';
 import { ConsoleAssets } from './ui-assets.ts';
 import { overviewDocument } from './ui-overview.ts';
-import { parseRouteSearch, searchRoutes } from './ui-routes.ts';
+import { parseUiRouteSearch, searchRoutes } from './ui-routes.ts';
 import { PeerTimeline } from './ui-timeline.ts';
 
 const HANDLE = '/api/v1/ipam/handles/:handle';
@@ -77,6 +84,8 @@ export interface ApiServerOptions {
   readonly events?: RouteEventsOptions;
   /** Where the built web console is (dist/ui by default). */
   readonly consoleDirectory?: string;
+  /** The daemon's version (GET /api/v1/version, `brindlectl version`). */
+  readonly version?: string;
 }
 
 export class ApiServer {
@@ -200,17 +209,20 @@ export class ApiServer {
       .add('GET', '/health/live', () => this.live())
       .add('GET', '/health/ready', () => this.ready())
       .add('GET', '/api/v1', () => ({ body: { endpoints: ENDPOINTS } }))
-      .add('GET', '/api/v1/status', () => ({ body: statusDocument(this.options.source.bgp) }))
+      .add('GET', '/api/v1/version', () => ({ body: { version: this.options.version ?? 'unknown' } }))
+      .add('GET', '/api/v1/status', async () => ({ body: await this.status() }))
       .add('GET', '/api/v1/peers', async () => ({ body: { peers: await this.peers() } }))
       .add('GET', '/api/v1/peers/:peer', async (r) => ({ body: await this.peer(r.params.peer) }))
-      .add('GET', '/api/v1/routes', (r) => this.routesReply(r))
+      .add('GET', '/api/v1/peers/:peer/received', async (r) => this.peerRoutes(r, 'received'))
+      .add('GET', '/api/v1/peers/:peer/advertised', async (r) => this.peerRoutes(r, 'advertised'))
+      .add('GET', '/api/v1/routes', async (r) => this.routesReply(r))
       .add('GET', '/api/v1/fib', (r) => extension(this.fib, 'the FIB', r.query))
       .add('GET', '/api/v1/ipam', (r) => extension(this.ipam, 'IPAM', r.query))
       .add('GET', '/api/v1/events/routes', (r) => this.attachEvents(r))
       .add('GET', '/api/v1/log-level', () => ({ body: { level: this.options.log.level } }))
       .add('GET', '/api/v1/ui/overview', async () => ({ body: await this.overview() }))
       .add('GET', '/api/v1/ui/routes', async (r) => ({
-        body: await searchRoutes(this.options.source.bgp?.locRib, parseRouteSearch(r.query)),
+        body: await searchRoutes(this.options.source.bgp, parseUiRouteSearch(r.query, this.peerName)),
       }))
       .add('GET', '/api/v1/ui/topology', (r) => extension(this.topology, 'The cluster topology', r.query))
       .add('GET', '/api/v1/ui/peers/:peer/timeline', (r) => ({ body: this.peerTimeline(r.params.peer) }))
@@ -233,7 +245,7 @@ export class ApiServer {
         .add('DELETE', HANDLE, refuse);
     }
     return table
-      .add('POST', '/api/v1/peers/:peer/reset', (r) => this.resetPeer(r.params.peer))
+      .add('POST', '/api/v1/peers/:peer/reset', (r) => this.resetPeer(r.params.peer, r.query))
       .add('POST', '/api/v1/reload', () => this.reload())
       .add('PUT', '/api/v1/log-level', (r) => this.setLogLevel(r))
       .add('PUT', HANDLE, (r) => assignHandle(this.workloads, r))
@@ -262,15 +274,29 @@ export class ApiServer {
     return { status: result.ready ? 200 : 503, body: result };
   }
 
+  private async status() {
+    const census = await this.options.metrics.rib.census();
+    return statusDocument(this.options.source.bgp, Date.now(), census);
+  }
+
   private async peers() {
     const census = await this.options.metrics.rib.census();
-    return sortedPeers(this.options.source.bgp).map((p) => peerDetail(p, census));
+    const advertised = this.options.source.bgp?.adjRibOut.advertisedPrefixes?.();
+    return sortedPeers(this.options.source.bgp).map((p) => peerDetail(p, census, Date.now(), advertised));
   }
 
   private async peer(key: string) {
     const peer = findPeer(this.options.source.bgp, key);
     if (!peer) throw new HttpError(404, `no peer named or at "${key}"`);
-    return peerDetail(peer, await this.options.metrics.rib.census());
+    const advertised = this.options.source.bgp?.adjRibOut.advertisedPrefixes?.();
+    return peerDetail(peer, await this.options.metrics.rib.census(), Date.now(), advertised);
+  }
+
+  private async peerRoutes(request: ApiRequest, view: 'received' | 'advertised'): Promise<Reply> {
+    const router = this.options.source.bgp;
+    const peer = findPeer(router, request.params.peer);
+    if (!peer) throw new HttpError(404, `no peer named or at "${request.params.peer}"`);
+    return { body: await peerRoutes(router, peer, view, request.query) };
   }
 
   private async overview() {
@@ -290,29 +316,59 @@ export class ApiServer {
     return { peer: peer.config.name, transitions: this.timeline.transitions(peer) };
   }
 
-  private routesReply(request: ApiRequest): Reply {
-    const query = parseRouteQuery(request.query);
-    return { body: routesDocument(this.options.source.bgp?.locRib, query) };
+  private async routesReply(request: ApiRequest): Promise<Reply> {
+    const query = parseRouteQuery(request.query, this.peerName);
+    return { body: await queryRoutes(this.options.source.bgp, query) };
   }
+
+  /** A route filter's `peer`, a name or an address, as the name paths record. */
+  private readonly peerName = (key: string): string | undefined =>
+    findPeer(this.options.source.bgp, key)?.config.name;
 
   private attachEvents(request: ApiRequest): Reply {
     this.events.attach(request.response);
     return undefined;
   }
 
-  private resetPeer(key: string): Reply {
+  private resetPeer(key: string, query: URLSearchParams): Reply {
+    checkParameters(query, ['soft']);
+    const soft = query.get('soft');
+    if (soft !== null && soft !== 'in' && soft !== 'out')
+      throw new HttpError(400, `soft must be in or out, not "${soft}"`);
     const peer = findPeer(this.options.source.bgp, key);
     if (!peer) throw new HttpError(404, `no peer named or at "${key}"`);
     const before = peer.state;
+    const name = peer.config.name;
     this.options.log.info(
-      { event: 'peer-reset', peer: peer.config.name, state: before },
-      'peer reset requested',
+      { event: 'peer-reset', peer: name, state: before, soft: soft ?? undefined },
+      soft ? `soft reset ${soft} requested` : 'peer reset requested',
     );
+    if (soft !== null)
+      return { status: 202, body: { peer: name, soft, families: this.softReset(peer, soft) } };
     peer.reset('reset by the operator');
     return {
       status: 202,
-      body: { peer: peer.config.name, remote: peer.config.remoteAddress, before, state: peer.state },
+      body: { peer: name, remote: peer.config.remoteAddress, before, state: peer.state },
     };
+  }
+
+  /**
+   * Soft reset, the session stays: `in` asks the peer to send its routes again (RFC 2918
+   * ROUTE-REFRESH, per negotiated family), `out` sends it ours again. 409 when it cannot be done.
+   */
+  private softReset(peer: Peer, direction: 'in' | 'out'): string[] {
+    const negotiated = peer.negotiated;
+    if (!negotiated) throw new HttpError(409, `peer ${peer.config.name} is ${peer.state}, not Established`);
+    const families = [...negotiated.families];
+    if (direction === 'out') {
+      if (!this.options.source.bgp?.resendRoutes?.(peer))
+        throw new HttpError(409, `cannot send the routes to ${peer.config.name} again now`);
+    } else if (!negotiated.routeRefresh) {
+      throw new HttpError(409, `peer ${peer.config.name} did not negotiate route refresh (RFC 2918)`);
+    } else {
+      for (const family of families) peer.requestRouteRefresh(familyAfi(family), familySafi(family));
+    }
+    return families.map(familyKeyName);
   }
 
   private reload(): Reply {
@@ -374,7 +430,10 @@ const ENDPOINTS = [
   'GET /api/v1/status',
   'GET /api/v1/peers',
   'GET /api/v1/peers/{name|address}',
-  'GET /api/v1/routes?prefix=&family=&limit=',
+  'GET /api/v1/peers/{name|address}/received?accepted=&after=&limit=',
+  'GET /api/v1/peers/{name|address}/advertised?after=&limit=',
+  'GET /api/v1/version',
+  'GET /api/v1/routes?prefix=&match=exact|longest|longer&family=&peer=&community=&nextHop=&after=&limit=&count=true',
   'GET /api/v1/fib?prefix=&family=&state=&limit=',
   'GET /api/v1/ipam',
   'GET /api/v1/events/routes',
@@ -384,7 +443,7 @@ const ENDPOINTS = [
   'GET /api/v1/ui/peers/{name|address}/timeline',
   'GET /api/v1/ui/topology',
   'GET /ui/',
-  'POST /api/v1/peers/{name|address}/reset (control socket)',
+  'POST /api/v1/peers/{name|address}/reset?soft=in|out (control socket)',
   'POST /api/v1/reload (control socket)',
   'PUT /api/v1/log-level (control socket)',
   'PUT|GET|DELETE /api/v1/ipam/handles/{handle} (control socket, node mode)',

@@ -1,8 +1,10 @@
 // What every brindlectl command module shares: the Command shape main.ts dispatches to, the context a
 // command runs in (streams, the daemon config, the datastore), the errors that choose the exit code,
-// and the option parser. Command modules (resources.ts now; status, peers, routes, fib, ipam later)
-// import this file only, never main.ts.
+// and the option parser. Command modules import this file only, never main.ts. What a Command declares
+// (summary, help, options with their values, examples, the words its arguments take) is also what the
+// shell completion and the man page are generated from (reference.ts): there is no second copy.
 
+import { readFileSync } from 'node:fs';
 import type { BrindleConfig } from '../config/config.ts';
 import type { Store } from '../datastore/store.ts';
 
@@ -63,6 +65,14 @@ export interface CommandContext {
   config(): BrindleConfig;
   /** The datastore the config names, opened on first use; main.ts closes it after the command. */
   store(): Promise<Store>;
+  /** Every command, in the order the help lists them (for the completion and the man page). */
+  commands(): Promise<readonly Command[]>;
+}
+
+/** brindlectl's version: the package's. */
+export function packageVersion(): string {
+  const url = new URL('../../package.json', import.meta.url);
+  return (JSON.parse(readFileSync(url, 'utf8')) as { version: string }).version;
 }
 
 export interface OptionSpec {
@@ -72,6 +82,8 @@ export interface OptionSpec {
   readonly short?: string;
   /** Takes a value (`-o yaml`, `-oyaml`, `--output yaml`, `--output=yaml`); otherwise a flag. */
   readonly value?: boolean;
+  /** The values it takes, when they are a fixed set (offered by the shell completion). */
+  readonly choices?: readonly string[];
 }
 
 export interface ParsedArgs {
@@ -86,8 +98,20 @@ export interface Command {
   /** The command's --help text, without the exit codes (main.ts appends them). */
   readonly help: string;
   readonly options: readonly OptionSpec[];
+  /** Command lines shown under "Examples:" in the --help and the man page. */
+  readonly examples?: readonly string[];
+  /** Fixed words its arguments may be (subcommands, keywords), offered by the shell completion. */
+  readonly words?: readonly string[];
   run(args: ParsedArgs, context: CommandContext): Promise<void>;
 }
+
+/** The -o option of the commands that print tables or documents. */
+export const OUTPUT_OPTION: OptionSpec = {
+  long: 'output',
+  short: 'o',
+  value: true,
+  choices: ['table', 'wide', 'yaml', 'json'],
+};
 
 /**
  * Options anywhere among the positionals, GNU style; `--` ends the options and a lone `-` is a

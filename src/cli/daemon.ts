@@ -1,52 +1,20 @@
 // brindlectl commands that ask the running daemon (over its unix socket, api.socket): `status` (like
-// `calicoctl node status` / `birdc show protocols`), `peers`, `routes`, `fib`. No routing logic here:
-// the daemon's JSON API is the source, this only prints it. Options are checked here (exit 2); a
-// prefix the daemon cannot parse is its 400 message (exit 1).
+// `calicoctl node status` / `gobgp neighbor`), `peers` (detail, and what a peer sent us and what we
+// advertise to it), `routes` (routes.ts), `fib`. No routing logic here: the daemon's JSON API is the
+// source, this only prints it. Options are checked here (exit 2); a prefix the daemon cannot parse is
+// its 400 message (exit 1).
 
-import http from 'node:http';
-import { CliError, EXIT, optionValue, UsageError } from './command.ts';
-import type { Command, CommandContext, OptionSpec, ParsedArgs } from './command.ts';
+import { optionValue, OUTPUT_OPTION, UsageError } from './command.ts';
+import type { Command, CommandContext, ParsedArgs } from './command.ts';
 import { formatDocument, formatTable } from './output.ts';
+import { routeRows, routesCommand, routeTable } from './routes.ts';
+import type { RouteDest } from './routes.ts';
+import { callDaemon } from './socket.ts';
 
-const REQUEST_TIMEOUT_MS = 5000;
-const OUTPUT: OptionSpec = { long: 'output', short: 'o', value: true };
+const OUTPUT = OUTPUT_OPTION;
 
-/** GET a path of the daemon's API over its unix socket; a daemon that does not answer is exit 3. */
 function getJson(socketPath: string, path: string): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const unavailable = (why: string) =>
-      reject(
-        new CliError(EXIT.unavailable, [
-          `Brindle is not running, or its API socket ${socketPath} does not answer (${why}).`,
-        ]),
-      );
-    const req = http.get({ socketPath, path, timeout: REQUEST_TIMEOUT_MS }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => {
-        if ((res.statusCode ?? 500) >= 400) {
-          const error = safeParse(body)?.error;
-          const message = typeof error === 'string' ? error : body;
-          return reject(new CliError(EXIT.failed, [message]));
-        }
-        resolve(JSON.parse(body));
-      });
-    });
-    req.on('timeout', () => {
-      req.destroy();
-      unavailable(`no answer within ${REQUEST_TIMEOUT_MS / 1000} s`);
-    });
-    req.on('error', (e: NodeJS.ErrnoException) => unavailable(e.code ?? e.message));
-  });
-}
-
-function safeParse(text: string): { error?: unknown } | undefined {
-  try {
-    return JSON.parse(text) as { error?: unknown };
-  } catch {
-    return undefined;
-  }
+  return callDaemon(socketPath, path);
 }
 
 function outputFormat(args: ParsedArgs): 'table' | 'yaml' | 'json' | 'wide' {
@@ -63,12 +31,15 @@ function print(context: CommandContext, args: ParsedArgs, document: unknown, tab
 
 interface StatusPeer {
   name: string;
+  /** The BGPPeer resource the session comes from (absent for the mesh). */
+  bgpPeer?: string | null;
   remote: string;
   type: string;
   addressFamily: string;
   state: string;
   since: string;
   info: string;
+  counts?: { received: number; accepted: number; advertised: number | null };
 }
 
 const PEER_TYPES: Record<string, string> = {
@@ -76,6 +47,35 @@ const PEER_TYPES: Record<string, string> = {
   global: 'global',
   node: 'node specific',
 };
+
+function prefixCells(p: StatusPeer): string[] {
+  const n = p.counts;
+  return n
+    ? [String(n.received), String(n.accepted), n.advertised === null ? '-' : String(n.advertised)]
+    : ['', '', ''];
+}
+
+function statusRow(p: StatusPeer, wide: boolean): string[] {
+  const type = PEER_TYPES[p.type] ?? p.type;
+  const state = p.state === 'Established' ? 'up' : p.state === 'Idle' ? 'down' : 'start';
+  return wide
+    ? [p.name, p.bgpPeer ?? '-', p.remote, type, state, p.state, p.since, ...prefixCells(p), p.info]
+    : [p.remote, type, state, p.since, p.bgpPeer ?? '-', ...prefixCells(p), p.info];
+}
+
+const COUNTS = ['RECEIVED', 'ACCEPTED', 'ADVERTISED'];
+const STATUS_HEADER = ['PEER ADDRESS', 'PEER TYPE', 'STATE', 'SINCE', 'BGPPEER', ...COUNTS, 'INFO'];
+const STATUS_WIDE = [
+  'NAME',
+  'BGPPEER',
+  'PEER ADDRESS',
+  'PEER TYPE',
+  'STATE',
+  'BGP STATE',
+  'SINCE',
+  ...COUNTS,
+  'INFO',
+];
 
 function statusTable(
   doc: { router?: { routerId?: string; localAs?: number }; peers: StatusPeer[] },
@@ -91,17 +91,8 @@ function statusTable(
       lines.push(`No ${family === 'ipv4' ? 'IPv4' : 'IPv6'} peers found.`);
       continue;
     }
-    const rows = peers.map((p) => {
-      const type = PEER_TYPES[p.type] ?? p.type;
-      const state = p.state === 'Established' ? 'up' : p.state === 'Idle' ? 'down' : 'start';
-      return wide
-        ? [p.name, p.remote, type, state, p.state, p.since, p.info]
-        : [p.remote, type, state, p.since, p.info];
-    });
-    const header = wide
-      ? ['NAME', 'PEER ADDRESS', 'PEER TYPE', 'STATE', 'BGP STATE', 'SINCE', 'INFO']
-      : ['PEER ADDRESS', 'PEER TYPE', 'STATE', 'SINCE', 'INFO'];
-    lines.push(formatTable(header, rows).trimEnd());
+    const rows = peers.map((p) => statusRow(p, wide));
+    lines.push(formatTable(wide ? STATUS_WIDE : STATUS_HEADER, rows).trimEnd());
   }
   return `${lines.join('\n')}\n`;
 }
@@ -109,8 +100,14 @@ function statusTable(
 const status: Command = {
   name: 'status',
   summary: 'Show every BGP session of the running daemon (like calicoctl node status)',
-  help: 'usage: brindlectl status [-o table|wide|yaml|json]\n\nOne line per peer: address, type, state, since, info; wide adds the name and the BGP state.',
+  help: `usage: brindlectl status [-o table|wide|yaml|json]
+
+One line per session: the peer's address, the BGPPeer it comes from, its type, state, since when
+(the time it went down, while it cannot be reached), the prefixes it sent us (received), those
+usable (accepted: no loop, next hop resolved), those we advertise to it, and the reason it is down.
+wide adds the session's name (BIRD's protocol name) and its BGP state.`,
   options: [OUTPUT],
+  examples: ['brindlectl status', 'brindlectl status -o wide'],
   async run(args, context) {
     const doc = (await getJson(context.config().api.socket, '/api/v1/status')) as Parameters<
       typeof statusTable
@@ -119,13 +116,35 @@ const status: Command = {
   },
 };
 
+const PEER_VIEWS = ['received', 'advertised'] as const;
+
 const peers: Command = {
   name: 'peers',
-  summary: 'Show BGP peers in detail: capabilities, timers, counters, last error',
-  help: 'usage: brindlectl peers [NAME|ADDRESS] [-o yaml|json]\n\nDetail of every peer, or of one.',
-  options: [OUTPUT],
+  summary: 'Show BGP peers in detail; the routes a peer sent us, or those we advertise to it',
+  help: `usage: brindlectl peers [PEER] [-o yaml|json]
+       brindlectl peers PEER received [--accepted] [--limit N] [-o table|wide|yaml|json]
+       brindlectl peers PEER advertised [--limit N] [-o table|wide|yaml|json]
+
+Detail of every peer, or of one: capabilities, timers, counters, last error, prefix counts. PEER is
+the session's name, its BGPPeer's name or its address.
+
+  received     the paths PEER sent us (its Adj-RIB-In, before any policy); with --accepted only
+               those the decision process may use (no loop, next hop resolved)
+  advertised   the routes we advertise to PEER (its Adj-RIB-Out), with the attributes sent
+
+Options:
+  --accepted           received: only the paths accepted
+  --limit N            at most N destinations (default 1000)
+  -o, --output FORMAT  yaml (default for the detail), json; table (default), wide for the routes`,
+  options: [OUTPUT, { long: 'accepted' }, { long: 'limit', value: true }],
+  words: [...PEER_VIEWS],
+  examples: ['brindlectl peers', 'brindlectl peers rack1-tor', 'brindlectl peers 10.0.0.2 advertised'],
   async run(args, context) {
-    const which = args.positionals[0];
+    const [which, view, extra] = args.positionals;
+    if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}"`);
+    if (view !== undefined) return peerRoutes(args, context, which, view);
+    if (args.options.has('accepted') || args.options.has('limit'))
+      throw new UsageError('--accepted and --limit apply to received and advertised');
     const doc = await getJson(
       context.config().api.socket,
       which ? `/api/v1/peers/${encodeURIComponent(which)}` : '/api/v1/peers',
@@ -135,68 +154,35 @@ const peers: Command = {
   },
 };
 
-interface RoutePath {
-  from: string;
-  best: boolean;
-  ecmp: boolean;
-  eligible: boolean;
-  lostAt: string | null;
-  attributes: {
-    nextHop?: string;
-    asPath?: string;
-    localPref?: number | null;
-    med?: number | null;
-    originatorId?: string | null;
-  };
+interface PeerRoutesDoc {
+  peer: string;
+  count: number;
+  total: number;
+  more: number;
+  routes: RouteDest[];
 }
 
-/** Why a path is or is not the best; an ECMP member forwards too, though it lost the tie-break. */
-function routeWhy(p: RoutePath): string {
-  if (p.best) return 'best';
-  if (!p.eligible) return 'ineligible';
-  return `${p.ecmp ? 'ecmp, ' : ''}lost at ${p.lostAt ?? '?'}`;
+async function peerRoutes(args: ParsedArgs, context: CommandContext, peer: string, view: string) {
+  if (view !== 'received' && view !== 'advertised')
+    throw new UsageError(`unknown view "${view}" (received or advertised)`);
+  if (view === 'advertised' && args.options.has('accepted'))
+    throw new UsageError('--accepted applies to received');
+  const query = new URLSearchParams();
+  const limit = optionValue(args, 'limit');
+  if (limit !== undefined && !/^[1-9]\d{0,5}$/.test(limit))
+    throw new UsageError(`--limit must be a positive number, not "${limit}"`);
+  if (limit !== undefined) query.set('limit', limit);
+  if (args.options.has('accepted')) query.set('accepted', 'true');
+  const path = `/api/v1/peers/${encodeURIComponent(peer)}/${view}${query.size > 0 ? `?${query.toString()}` : ''}`;
+  const doc = (await getJson(context.config().api.socket, path)) as PeerRoutesDoc;
+  const format = outputFormat(args);
+  print(context, args, doc, () => {
+    const rows = routeRows(doc.routes, format === 'wide');
+    const title = `${view === 'received' ? 'Received from' : 'Advertised to'} ${doc.peer}: ${doc.total} destinations.\n`;
+    const more = doc.more > 0 ? `... ${doc.more} more: raise --limit\n` : '';
+    return `${title}${rows.length === 0 ? '' : routeTable(format === 'wide').page(rows)}${more}`;
+  });
 }
-
-function routesTable(doc: { routes: { prefix: string; paths: RoutePath[] }[] }, wide: boolean): string {
-  const rows = doc.routes.flatMap((r) =>
-    r.paths.map((p) => {
-      const row = [r.prefix, p.best ? '*' : '', p.attributes.nextHop ?? '', p.from, routeWhy(p)];
-      return wide
-        ? [
-            ...row,
-            p.attributes.asPath ?? '',
-            String(p.attributes.localPref ?? ''),
-            String(p.attributes.med ?? ''),
-            p.attributes.originatorId ?? '',
-          ]
-        : row;
-    }),
-  );
-  const header = ['PREFIX', 'BEST', 'NEXT HOP', 'FROM', 'WHY'];
-  return formatTable(wide ? [...header, 'AS PATH', 'LOCAL PREF', 'MED', 'ORIGINATOR'] : header, rows);
-}
-
-const routes: Command = {
-  name: 'routes',
-  summary: 'Show best and candidate paths, and the decision step each loser lost at',
-  help: 'usage: brindlectl routes [PREFIX|ADDRESS] [--family ipv4|ipv6] [-o table|wide|yaml|json]',
-  options: [OUTPUT, { long: 'family', value: true }],
-  async run(args, context) {
-    const query = new URLSearchParams();
-    if (args.positionals[0]) query.set('prefix', args.positionals[0]);
-    const family = args.options.get('family');
-    if (family !== undefined) {
-      if (family !== 'ipv4' && family !== 'ipv6')
-        throw new UsageError(`--family must be ipv4 or ipv6, not "${String(family)}"`);
-      query.set('family', family);
-    }
-    const doc = (await getJson(
-      context.config().api.socket,
-      `/api/v1/routes?${query.toString()}`,
-    )) as Parameters<typeof routesTable>[0];
-    print(context, args, doc, () => routesTable(doc, outputFormat(args) === 'wide'));
-  },
-};
 
 interface FibHop {
   gateway: string | null;
@@ -299,10 +285,11 @@ retried with backoff) or stale (in the kernel, no longer desired). An ADDRESS sh
 that covers it. A route reflector programs no kernel routes and says so.`,
   options: [
     OUTPUT,
-    { long: 'family', value: true },
-    { long: 'state', value: true },
+    { long: 'family', value: true, choices: ['ipv4', 'ipv6'] },
+    { long: 'state', value: true, choices: FIB_STATES },
     { long: 'limit', value: true },
   ],
+  examples: ['brindlectl fib', 'brindlectl fib --state failed', 'brindlectl fib 10.65.3.7'],
   async run(args, context) {
     const query = fibQuery(args);
     const path = `/api/v1/fib${query.size > 0 ? `?${query.toString()}` : ''}`;
@@ -311,4 +298,4 @@ that covers it. A route reflector programs no kernel routes and says so.`,
   },
 };
 
-export const daemonCommands: readonly Command[] = [status, peers, routes, fib];
+export const daemonCommands: readonly Command[] = [status, peers, routesCommand, fib];

@@ -229,6 +229,12 @@ export const ipamCommand: Command = {
   summary: 'Show, check and repair IP address management; release an address; configure IPAM',
   help: HELP,
   options: [SHOW_BLOCKS, IP, FIX, GRACE_PERIOD, STRICT_AFFINITY, MAX_BLOCKS],
+  words: SUBCOMMANDS,
+  examples: [
+    'brindlectl ipam show --show-blocks',
+    'brindlectl ipam check',
+    'brindlectl ipam release --ip 10.65.0.7',
+  ],
   run: (args, context) => {
     const [name, ...extra] = args.positionals;
     if (name === undefined) throw new UsageError(`missing subcommand (one of: ${SUBCOMMANDS.join(', ')})`);

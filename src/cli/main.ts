@@ -5,7 +5,6 @@
 // imported only when one of its commands runs (or for the help), so `brindlectl status` loads the
 // socket client and the table printer, not the datastore and resource stack.
 
-import { readFileSync } from 'node:fs';
 import { defaultConfig, loadConfig, SYSTEM_CONFIG } from '../config/config.ts';
 import type { BrindleConfig, ConfigChoice } from '../config/config.ts';
 import { openStore, storeConfig } from '../datastore/open.ts';
@@ -18,23 +17,6 @@ import type { Command, CommandContext, ExitCode, Io } from './command.ts';
 const ETCD_REQUEST_TIMEOUT_MS = 5_000;
 /** close() of the datastore may not hold the exit up longer than this. */
 const CLOSE_BOUND_MS = 2_000;
-
-function packageVersion(): string {
-  const url = new URL('../../package.json', import.meta.url);
-  return (JSON.parse(readFileSync(url, 'utf8')) as { version: string }).version;
-}
-
-const versionCommand: Command = {
-  name: 'version',
-  summary: 'Print the version of brindlectl',
-  help: 'usage: brindlectl version\n\nPrint the version of brindlectl.',
-  options: [],
-  run: (args, context) => {
-    if (args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]}"`);
-    context.io.out(`Client Version:   ${packageVersion()}\n`);
-    return Promise.resolve();
-  },
-};
 
 interface CommandModule {
   /** The names of the commands it defines, in the order the help lists them. */
@@ -51,8 +33,16 @@ const COMMAND_MODULES: readonly CommandModule[] = [
     names: ['status', 'peers', 'routes', 'fib'],
     load: async () => (await import('./daemon.ts')).daemonCommands,
   },
+  {
+    names: ['reset', 'reload', 'log-level'],
+    load: async () => (await import('./operate.ts')).operatorCommands,
+  },
   { names: ['ipam'], load: async () => [(await import('./ipam.ts')).ipamCommand] },
-  { names: ['version'], load: () => Promise.resolve([versionCommand]) },
+  { names: ['version'], load: async () => [(await import('./operate.ts')).versionCommand] },
+  {
+    names: ['completion', 'man'],
+    load: async () => (await import('./reference.ts')).referenceCommands,
+  },
 ];
 
 /** A module's commands, checked against the names it is listed with (a mismatch is a bug here). */
@@ -104,7 +94,10 @@ ${EXIT_CODES_HELP}
 }
 
 function commandHelp(command: Command): string {
-  return `${command.help}
+  const examples = command.examples?.length
+    ? `\n\nExamples:\n${command.examples.map((e) => `  ${e}`).join('\n')}`
+    : '';
+  return `${command.help}${examples}
 
 Global options:
   --config FILE        the daemon's config file, for the datastore settings
@@ -164,6 +157,10 @@ class Context implements CommandContext {
         ? `${file} (the config \`npm start\` runs in this checkout)`
         : `built-in defaults (no --config, $BRINDLE_CONFIG or ${SYSTEM_CONFIG})`;
     this.io.err(`brindlectl: using ${from}: ${describeDatastore(config)}, socket ${config.api.socket}\n`);
+  }
+
+  commands(): Promise<readonly Command[]> {
+    return allCommands();
   }
 
   store(): Promise<Store> {

@@ -21,11 +21,11 @@ import type {
 } from '../resources/index.ts';
 import { kindOf, resourceKey, ResourceStore } from '../resources/store.ts';
 import type { Command, CommandContext, Io, OptionSpec, ParsedArgs } from './command.ts';
-import { CliError, EXIT, failure, optionValue, UsageError } from './command.ts';
+import { CliError, EXIT, failure, optionValue, OUTPUT_OPTION, UsageError } from './command.ts';
 import { formatResources, OUTPUT_FORMATS, parseOutputFormat, summaryLines } from './output.ts';
 
 const FILENAME: OptionSpec = { long: 'filename', short: 'f', value: true };
-const OUTPUT: OptionSpec = { long: 'output', short: 'o', value: true };
+const OUTPUT: OptionSpec = OUTPUT_OPTION;
 const SKIP_EXISTS: OptionSpec = { long: 'skip-exists' };
 const SKIP_NOT_EXISTS: OptionSpec = { long: 'skip-not-exists' };
 
@@ -278,6 +278,10 @@ README.md lists every field ("Calico fields").
 Options:
   -f, --filename FILE  the resources to ${mode} ('-' for stdin)${skip}`,
     options: mode === 'create' ? [FILENAME, SKIP_EXISTS] : [FILENAME],
+    examples: [
+      `brindlectl ${mode} -f config/examples/tor-peer.yaml`,
+      `cat peers.yaml | brindlectl ${mode} -f -`,
+    ],
     run: (args, context) => writeResources(mode, args, context),
   };
 }
@@ -312,6 +316,8 @@ ${KINDS_HELP}
 Options:
   -o, --output FORMAT  table (default), wide, yaml or json`,
     options: [OUTPUT],
+    words: RESOURCE_KINDS.map((k) => k.toLowerCase()),
+    examples: ['brindlectl get bgppeer', 'brindlectl get ippool default-ipv4-ippool -o yaml'],
     run: get,
   },
   {
@@ -329,6 +335,8 @@ Options:
   -f, --filename FILE  delete the resources in FILE ('-' for stdin)
   --skip-not-exists    ignore resources that do not exist`,
     options: [FILENAME, SKIP_NOT_EXISTS],
+    words: RESOURCE_KINDS.map((k) => k.toLowerCase()),
+    examples: ['brindlectl delete bgppeer rack1-tor', 'brindlectl delete -f peers.yaml'],
     run: deleteResources,
   },
 ];

@@ -139,8 +139,18 @@ export async function runPlugin(
       : await executeDirect(command, conf, env, now);
     return { stdout, stderr: note, exitCode: 0 };
   } catch (error) {
-    return errorOutput(cniVersion, error, note);
+    return errorOutput(cniVersion, withoutStack(error), note);
   }
+}
+
+/**
+ * CNI spec ("Error"): the runtime gets the error result (code, msg, details) on stdout and the
+ * operator one line on stderr, never a stack trace, even for an error nobody expected: that one is
+ * "internal" (999) with the error's class in `details`.
+ */
+function withoutStack(error: unknown): unknown {
+  if (error instanceof CniError || !(error instanceof Error)) return error;
+  return new CniError(CNI_ERROR.internal, `internal error: ${error.message}`, error.name);
 }
 
 async function readStdin(): Promise<string> {
@@ -155,7 +165,7 @@ export async function main(): Promise<number> {
   try {
     output = await runPlugin(process.env, await readStdin());
   } catch (error) {
-    output = errorOutput(DEFAULT_CNI_VERSION, error);
+    output = errorOutput(DEFAULT_CNI_VERSION, withoutStack(error));
   }
   process.stderr.write(output.stderr);
   await new Promise<void>((resolve) => process.stdout.write(output.stdout, () => resolve()));

@@ -159,6 +159,18 @@ export class Router {
     return this.peers.get(remoteAddress)?.peer;
   }
 
+  /**
+   * Soft reset out: the session gets every route again, as for a plain ROUTE-REFRESH (RFC 2918); the
+   * re-dump covers every family its update group carries, so one refresh does.
+   */
+  resendRoutes(peer: Peer): boolean {
+    const routed = this.peers.get(peer.config.remoteAddress);
+    const [family] = routed?.peer === peer ? (peer.negotiated?.families ?? []) : [];
+    if (!routed?.member || family === undefined) return false;
+    this.adjRibOut.refresh(routed.member, family >> 8, family & 0xff, false);
+    return true;
+  }
+
   allPeers(): Peer[] {
     return [...this.peers.values()].map((r) => r.peer);
   }

@@ -62,6 +62,7 @@ export async function startDaemonApi(
       listen: config.api.listen,
       socketPath: config.api.socket,
       reload,
+      version,
     });
     if (fib) api.setFibView((query) => fibDocument(fib, config.fib, parseFibQuery(query)));
     else api.setFibView(() => noFibDocument(noFibReason(config.mode)));

@@ -9,6 +9,7 @@
 
 import type { Registry } from 'prom-client';
 import { familyKeyName } from '../lib/family.ts';
+import { notificationName } from '../bgp/constants.ts';
 import { SessionState } from '../bgp/session/fsm.ts';
 import type { Peer } from '../bgp/session/peer.ts';
 import { messageTypeName } from '../bgp/session/counters.ts';
@@ -27,9 +28,10 @@ function peerLabels(peer: Peer): Labels {
   return { peer: peer.config.name, remote: peer.config.remoteAddress };
 }
 
+/** "6/2" → code, subcode and their RFC names (RFC 4271 §4.5, RFC 4486, RFC 9384): `Cease/Administrative Shutdown`. */
 function splitCodeSubcode(key: string): Labels {
   const [code, subcode] = key.split('/');
-  return { code, subcode };
+  return { code, subcode, name: notificationName(Number(code), Number(subcode)) };
 }
 
 function splitTransition(key: string): Labels {
@@ -159,8 +161,8 @@ function registerMessageCounters(registry: Registry, eachPeer: EachPeer): void {
     registry,
     {
       name: 'brindle_bgp_notifications_sent_total',
-      help: 'NOTIFICATION messages sent, by error code and subcode (RFC 4271 §4.5).',
-      labelNames: [...PEER, 'code', 'subcode'],
+      help: 'NOTIFICATION messages sent, by error code and subcode (RFC 4271 §4.5), name is their RFC name.',
+      labelNames: [...PEER, 'code', 'subcode', 'name'],
     },
     eachPeer((emit, peer, labels) =>
       emitMap(emit, labels, peer.counters.notificationsSent, splitCodeSubcode),
@@ -170,8 +172,8 @@ function registerMessageCounters(registry: Registry, eachPeer: EachPeer): void {
     registry,
     {
       name: 'brindle_bgp_notifications_received_total',
-      help: 'NOTIFICATION messages received, by error code and subcode (RFC 4271 §4.5).',
-      labelNames: [...PEER, 'code', 'subcode'],
+      help: 'NOTIFICATION messages received, by error code and subcode (RFC 4271 §4.5), name is their RFC name.',
+      labelNames: [...PEER, 'code', 'subcode', 'name'],
     },
     eachPeer((emit, peer, labels) =>
       emitMap(emit, labels, peer.counters.notificationsReceived, splitCodeSubcode),
@@ -244,7 +246,7 @@ function registerPrefixGauges(registry: Registry, source: BrindleSource, rib: Ri
     registry,
     {
       name: 'brindle_bgp_prefixes_advertised',
-      help: 'Prefixes advertised to this peer (its Adj-RIB-Out), by family.',
+      help: 'Paths advertised to this peer (its Adj-RIB-Out, less its own routes), by family.',
       labelNames: LABELS,
     },
     (emit) => {

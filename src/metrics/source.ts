@@ -6,7 +6,9 @@ import { EMPTY, of, switchMap } from 'rxjs';
 import type { Observable } from 'rxjs';
 import type { StoreHealth } from '../datastore/store.ts';
 import type { Peer } from '../bgp/session/peer.ts';
+import type { AttrSet } from '../rib/attr-set.ts';
 import type { BestPathChange, LocRib } from '../rib/loc-rib.ts';
+import type { Dest, RibPeer } from '../rib/route.ts';
 
 /** The Adj-RIB-Out figures the metrics read (rib/adj-rib-out.ts). */
 export interface AdjRibOutView {
@@ -22,6 +24,8 @@ export interface AdjRibOutView {
    * keeps that count; until then brindle_bgp_prefixes_advertised has no series.
    */
   advertisedPrefixes?(): ReadonlyMap<string, ReadonlyMap<string, number>>;
+  /** What the session named `name` was sent for a destination (undefined: no such session up). */
+  advertisedTo?(name: string): ((dest: Dest) => { attrs: AttrSet; source: RibPeer }[]) | undefined;
 }
 
 /** The router as the metrics and the API see it (daemon/router.ts satisfies it). */
@@ -30,6 +34,8 @@ export interface RouterView {
   readonly locRib: LocRib;
   readonly adjRibOut: AdjRibOutView;
   readonly identity: { readonly routerId: number; readonly clusterId: number; readonly localAs: number };
+  /** Soft reset out: sends the peer's session every route again (false when it is not up). */
+  resendRoutes?(peer: Peer): boolean;
 }
 
 export interface BrindleSource {

@@ -589,6 +589,7 @@ export function toPeerConfig(peering: DesiredPeering, routerId: number | string)
       passive: peering.passive,
       families: SESSION_FAMILIES[peering.family],
       gracefulRestartTimeSec: peering.gracefulRestartTimeSec,
+      bgpPeer: peering.bgpPeer,
     }),
   );
 }

@@ -27,7 +27,7 @@ import { encodeEndOfRib } from '../bgp/codec/update.ts';
 import { encodeAttributeSet, UpdatePacker } from '../bgp/codec/update-packer.ts';
 import type { EncodedAttributeSet } from '../bgp/codec/update-packer.ts';
 import type { CodecContext } from '../bgp/types.ts';
-import { Afi, familyKey, Safi } from '../lib/family.ts';
+import { Afi, familyKey, familyName, Safi } from '../lib/family.ts';
 import type { Nlri } from '../lib/prefix.ts';
 import type { Logger } from '../lib/log.ts';
 import type { AttrSet } from './attr-set.ts';
@@ -107,6 +107,34 @@ function sameExport(a: Exported | undefined, b: Exported | undefined): boolean {
  * (single-path families, the common case), or path id → path (ADD-PATH 'all'/'ecmp').
  */
 type GroupAdvertised = Exported | Map<number, Exported>;
+
+function exportsOf(advertised: GroupAdvertised): Iterable<Exported> {
+  return advertised instanceof Map ? advertised.values() : [advertised];
+}
+
+/**
+ * How many paths a group's slot holds, per family (IPv4, IPv6) and per source peer: a member is sent
+ * all of them but its own routes (split horizon), so its count is the total less its source's.
+ */
+class SlotCount {
+  readonly total = [0, 0];
+  readonly bySource = new Map<RibPeer, number[]>();
+
+  add(afi: number, source: RibPeer, n: number): void {
+    const i = afi === Afi.Ipv4 ? 0 : 1;
+    this.total[i] += n;
+    let counts = this.bySource.get(source);
+    if (!counts) this.bySource.set(source, (counts = [0, 0]));
+    counts[i] += n;
+    if (counts[0] === 0 && counts[1] === 0) this.bySource.delete(source);
+  }
+
+  /** What `member` holds of family index `i`. */
+  of(member: GroupMember, i: number): number {
+    const own = member.ribPeer ? (this.bySource.get(member.ribPeer)?.[i] ?? 0) : 0;
+    return this.total[i] - own;
+  }
+}
 
 /** What one drain turn sends for one family. */
 class FamilyBatch {
@@ -344,6 +372,8 @@ export class AdjRibOut {
   private readonly droppedSlots: number[] = [];
   /** UPDATE messages built (once per group, however many members). */
   messagesBuilt = 0;
+  /** Per slot: the paths its group advertises (see SlotCount). */
+  private readonly slotCounts: SlotCount[] = [];
 
   constructor(
     private readonly rib: LocRib,
@@ -371,6 +401,38 @@ export class AdjRibOut {
     let n = 0;
     for (const g of this.groups) if (g.walker) n++;
     return n;
+  }
+
+  /** Paths advertised to each member (by name), per family name ("ipv4-unicast"). */
+  advertisedPrefixes(): Map<string, Map<string, number>> {
+    const counts = new Map<string, Map<string, number>>();
+    for (const [member, group] of this.groupOf) {
+      const slot = this.slotCounts[group.slot];
+      const byFamily = new Map<string, number>();
+      for (const key of member.families) {
+        const afi = key >> 8;
+        if ((key & 0xff) === Safi.Unicast)
+          byFamily.set(familyName(afi, Safi.Unicast), slot.of(member, afi === Afi.Ipv4 ? 0 : 1));
+      }
+      counts.set(member.name, byFamily);
+    }
+    return counts;
+  }
+
+  /**
+   * What the session named `name` has been sent for a destination: the attribute sets and the peer
+   * each path came from, one per path
+   * (its Adj-RIB-Out as the member holds it); undefined when it is no member.
+   */
+  advertisedTo(name: string): ((dest: Dest) => { attrs: AttrSet; source: RibPeer }[]) | undefined {
+    const member = [...this.groupOf.keys()].find((m) => m.name === name);
+    const group = member && this.groupOf.get(member);
+    if (!member || !group) return undefined;
+    return (dest) => {
+      const advertised = advertisedIn(dest, group.slot);
+      if (advertised === undefined) return [];
+      return [...exportsOf(advertised)].filter((e) => e.source !== member.ribPeer);
+    };
   }
 
   /** Nothing staged, nothing being dumped, dropped or split: every group has sent everything. */
@@ -438,6 +500,7 @@ export class AdjRibOut {
     let slot = this.slotsInUse.indexOf(false);
     if (slot < 0) slot = this.slotsInUse.length;
     this.slotsInUse[slot] = true;
+    this.slotCounts[slot] = new SlotCount();
     const group = new UpdateGroup(this.nextGroupId++, slot, key, target, context, mode, families);
     this.groups.add(group);
     return group;
@@ -599,6 +662,7 @@ export class AdjRibOut {
     const advertised = advertisedIn(dest, from);
     if (advertised === undefined || advertisedIn(dest, to) !== undefined) return 0;
     this.forEachAttrs(advertised, (attrs) => this.rib.attrSets.retain(attrs));
+    for (const exported of exportsOf(advertised)) this.slotCounts[to].add(dest.afi, exported.source, 1);
     setAdvertised(dest, to, advertised instanceof Map ? new Map(advertised) : advertised);
     return 1;
   }
@@ -676,6 +740,9 @@ export class AdjRibOut {
     }
     if (next) this.rib.attrSets.retain(next.attrs);
     if (previous) this.rib.attrSets.release(previous.attrs);
+    const count = this.slotCounts[group.slot];
+    if (previous) count.add(afi, previous.source, -1);
+    if (next) count.add(afi, next.source, 1);
   }
 
   /** How `path` is exported to this group (cached per family, source attribute set and peer). */

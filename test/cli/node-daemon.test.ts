@@ -363,6 +363,19 @@ const GOLDEN_COMMANDS: { args: string[]; name: string; formats: readonly (typeof
   // Peer detail is nested: YAML by default, or JSON.
   { args: ['peers'], name: 'node-peers', formats: [FORMATS[2], FORMATS[3]] },
   { args: ['peers', RACK_B], name: 'node-peers-rack-b', formats: [FORMATS[2]] },
+  // What a peer sent us (by its BGPPeer name) and what we advertise to it; the routes' figures.
+  { args: ['peers', 'rack-a', 'received'], name: 'node-peers-rack-a-received', formats: FORMATS.slice(0, 2) },
+  {
+    args: ['peers', RACK_B, 'advertised'],
+    name: 'node-peers-rack-b-advertised',
+    formats: FORMATS.slice(0, 2),
+  },
+  { args: ['routes', '--count'], name: 'node-routes-count', formats: [FORMATS[0]] },
+  {
+    args: ['routes', '10.244.0.0/16', '--longer', '--limit', '3'],
+    name: 'node-routes-longer',
+    formats: [FORMATS[0]],
+  },
 ];
 
 test('status, peers, routes and fib in every format (golden)', async (t) => {

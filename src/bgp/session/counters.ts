@@ -1,7 +1,13 @@
 // Per-peer counters, kept where the metrics registry and the CLI read them (plain numbers and maps;
 // the metrics module turns them into Prometheus series on scrape).
 
-import type { SessionState } from './fsm.ts';
+import { SessionState } from './fsm.ts';
+
+const CONNECTED: ReadonlySet<string> = new Set([
+  SessionState.OpenSent,
+  SessionState.OpenConfirm,
+  SessionState.Established,
+]);
 
 const TYPE_NAMES = ['', 'open', 'update', 'notification', 'keepalive', 'route_refresh'];
 
@@ -24,8 +30,13 @@ export class PeerCounters {
   establishedCount = 0;
   lastError = '';
   lastErrorAt?: Date;
-  /** Date.now() of the last state change, for "since" in `brindlectl status`. */
+  /** Date.now() of the last state change. */
   stateSince = Date.now();
+  /**
+   * Date.now() since when the session is down: the start, or the last time it fell from OpenSent or
+   * beyond to Idle, Connect or Active. Connect retries do not move it (`brindlectl status` SINCE).
+   */
+  downSince = Date.now();
   establishedSince?: number;
 
   private bump(map: Map<string, number>, key: string): void {
@@ -51,6 +62,7 @@ export class PeerCounters {
   transition(from: SessionState, to: SessionState): void {
     this.bump(this.transitions, `${from}->${to}`);
     this.stateSince = Date.now();
+    if (CONNECTED.has(from) && !CONNECTED.has(to)) this.downSince = this.stateSince;
   }
 
   error(text: string): void {

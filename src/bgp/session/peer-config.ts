@@ -10,6 +10,8 @@ import type { FsmConfig, FsmTimers } from './fsm.ts';
 export interface PeerConfig {
   /** A stable name for logs, metrics and the CLI ("node-10-0-0-2", "rack1-tor"). */
   readonly name: string;
+  /** The BGPPeer resource the session comes from, as operators name it (absent for the mesh). */
+  readonly bgpPeer?: string;
   readonly remoteAddress: string;
   /** RFC 4271 §8.2.1: TCP port 179 unless configured (Calico's peerIP "ip:port", listenPort). */
   readonly remotePort: number;
