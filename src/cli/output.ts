@@ -1,10 +1,9 @@
-// How brindlectl prints: calicoctl's tables (columns from the resources module), YAML and JSON
-// documents, `<Kind>List` wrappers for lists, and the one-line summaries of writes. Generic writers
-// (formatTable, formatDocument) are for the daemon-facing commands too.
+// How brindlectl prints, for every command: calicoctl's tables (columns three spaces apart) and YAML
+// and JSON documents. The resource commands' own output (tables from the resources module, `<Kind>List`
+// wrappers, write summaries) is in resource-output.ts, so the daemon-facing commands (`status`,
+// `peers`, `routes`) do not load the resource schema.
 
 import { stringify } from 'yaml';
-import { API_VERSION, renderTable, resourceTable } from '../resources/index.ts';
-import type { Resource, ResourceKind, ResourceOfKind, Table, TableContext } from '../resources/index.ts';
 
 export const OUTPUT_FORMATS = ['table', 'wide', 'yaml', 'json'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
@@ -15,8 +14,7 @@ export function parseOutputFormat(text: string): OutputFormat | undefined {
 
 /** Left-aligned columns three spaces apart, like calicoctl's tabwriter. */
 export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const table: Table = { header, rows };
-  return renderTable(table);
+  return new TableStream(header).page(rows);
 }
 
 /**
@@ -49,38 +47,4 @@ export class TableStream {
 /** Any plain value as one YAML document or indented JSON, ending with a newline. */
 export function formatDocument(value: unknown, format: 'yaml' | 'json'): string {
   return format === 'json' ? `${JSON.stringify(value, null, 2)}\n` : stringify(value);
-}
-
-/** A Kubernetes-style list, as `calicoctl get -o yaml|json` prints one: `kind: <Kind>List`. */
-export function resourceList(kind: ResourceKind, items: readonly Resource[]): object {
-  return { apiVersion: API_VERSION, kind: `${kind}List`, metadata: {}, items };
-}
-
-export interface ResourceOutput<K extends ResourceKind> {
-  readonly kind: K;
-  readonly resources: readonly ResourceOfKind<K>[];
-  readonly format: OutputFormat;
-  /** One resource was asked for by name: YAML and JSON print it bare instead of in a List. */
-  readonly single?: boolean;
-  readonly context?: TableContext;
-}
-
-/** `get` output: the kind's table (`wide` adds columns), or the resources as YAML or JSON. */
-export function formatResources<K extends ResourceKind>(output: ResourceOutput<K>): string {
-  const { kind, resources, format } = output;
-  if (format === 'table' || format === 'wide') {
-    return renderTable(resourceTable(kind, resources, format === 'wide', output.context));
-  }
-  const value = output.single && resources.length === 1 ? resources[0] : resourceList(kind, resources);
-  return formatDocument(value, format);
-}
-
-/**
- * calicoctl's `Successfully applied 2 'BGPPeer' resource(s)`, one line per kind in the order the kinds
- * first appear.
- */
-export function summaryLines(verb: string, resources: readonly Pick<Resource, 'kind'>[]): string[] {
-  const counts = new Map<ResourceKind, number>();
-  for (const r of resources) counts.set(r.kind, (counts.get(r.kind) ?? 0) + 1);
-  return [...counts].map(([kind, count]) => `Successfully ${verb} ${count} '${kind}' resource(s)`);
 }

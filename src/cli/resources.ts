@@ -22,7 +22,8 @@ import type {
 import { kindOf, resourceKey, ResourceStore } from '../resources/store.ts';
 import type { Command, CommandContext, Io, OptionSpec, ParsedArgs } from './command.ts';
 import { CliError, EXIT, failure, optionValue, OUTPUT_OPTION, UsageError } from './command.ts';
-import { formatResources, OUTPUT_FORMATS, parseOutputFormat, summaryLines } from './output.ts';
+import { OUTPUT_FORMATS, parseOutputFormat } from './output.ts';
+import { formatResources, summaryLines } from './resource-output.ts';
 
 const FILENAME: OptionSpec = { long: 'filename', short: 'f', value: true };
 const OUTPUT: OptionSpec = OUTPUT_OPTION;
