@@ -53,7 +53,7 @@ const TUNNEL_INTERFACE = /\.(cali|calico)$/;
 export class RoutingPolicy implements PrefixExportPolicy {
   private readonly filters: ReadonlyMap<string, CompiledFilter>;
   private readonly chains = new Map<string, readonly CompiledFilter[]>();
-  private readonly normal: NormalPriorities;
+  readonly normalPriorities: NormalPriorities;
   private readonly enabledPools: readonly PoolEntry[];
   private readonly disabledPools: readonly PoolEntry[];
   private readonly ownBlocks: readonly Prefix[];
@@ -70,7 +70,7 @@ export class RoutingPolicy implements PrefixExportPolicy {
 
   constructor(readonly inputs: PolicyInputs) {
     this.filters = new Map(inputs.filters.map((f) => [f.metadata.name, compileFilter(f)]));
-    this.normal = normalPriorities(inputs.configs);
+    this.normalPriorities = normalPriorities(inputs.configs);
     const pools = inputs.pools.flatMap((p) => {
       const prefix = cidrPrefix(p.spec.cidr);
       return prefix ? [{ prefix, disabled: p.spec.disableBGPExport === true }] : [];
@@ -189,7 +189,7 @@ export class RoutingPolicy implements PrefixExportPolicy {
   private normalised(path: Path, afi: Afi): RouteAttributes {
     const a = path.attrs.attributes;
     if (!this.node || !path.peer.local || a.localPref !== undefined) return a;
-    return { ...a, localPref: localPrefOf(normalPriority(this.normal, afi)) };
+    return { ...a, localPref: localPrefOf(normalPriority(this.normalPriorities, afi)) };
   }
 
   // --- import ------------------------------------------------------------------------------------
@@ -223,7 +223,7 @@ export class RoutingPolicy implements PrefixExportPolicy {
       get interface() {
         return fromBgp && attributes.nextHop !== undefined ? interfaceOf(attributes.nextHop) : undefined;
       },
-      priority: routePriority(attributes, !fromBgp, normalPriority(this.normal, afi)),
+      priority: routePriority(attributes, !fromBgp, normalPriority(this.normalPriorities, afi)),
     };
   }
 }
