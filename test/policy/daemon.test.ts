@@ -7,14 +7,13 @@ import test from 'ava';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../../src/config/config.ts';
-import { Daemon } from '../../src/daemon/daemon.ts';
+import type { Daemon } from '../../src/daemon/daemon.ts';
 import { SessionState } from '../../src/bgp/session/fsm.ts';
 import { openStore } from '../../src/datastore/open.ts';
 import { parsePrefix } from '../../src/lib/prefix.ts';
-import { silentLogger } from '../../src/lib/log.ts';
 import { ResourceStore } from '../../src/resources/store.ts';
 import { waitFor } from '../helpers/netns.ts';
+import { startLoopbackDaemon } from '../helpers/brindle.ts';
 
 const PORT = 17_970;
 const block = 180 + (process.pid % 70);
@@ -62,18 +61,8 @@ test('BGPPeer.filters and BGPFilter edits act on routes without a session reset'
   });
   await apply(bgpFilter([{ cidr: DROPPED, matchOperator: 'Equal', action: 'Reject' }]));
   await apply(bgpPeer([]));
-  for (const i of [1, 2]) {
-    const loaded = loadConfig(undefined, {
-      BRINDLE_DATASTORE: 'embedded',
-      BRINDLE_DATASTORE_PATH: path,
-      BRINDLE_NODE_NAME: `node-${i}`,
-      BRINDLE_NODE_IPV4: `${nodeIp(i)}/32`,
-      BRINDLE_BGP_LISTEN_ADDRESS: nodeIp(i),
-      BRINDLE_MODE: 'reflector',
-    });
-    if (!loaded.ok) throw new Error(loaded.errors.join('; '));
-    daemons.push(await Daemon.start(loaded.config, silentLogger));
-  }
+  const env = { BRINDLE_DATASTORE: 'embedded', BRINDLE_DATASTORE_PATH: path };
+  for (const i of [1, 2]) daemons.push(await startLoopbackDaemon(`node-${i}`, nodeIp(i), env));
   const [one, two] = daemons;
   const peerOfOne = () => one.bgp?.allPeers()[0];
   await waitFor(() => peerOfOne()?.state === SessionState.Established, {
