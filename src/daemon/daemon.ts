@@ -1,6 +1,8 @@
 // The composition root: opens the datastore, follows the resources, computes this node's sessions
 // (the topology) and applies only the difference to the router: new peers start, removed peers get a
-// Cease, changed peers restart, and no other session flaps. No protocol logic lives here.
+// Cease, changed peers restart, and no other session flaps; a peer whose BGPFilters changed keeps its
+// session. The routing policy (src/policy) is rebuilt from the resources and this node's routes when
+// they change, and handed to the router. No protocol logic lives here.
 
 import { BehaviorSubject, Subscription } from 'rxjs';
 import type { Observable } from 'rxjs';
@@ -12,6 +14,8 @@ import type { Store } from '../datastore/store.ts';
 import { ResourceCache, ResourceStore } from '../resources/store.ts';
 import type { ResourceSnapshot } from '../resources/store.ts';
 import type { Node } from '../resources/types.ts';
+import { RoutingPolicy } from '../policy/policy.ts';
+import type { PolicyInputs } from '../policy/policy.ts';
 import { configuredListenPort } from '../resources/defaults.ts';
 import { computeTopology, diffPeerings, toPeerConfig } from '../reflector/topology.ts';
 import { readSecret } from './secrets.ts';
@@ -27,11 +31,14 @@ import type { IpamRoutes } from './ipam-routes.ts';
 import { ipipPolicy } from './ipip-routes.ts';
 import type { IpipPolicy } from './ipip-routes.ts';
 import type { NodeRoutes } from '../ipam/routes.ts';
-import { formatPrefix } from '../lib/prefix.ts';
+import { formatPrefix, parsePrefix } from '../lib/prefix.ts';
+import type { Prefix } from '../lib/prefix.ts';
 import type { RouterPeerOptions } from './router.ts';
 
 /** Fields of a desired peering that are only informational: a change to them restarts nothing. */
 const INFORMATIONAL_FIELDS = new Set(['bgpPeer']);
+/** Fields a running session takes on without a restart (the router re-evaluates its routes). */
+const LIVE_FIELDS = new Set(['filters']);
 /** How often the secrets in use are checked for a change (a changed password restarts its session). */
 const SECRETS_POLL_MS = 10_000;
 
@@ -75,6 +82,14 @@ export class Daemon {
   private nodeRouting: NodeRouting | undefined;
   private ipam: IpamRoutes | undefined;
   private readonly ipamOriginated = new Set<string>();
+  /** This node's own blocks (its affinities), for the export default's aggregates. */
+  private ownBlocks: readonly Prefix[] = [];
+  /** Service ranges this node originates (§7.6). */
+  private readonly serviceOriginated = new Set<string>();
+  private policy: RoutingPolicy | undefined;
+  /** What the policy was built from, to rebuild it only on a change. */
+  private policyKey = '';
+  private importKey = '';
   /** Routes this node originates (its address blocks); replayed into a new router. */
   private readonly originated = new Map<string, RouteAttributes>();
   private readonly subscription = new Subscription();
@@ -141,15 +156,17 @@ export class Daemon {
     const wanted = new Set(routes.originate.map((p) => formatPrefix(p)));
     for (const prefix of [...this.ipamOriginated]) {
       if (wanted.has(prefix)) continue;
-      this.withdrawOriginated(prefix);
+      this.withdrawRoute(prefix);
       this.ipamOriginated.delete(prefix);
     }
     for (const prefix of wanted) {
       if (this.ipamOriginated.has(prefix)) continue;
-      this.originate(prefix);
       this.ipamOriginated.add(prefix);
+      this.originateRoute(prefix);
     }
     this.nodeRouting?.setBlackholes(routes.blackhole);
+    this.ownBlocks = routes.blackhole;
+    if (this.lastSnapshot) this.applyPolicy(this.lastSnapshot);
   }
 
   /** This node's Node resource carries the addresses from the daemon config (as calico-node writes them at start). */
@@ -205,10 +222,68 @@ export class Daemon {
     if (!identity) return;
     await this.ensureRouter(identity);
     this.lastSnapshot = snapshot;
+    this.applyPolicy(snapshot);
     this.applyPeerings(
       dedupe(topology.peerings, this.log).map((p) => this.arm(p)),
       identity,
     );
+  }
+
+  /**
+   * Builds the routing policy from the resources and this node's routes, and hands it to the router
+   * when anything it reads changed; in node mode also originates the service ranges and keeps learned
+   * routes for them out of the kernel (§7.6).
+   */
+  private applyPolicy(snapshot: ResourceSnapshot): void {
+    const node = snapshot.nodes.find((n) => n.metadata.name === this.config.nodeName);
+    const inputs: PolicyInputs = {
+      mode: this.config.mode,
+      nodeName: this.config.nodeName,
+      nodeLabels: node?.metadata.labels,
+      routeReflector: Boolean(node?.spec.bgp?.routeReflectorClusterID),
+      filters: snapshot.filters,
+      pools: snapshot.pools,
+      configs: snapshot.configs,
+      ownBlocks: this.ownBlocks,
+      staticRoutes: this.staticRoutes(),
+    };
+    const key = JSON.stringify(inputs, (_k, v: unknown) => (isPrefix(v) ? formatPrefix(v) : v));
+    if (key === this.policyKey && this.policy) return;
+    this.policyKey = key;
+    const policy = new RoutingPolicy(inputs);
+    policy.interfaceOf = (nextHop) => this.nodeRouting?.deviceOf(nextHop);
+    this.policy = policy;
+    if (this.config.mode === 'node') this.applyServiceRanges(policy);
+    const importKey = JSON.stringify([snapshot.filters, policy.normalPriorities]);
+    const importChanged = importKey !== this.importKey;
+    this.importKey = importKey;
+    this.router?.setPolicy(policy, importChanged);
+  }
+
+  /** Routes originated here that IPAM did not ask for (Daemon.originate): confd's static routes. */
+  private staticRoutes(): Prefix[] {
+    const statics: Prefix[] = [];
+    for (const prefix of this.originated.keys()) {
+      if (this.ipamOriginated.has(prefix) || this.serviceOriginated.has(prefix)) continue;
+      const parsed = parsePrefix(prefix);
+      if (parsed) statics.push(parsed);
+    }
+    return statics;
+  }
+
+  private applyServiceRanges(policy: RoutingPolicy): void {
+    const wanted = new Set(policy.services.advertise.map((p) => formatPrefix(p)));
+    for (const prefix of [...this.serviceOriginated]) {
+      if (wanted.has(prefix)) continue;
+      this.serviceOriginated.delete(prefix);
+      this.withdrawRoute(prefix);
+    }
+    for (const prefix of wanted) {
+      if (this.serviceOriginated.has(prefix)) continue;
+      this.serviceOriginated.add(prefix);
+      this.originateRoute(prefix);
+    }
+    this.nodeRouting?.setNoKernel(policy.services.noKernel);
   }
 
   /** Reads the peering's password secret (`secrets.dir`); an unusable one is an error on the peer. */
@@ -280,6 +355,7 @@ export class Daemon {
       clusterId: identity.clusterId,
       log: this.log,
       nextHops: this.nodeRouting?.ribResolver(),
+      policy: this.policy,
     });
     this.nodeRouting?.follow(router.locRib);
     for (const address of identity.listenAddresses) await router.listen(address, identity.listenPort);
@@ -301,7 +377,10 @@ export class Daemon {
       router.removePeer(p.remoteAddress, CeaseSubcode.PeerDeConfigured);
     }
     for (const change of diff.changed) {
-      if (change.fields.every((f) => INFORMATIONAL_FIELDS.has(f))) continue;
+      if (change.fields.every((f) => INFORMATIONAL_FIELDS.has(f) || LIVE_FIELDS.has(f))) {
+        if (change.fields.includes('filters')) this.changeFilters(change.after);
+        continue;
+      }
       this.log.info(
         { event: 'peer-changed', peer: change.name, fields: change.fields },
         'peer changed; restarting its session',
@@ -314,6 +393,30 @@ export class Daemon {
       router.addPeer(routerPeer(p, identity, this.restartSettings()));
     }
     this.peerings = desired;
+    for (const p of desired) this.warnMissingFilters(p);
+  }
+
+  /** BGPPeer.filters changed: the session stays up, its routes are judged by the new list (§4.2). */
+  private changeFilters(p: ArmedPeering): void {
+    this.log.info(
+      { event: 'peer-filters-changed', peer: p.name, filters: p.filters },
+      "peer's BGPFilters changed; re-evaluating its routes without a session reset",
+    );
+    this.router?.setPeerFilters(p.remoteAddress, p.filters);
+  }
+
+  /**
+   * A filter the BGPPeer names but no BGPFilter defines is ignored, as confd ignores it; said in the
+   * log and on the peer (its last error, shown by `brindlectl peers NAME`).
+   */
+  private warnMissingFilters(p: ArmedPeering): void {
+    const missing = this.policy?.missingFilters(p.filters) ?? [];
+    if (missing.length === 0) return;
+    const reason = `BGPFilter ${missing.map((n) => `"${n}"`).join(', ')} does not exist: ignored`;
+    const peer = this.router?.getPeer(p.remoteAddress);
+    if (peer?.counters.lastError === reason) return;
+    this.log.warn({ event: 'filter-missing', peer: p.name, filters: missing }, reason);
+    peer?.counters.error(reason);
   }
 
   /**
@@ -339,13 +442,26 @@ export class Daemon {
     return this.nodeRouting;
   }
 
-  /** Originates a route from this node (kept across router restarts). */
+  /**
+   * Originates a route from this node (kept across router restarts). The export default treats it as
+   * one of confd's static routes: exported to every peer whatever the pools say.
+   */
   originate(prefix: string, attributes: RouteAttributes = {}): void {
+    this.originateRoute(prefix, attributes);
+    if (this.lastSnapshot) this.applyPolicy(this.lastSnapshot);
+  }
+
+  withdrawOriginated(prefix: string): void {
+    this.withdrawRoute(prefix);
+    if (this.lastSnapshot) this.applyPolicy(this.lastSnapshot);
+  }
+
+  private originateRoute(prefix: string, attributes: RouteAttributes = {}): void {
     this.originated.set(prefix, attributes);
     this.router?.originate(prefix, attributes);
   }
 
-  withdrawOriginated(prefix: string): void {
+  private withdrawRoute(prefix: string): void {
     this.originated.delete(prefix);
     this.router?.withdrawOriginated(prefix);
   }
@@ -405,5 +521,10 @@ function routerPeer(p: ArmedPeering, identity: SpeakerIdentity, restart: Restart
     ttlSecurityHops: p.ttlSecurityHops,
     md5Key: p.md5Key,
     configError: p.passwordError,
+    filters: p.filters,
   };
+}
+
+function isPrefix(value: unknown): value is Prefix {
+  return typeof value === 'object' && value !== null && 'afi' in value && 'w0' in value && 'length' in value;
 }

@@ -1,13 +1,15 @@
 // Node mode's kernel side, wired here because only the daemon may join the RIB and the FIB: the
 // Loc-RIB's best paths become kernel routes (ECMP when the decision leaves several equal paths), the
 // node's own IPAM blocks become blackholes, and the kernel's own routes resolve BGP next hops for the
-// decision process. The FIB engine never blocks the RIB: it coalesces and batches on its own.
+// decision process. Learned routes inside the service ranges stay out of the kernel (calico-routing.md
+// §7.6: confd's `rejectcidrs`). The FIB engine never blocks the RIB: it coalesces and batches on its own.
 
 import type { Subscription } from 'rxjs';
 import { map } from 'rxjs';
 import type { Logger } from '../lib/log.ts';
 import type { Prefix } from '../lib/prefix.ts';
 import { formatPrefix } from '../lib/prefix.ts';
+import { within as prefixWithin } from '../policy/prefix-set.ts';
 import { loadNative } from '../lib/native.ts';
 import { Fib } from '../fib/fib.ts';
 import { NetlinkBackend } from '../fib/netlink-backend.ts';
@@ -31,6 +33,8 @@ export class NodeRouting {
   private pruneTimer: NodeJS.Timeout | undefined;
   private rib: LocRib | undefined;
   private ipip: IpipPolicy = NO_IPIP;
+  /** Service ranges: routes inside them are never installed. */
+  private noKernel: readonly Prefix[] = [];
 
   private constructor(
     private readonly fib: Fib,
@@ -101,6 +105,7 @@ export class NodeRouting {
   private apply(prefix: Prefix, best: Path | undefined, multipath: readonly Path[]): void {
     const key = formatPrefix(prefix);
     if (this.blackholes.has(key)) return; // our own block: the blackhole stays, whatever BGP says
+    if (this.noKernel.some((range) => prefixWithin(prefix, range))) return this.fib.remove(prefix);
     const paths = multipath.filter((p) => !p.peer.local && p.attrs.attributes.nextHop !== undefined);
     if (!best || best.peer.local || paths.length === 0) {
       this.fib.remove(prefix);
@@ -125,6 +130,20 @@ export class NodeRouting {
     if (!r.reachable) return undefined;
     const connected = r.gateway === undefined || r.gateway === nextHop;
     return connected ? { gateway: nextHop, device: r.device } : { gateway: r.gateway, device: r.device };
+  }
+
+  /** The device the kernel reaches `nextHop` over (a BGPFilter's `interface`), when it does. */
+  deviceOf(nextHop: string): string | undefined {
+    const r = this.nextHops.resolve(nextHop);
+    return r.reachable ? r.device : undefined;
+  }
+
+  /** §7.6: learned routes inside these ranges are not installed; the table is rewritten when they change. */
+  setNoKernel(ranges: readonly Prefix[]): void {
+    const key = (list: readonly Prefix[]) => list.map((p) => formatPrefix(p)).join();
+    if (key(ranges) === key(this.noKernel)) return;
+    this.noKernel = ranges;
+    if (this.rib) this.applyTable(this.rib);
   }
 
   /** Which routes go through tunl0 (the pools' ipipMode); every route is rewritten when it changes. */

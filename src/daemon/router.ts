@@ -1,6 +1,8 @@
 // The BGP half of the daemon: sessions, the Loc-RIB and the Adj-RIB-Out wired together, with the
-// reflector's rules plugged in. For each peer: session events → ingress → Loc-RIB → best-path changes
-// → Adj-RIB-Out → bytes on every session of the update group. No protocol logic of its own.
+// reflector's rules and the routing policy (src/policy) plugged in. For each peer: session events →
+// ingress (loop checks, the peer's import filters) → Loc-RIB → best-path changes → Adj-RIB-Out (the
+// policy's per-prefix verdict, then RFC 4456) → bytes on every session of the update group. No
+// protocol logic of its own.
 
 import { isIpv4, parseIpv4, parseIpv6 } from '../lib/address.ts';
 import { systemClock } from '../lib/clock.ts';
@@ -23,13 +25,16 @@ import type { AddPathSendMode, AdjRibOutOptions, GroupMember } from '../rib/adj-
 import type { RouteAttributes } from '../rib/attr-set.ts';
 import type { DecisionOptions } from '../rib/decision.ts';
 import type { NextHopResolver } from '../rib/nexthop.ts';
-import type { ExportTarget, NextHopMode } from '../rib/export.ts';
+import { EXPORT_UNCHANGED } from '../rib/export.ts';
+import type { ExportTarget, NextHopMode, PrefixExportPolicy } from '../rib/export.ts';
 import { applyUpdate } from '../rib/ingress.ts';
+import type { IngressPolicy } from '../rib/ingress.ts';
 import { LocRib } from '../rib/loc-rib.ts';
 import { GracefulRestartHelper } from '../rib/graceful-restart.ts';
 import type { RibPeer } from '../rib/route.ts';
 import { ReflectorExport, ReflectorIngress } from '../reflector/reflection.ts';
 import type { ReflectorIdentity } from '../reflector/reflection.ts';
+import type { RoutingPolicy } from '../policy/policy.ts';
 
 export interface RouterOptions {
   readonly routerId: number;
@@ -44,6 +49,8 @@ export interface RouterOptions {
   readonly nextHops?: NextHopResolver;
   /** RFC 4724 §4.2: how long a restarted peer's stale paths wait for its End-of-RIB. */
   readonly stalePathTimeSec?: number;
+  /** BGPFilters, the export default, communities; without one, RFC 4456 alone decides (setPolicy). */
+  readonly policy?: RoutingPolicy;
 }
 
 /** A peer as the router runs it: the session config plus its routing role. */
@@ -56,21 +63,30 @@ export interface RouterPeerOptions extends PeerConfig {
   /** Our NEXT_HOP for the family the session does not run over (next-hop-self, local routes). */
   readonly nextHopAddress4?: string;
   readonly nextHopAddress6?: string;
+  /** BGPPeer.filters: the BGPFilters of this peer's import and export, in order (§4.2). */
+  readonly filters?: readonly string[];
 }
 
 /** One peer's session and its RIB-side state while Established. */
 class RoutedPeer {
   ribPeer: RibPeer | undefined;
   member: GroupMember | undefined;
+  /** What the member's update group exports by (changes with the peer's filters). */
+  target: ExportTarget | undefined;
+  /** Loop checks, and the peer's import filters when it has any. */
+  ingress: IngressPolicy;
   /** The peer's Graceful Restart capability on the current session (RFC 4724 §3). */
   gracefulRestart: GracefulRestartCapability | undefined;
   /** Prefixes received on this session in families it did not negotiate (ignored, logged once). */
   foreignFamilyPrefixes = 0;
 
   constructor(
-    readonly options: RouterPeerOptions,
+    public options: RouterPeerOptions,
     readonly peer: Peer,
-  ) {}
+    ingress: IngressPolicy,
+  ) {
+    this.ingress = ingress;
+  }
 }
 
 let nextRibPeerId = 1;
@@ -86,6 +102,7 @@ export class Router {
   private readonly log: Logger;
   private readonly localPeer: RibPeer;
   private readonly gracefulRestart: GracefulRestartHelper;
+  private policy: RoutingPolicy | undefined;
 
   constructor(options: RouterOptions) {
     this.clock = options.clock ?? systemClock;
@@ -97,9 +114,15 @@ export class Router {
     };
     this.locRib = new LocRib(options.decision, options.nextHops);
     this.ingress = new ReflectorIngress(this.identity);
+    this.policy = options.policy;
+    // The policy in force when a route is exported: setPolicy() replaces it.
+    const routing: PrefixExportPolicy = {
+      exportVerdict: (prefix, path, target) =>
+        this.policy ? this.policy.exportVerdict(prefix, path, target) : EXPORT_UNCHANGED,
+    };
     this.adjRibOut = new AdjRibOut(
       this.locRib,
-      new ReflectorExport(this.identity),
+      new ReflectorExport(this.identity, routing),
       this.log,
       options.adjRibOut,
     );
@@ -133,7 +156,7 @@ export class Router {
     if (this.peers.has(options.remoteAddress))
       throw new Error(`a peer at ${options.remoteAddress} already exists`);
     const peer = new Peer(options, this.clock, this.log);
-    const routed = new RoutedPeer(options, peer);
+    const routed = new RoutedPeer(options, peer, this.ingressFor(options.filters));
     for (const listener of this.listeners) {
       if (options.md5Key) listener.setMd5Key(options.remoteAddress, options.md5Key);
       if (options.ttlSecurityHops !== undefined) listener.enableGtsm();
@@ -153,6 +176,55 @@ export class Router {
     this.gracefulRestart.remove(remoteAddress);
     this.peers.delete(remoteAddress);
     if (routed.options.md5Key) for (const listener of this.listeners) listener.setMd5Key(remoteAddress, '');
+  }
+
+  /**
+   * A new routing policy (a BGPFilter, the pools, communities, service ranges changed): every update
+   * group exports the Loc-RIB again and sends only the differences; when what import reads changed,
+   * peers with import filters are asked to send their routes again (RFC 2918), which the new filters
+   * then judge. No session resets.
+   */
+  setPolicy(policy: RoutingPolicy, importChanged: boolean): void {
+    this.policy = policy;
+    this.adjRibOut.reevaluate();
+    if (!importChanged) return;
+    for (const routed of this.peers.values()) if (routed.options.filters?.length) this.reimport(routed);
+  }
+
+  /**
+   * BGPPeer.filters changed on a configured peer: its export moves to the new filters (its own update
+   * group, only the differences sent) and its routes are judged again on import. The session stays up.
+   */
+  setPeerFilters(remoteAddress: string, filters: readonly string[]): void {
+    const routed = this.peers.get(remoteAddress);
+    if (!routed) return;
+    routed.options = { ...routed.options, filters };
+    routed.ingress = this.ingressFor(filters);
+    if (routed.member && routed.target) {
+      routed.target = { ...routed.target, filters };
+      this.adjRibOut.retarget(routed.member, routed.target);
+    }
+    this.reimport(routed);
+  }
+
+  /**
+   * Import is judged again from what the peer sends anew: a ROUTE-REFRESH (RFC 2918) when the session
+   * negotiated it. The paths it re-sends replace the stored ones (implicit withdraw).
+   */
+  private reimport(routed: RoutedPeer): void {
+    const negotiated = routed.peer.negotiated;
+    if (!negotiated?.routeRefresh) return;
+    for (const family of negotiated.families) routed.peer.requestRouteRefresh(family >> 8, family & 0xff);
+  }
+
+  /** Loop checks, then the peer's import filters (BGPPeer.filters) when it has any. */
+  private ingressFor(filters: readonly string[] | undefined): IngressPolicy {
+    if (!filters || filters.length === 0) return this.ingress;
+    return {
+      eligible: (peer, attrs) => this.ingress.eligible(peer, attrs),
+      imported: (peer, prefix, attrs, table) =>
+        this.policy ? this.policy.importAttributes(filters, peer, prefix, attrs, table) : attrs,
+    };
   }
 
   getPeer(remoteAddress: string): Peer | undefined {
@@ -214,7 +286,7 @@ export class Router {
           this.locRib,
           ribPeer,
           event.update,
-          this.ingress,
+          routed.ingress,
           member.families,
           routed.peer.localAddresses,
         );
@@ -301,11 +373,8 @@ export class Router {
       sendRouteRefresh: (afi, safi, subtype) => peer.requestRouteRefresh(afi, safi, subtype),
     };
     routed.member = member;
-    this.adjRibOut.addMember(
-      member,
-      this.exportTarget(routed, negotiated, session.localAddress),
-      options.addPathSend ?? 'best',
-    );
+    routed.target = this.exportTarget(routed, negotiated, session.localAddress);
+    this.adjRibOut.addMember(member, routed.target, options.addPathSend ?? 'best');
   }
 
   private exportTarget(
@@ -323,6 +392,7 @@ export class Router {
       nextHopMode: o.nextHopMode ?? 'auto',
       localAddress4: o.nextHopAddress4 ?? (sessionV4 ? localAddress : undefined),
       localAddress6: o.nextHopAddress6 ?? (sessionV4 ? undefined : localAddress),
+      filters: o.filters,
     };
   }
 
@@ -336,6 +406,7 @@ export class Router {
       this.gracefulRestart.sessionLost(routed.options.remoteAddress, ribPeer, routed.gracefulRestart, reason);
     if (ribPeer && !kept) this.locRib.withdrawPeer(ribPeer);
     routed.member = undefined;
+    routed.target = undefined;
     routed.ribPeer = undefined;
     routed.gracefulRestart = undefined;
     routed.foreignFamilyPrefixes = 0;

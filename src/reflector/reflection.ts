@@ -1,13 +1,17 @@
 // Route reflection (RFC 4456) and the plain-speaker rules it extends (RFC 4271 §9.1.2, §5.1; RFC 1997
 // well-known communities). Reflection is a property of each session: a peer marked as a client gets
-// reflected routes, so one Brindle is a plain speaker to some peers and a reflector to others.
+// reflected routes, so one Brindle is a plain speaker to some peers and a reflector to others. A routing
+// policy (src/policy: BGPFilter, Calico's export default) may be plugged in front: its per-prefix
+// verdict decides whether a route goes out and what it changes first; these rules then apply on top.
 
 import { AsPathSegmentType, WellKnownCommunity } from '../bgp/constants.ts';
 import type { AsPathSegment } from '../bgp/types.ts';
 import { Afi } from '../lib/family.ts';
+import type { Prefix } from '../lib/prefix.ts';
 import type { AttrSet, RouteAttributes } from '../rib/attr-set.ts';
 import { DEFAULT_LOCAL_PREF } from '../rib/attr-set.ts';
-import type { ExportPolicy, ExportTarget } from '../rib/export.ts';
+import { EXPORT_UNCHANGED } from '../rib/export.ts';
+import type { ExportPolicy, ExportTarget, ExportVerdict, PrefixExportPolicy } from '../rib/export.ts';
 import type { IngressPolicy } from '../rib/ingress.ts';
 import type { Path, RibPeer } from '../rib/route.ts';
 
@@ -68,16 +72,30 @@ function selfAddress(afi: Afi, target: ExportTarget): string | undefined {
 }
 
 export class ReflectorExport implements ExportPolicy {
-  constructor(private readonly identity: ReflectorIdentity) {}
+  constructor(
+    private readonly identity: ReflectorIdentity,
+    /** The routing policy in front of these rules; without one every prefix is exported unchanged. */
+    private readonly routing?: PrefixExportPolicy,
+  ) {}
 
-  exportAttributes(path: Path, afi: Afi, target: ExportTarget): RouteAttributes | undefined {
+  exportVerdict(prefix: Prefix, path: Path, target: ExportTarget): ExportVerdict | undefined {
+    return this.routing ? this.routing.exportVerdict(prefix, path, target) : EXPORT_UNCHANGED;
+  }
+
+  exportAttributes(
+    path: Path,
+    afi: Afi,
+    target: ExportTarget,
+    verdict: ExportVerdict = EXPORT_UNCHANGED,
+  ): RouteAttributes | undefined {
     if (!mayReflect(path.peer, target) || blockedByCommunity(path.attrs, target)) return undefined;
-    return target.external ? this.toExternal(path, afi, target) : this.toInternal(path, afi, target);
+    // The policy's changes come first, as a BIRD export filter runs before BGP's own export rules.
+    const a = verdict.apply ? verdict.apply(path, afi) : path.attrs.attributes;
+    return target.external ? this.toExternal(path, a, afi, target) : this.toInternal(path, a, afi, target);
   }
 
   /** RFC 4271 §5.1: to eBGP, our AS first, our address as next hop, no LOCAL_PREF, no RFC 4456 attributes. */
-  private toExternal(path: Path, afi: Afi, target: ExportTarget): RouteAttributes {
-    const a = path.attrs.attributes;
+  private toExternal(path: Path, a: RouteAttributes, afi: Afi, target: ExportTarget): RouteAttributes {
     const nextHop = target.nextHopMode === 'keep' ? a.nextHop : (selfAddress(afi, target) ?? a.nextHop);
     return {
       ...a,
@@ -93,8 +111,7 @@ export class ReflectorExport implements ExportPolicy {
   }
 
   /** To iBGP: LOCAL_PREF always (§5.1.5); reflected routes get ORIGINATOR_ID and our CLUSTER_ID (RFC 4456 §8). */
-  private toInternal(path: Path, afi: Afi, target: ExportTarget): RouteAttributes {
-    const a = path.attrs.attributes;
+  private toInternal(path: Path, a: RouteAttributes, afi: Afi, target: ExportTarget): RouteAttributes {
     const source = path.peer;
     const reflected = !source.local && !source.external;
     const self = target.nextHopMode === 'self' || (source.local && a.nextHop === undefined);

@@ -31,11 +31,14 @@ import { Afi, familyKey, familyName, Safi } from '../lib/family.ts';
 import type { Nlri } from '../lib/prefix.ts';
 import type { Logger } from '../lib/log.ts';
 import type { AttrSet } from './attr-set.ts';
-import type { ExportPolicy, ExportTarget } from './export.ts';
+import type { ExportPolicy, ExportTarget, ExportVerdict } from './export.ts';
 import { exportTargetKey } from './export.ts';
 import type { DecidedBatch, LocRib } from './loc-rib.ts';
 import { Walker } from './walker.ts';
 import type { Dest, Path, RibPeer } from './route.ts';
+
+/** Exports per verdict, source attribute set and source peer (see UpdateGroup.exportCache). */
+type ExportCache = Map<ExportVerdict, Map<AttrSet, Map<RibPeer, Exported | null>>>;
 
 /** RFC 7911 §3 ADD-PATH send: the best path only, every eligible path, or the multipath set. */
 export type AddPathSendMode = 'best' | 'all' | 'ecmp';
@@ -245,18 +248,19 @@ class UpdateGroup {
   /** Members whose dump answers a ROUTE-REFRESH rather than a new session. */
   readonly refreshing = new Map<GroupMember, RefreshRequest>();
   /**
-   * Exports per source attribute set and source peer, so export runs once per set; one cache per
-   * family, since the next hop a policy sets may depend on it.
+   * Exports per prefix verdict (rib/export.ts), source attribute set and source peer, so export runs
+   * once per set; one cache per family, since the next hop a policy sets may depend on it.
    */
-  readonly exportCache4 = new Map<AttrSet, Map<RibPeer, Exported | null>>();
-  readonly exportCache6 = new Map<AttrSet, Map<RibPeer, Exported | null>>();
+  readonly exportCache4: ExportCache = new Map();
+  readonly exportCache6: ExportCache = new Map();
 
   constructor(
     readonly id: number,
     /** Where this group's Adj-RIB-Out lives on each Dest (Dest.adv for 0, Dest.advMore for the rest). */
     readonly slot: number,
-    readonly key: string,
-    readonly target: ExportTarget,
+    /** Both change only when the group's one member is re-targeted (AdjRibOut.retarget). */
+    public key: string,
+    public target: ExportTarget,
     readonly context: CodecContext,
     readonly mode: AddPathSendMode,
     /** The families (familyKey()) every member negotiated: the only ones the group exports. */
@@ -287,7 +291,7 @@ class UpdateGroup {
     return this.bySource.size === 0 ? undefined : this.bySource.get(peer);
   }
 
-  exportCache(afi: number): Map<AttrSet, Map<RibPeer, Exported | null>> {
+  exportCache(afi: number): ExportCache {
     return afi === Afi.Ipv4 ? this.exportCache4 : this.exportCache6;
   }
 
@@ -334,6 +338,16 @@ class UpdateGroup {
 /** The elements of an array a field may replace, read live (pushes during the iteration are met). */
 function* liveArray<T>(array: () => readonly T[]): IterableIterator<T> {
   for (let i = 0; i < array().length; i++) yield array()[i];
+}
+
+/** Peers with equal keys are sent the same UPDATEs and may share a group. */
+function groupKey(
+  target: ExportTarget,
+  context: CodecContext,
+  mode: AddPathSendMode,
+  families: ReadonlySet<number>,
+): string {
+  return `${exportTargetKey(target)}|${[...context.addPath].sort().join(',')}|${context.fourOctetAs}|${context.maxMessageLength}|${mode}|${[...families].sort().join(',')}`;
 }
 
 function advertisedIn(dest: Dest, slot: number): GroupAdvertised | undefined {
@@ -484,6 +498,38 @@ export class AdjRibOut {
     this.addMember(member, group.target, group.mode, { afi, safi, enhanced });
   }
 
+  /**
+   * The export policy changed (a BGPFilter, the pools, communities): every group forgets its cached
+   * exports and walks the Loc-RIB again, sending only what differs from what it has advertised.
+   */
+  reevaluate(): void {
+    for (const group of this.groups) this.rewalk(group);
+  }
+
+  /**
+   * A member's export target changed (its BGPFilters) on a running session: it continues with what it
+   * was sent, in a group of its own under the new target, and gets only the differences. A group of
+   * one changes in place; a shared group splits the member off with a copy of its Adj-RIB-Out first.
+   */
+  retarget(member: GroupMember, target: ExportTarget): void {
+    const group = this.groupOf.get(member);
+    if (!group || exportTargetKey(group.target) === exportTargetKey(target)) return;
+    if (group.members.size === 1) {
+      group.target = target;
+      group.key = groupKey(target, group.context, group.mode, group.families);
+      this.rewalk(group);
+      return;
+    }
+    this.split(group, member, target);
+    this.rewalk(this.groupOf.get(member) as UpdateGroup);
+  }
+
+  private rewalk(group: UpdateGroup): void {
+    this.clearExportCache(group);
+    group.walker = this.rib.dests();
+    this.schedule(group);
+  }
+
   /** The member's socket drained: its group may continue. */
   writable(member: GroupMember): void {
     const group = this.groupOf.get(member);
@@ -496,7 +542,7 @@ export class AdjRibOut {
     mode: AddPathSendMode,
     families: ReadonlySet<number>,
   ): UpdateGroup {
-    const key = `${exportTargetKey(target)}|${[...context.addPath].sort().join(',')}|${context.fourOctetAs}|${context.maxMessageLength}|${mode}|${[...families].sort().join(',')}`;
+    const key = groupKey(target, context, mode, families);
     let slot = this.slotsInUse.indexOf(false);
     if (slot < 0) slot = this.slotsInUse.length;
     this.slotsInUse[slot] = true;
@@ -545,9 +591,9 @@ export class AdjRibOut {
   private clearExportCache(group: UpdateGroup, afi?: number): void {
     for (const cache of [group.exportCache4, group.exportCache6]) {
       if (afi !== undefined && cache !== group.exportCache(afi)) continue;
-      for (const byPeer of cache.values()) {
-        for (const exported of byPeer.values()) if (exported) this.rib.attrSets.release(exported.attrs);
-      }
+      for (const byAttrs of cache.values())
+        for (const byPeer of byAttrs.values())
+          for (const exported of byPeer.values()) if (exported) this.rib.attrSets.release(exported.attrs);
       cache.clear();
     }
   }
@@ -618,13 +664,15 @@ export class AdjRibOut {
     return group.members.size > 0 && group.copies === 0;
   }
 
-  private split(group: UpdateGroup, member: GroupMember): void {
+  private split(group: UpdateGroup, member: GroupMember, target = group.target): void {
     this.log.info(
       { event: 'update-group-split', peer: member.name, group: group.id },
-      'slow peer split from its update group',
+      target === group.target
+        ? 'slow peer split from its update group'
+        : 'peer split: its export policy changed',
     );
     group.leave(member);
-    const own = this.newGroup(group.target, group.context, group.mode, group.families);
+    const own = this.newGroup(target, group.context, group.mode, group.families);
     own.join(member);
     this.groupOf.set(member, own);
     own.pending = group.remaining();
@@ -679,7 +727,7 @@ export class AdjRibOut {
     const wanted = new Map<number, Exported>();
     const paths = group.mode === 'all' ? dest.paths.filter((p) => p.eligible) : dest.multipath;
     for (const path of paths) {
-      const exported = this.exported(group, path, afi);
+      const exported = this.exported(group, dest, path);
       if (exported) wanted.set(path.localPathId, exported);
     }
     const advertised =
@@ -700,7 +748,7 @@ export class AdjRibOut {
 
   /** One path per destination: the best one, exported. */
   private exportSingle(group: UpdateGroup, dest: Dest, pathId: number, outbox: Outbox): void {
-    const next = dest.best && this.exported(group, dest.best, dest.afi);
+    const next = dest.best && this.exported(group, dest, dest.best);
     const previous = advertisedIn(dest, group.slot) as Exported | undefined;
     if (sameExport(previous, next)) return;
     this.record(group, dest, pathId, previous, next, outbox);
@@ -745,18 +793,26 @@ export class AdjRibOut {
     if (next) count.add(afi, next.source, 1);
   }
 
-  /** How `path` is exported to this group (cached per family, source attribute set and peer). */
-  private exported(group: UpdateGroup, path: Path, afi: number): Exported | undefined {
+  /**
+   * How `path` is exported to this group as the route to `dest`: the policy's verdict for the prefix,
+   * then the attributes (cached per family, verdict, source attribute set and peer).
+   */
+  private exported(group: UpdateGroup, dest: Dest, path: Path): Exported | undefined {
+    const verdict = this.policy.exportVerdict(dest, path, group.target);
+    if (!verdict) return undefined;
+    const afi = dest.afi;
     const cache = group.exportCache(afi);
-    let byPeer = cache.get(path.attrs);
+    let byAttrs = cache.get(verdict);
+    let byPeer = byAttrs?.get(path.attrs);
     const cached = byPeer?.get(path.peer);
     if (cached !== undefined) return cached ?? undefined;
-    if (!byPeer) {
-      if (cache.size > 100_000) this.clearExportCache(group, afi);
-      byPeer = new Map();
-      cache.set(path.attrs, byPeer);
+    if (byAttrs && byAttrs.size > 100_000) {
+      this.clearExportCache(group, afi);
+      byAttrs = byPeer = undefined;
     }
-    const attributes = this.policy.exportAttributes(path, afi as Afi, group.target);
+    if (!byAttrs) cache.set(verdict, (byAttrs = new Map<AttrSet, Map<RibPeer, Exported | null>>()));
+    if (!byPeer) byAttrs.set(path.attrs, (byPeer = new Map<RibPeer, Exported | null>()));
+    const attributes = this.policy.exportAttributes(path, afi, group.target, verdict);
     const exported = attributes ? new Exported(this.rib.attrSets.intern(attributes), path.peer) : undefined;
     byPeer.set(path.peer, exported ?? null);
     return exported;

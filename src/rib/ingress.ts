@@ -11,13 +11,20 @@ import { endOfRibFamily } from '../bgp/codec/update.ts';
 import { familyKey, IPV4_UNICAST } from '../lib/family.ts';
 import type { Family } from '../lib/family.ts';
 import type { Nlri } from '../lib/prefix.ts';
-import type { AttrSet, RouteAttributes } from './attr-set.ts';
+import type { AttrSet, AttrSetTable, RouteAttributes } from './attr-set.ts';
 import type { LocRib } from './loc-rib.ts';
 import type { RibPeer } from './route.ts';
 
 export interface IngressPolicy {
   /** False when a path with these attributes from this peer must not be used (a loop). */
   eligible(peer: RibPeer, attrs: AttrSet): boolean;
+  /**
+   * Import policy for one prefix of an eligible path: the attributes to keep (`attrs` itself when
+   * unchanged, else a set interned in `table` that the caller releases), or undefined to reject. A
+   * rejected path is kept as the peer sent it, ineligible like a loop, so a policy change can
+   * re-evaluate it without asking the peer again.
+   */
+  imported?(peer: RibPeer, prefix: Nlri, attrs: AttrSet, table: AttrSetTable): AttrSet | undefined;
 }
 
 /**
@@ -73,9 +80,24 @@ function announceEach(
   const ownNextHop = nextHopIsLocal(attributes, local);
   if (ownNextHop) local.nextHopIsLocal(prefixes.length);
   const eligible = !ownNextHop && policy.eligible(peer, attrs);
-  for (const p of prefixes) rib.announce(peer, p, attrs, eligible);
+  if (eligible && policy.imported) importEach(rib, peer, prefixes, attrs, policy);
+  else for (const p of prefixes) rib.announce(peer, p, attrs, eligible);
   rib.attrSets.release(attrs);
   result.announced += prefixes.length;
+}
+
+function importEach(
+  rib: LocRib,
+  peer: RibPeer,
+  prefixes: readonly Nlri[],
+  attrs: AttrSet,
+  policy: IngressPolicy,
+) {
+  for (const p of prefixes) {
+    const kept = policy.imported!(peer, p, attrs, rib.attrSets);
+    rib.announce(peer, p, kept ?? attrs, kept !== undefined);
+    if (kept && kept !== attrs) rib.attrSets.release(kept);
+  }
 }
 
 /** IPv6 (and other MP) routes carry their next hop in MP_REACH_NLRI; the RIB keeps it with the attributes. */

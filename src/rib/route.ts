@@ -71,7 +71,10 @@ export class Path {
     /** The Path Identifier the peer sent (0 without ADD-PATH). */
     pathId: number,
     readonly attrs: AttrSet,
-    /** No loop (AS_PATH, ORIGINATOR_ID, CLUSTER_LIST): the ingress policy's verdict. */
+    /**
+     * No loop (AS_PATH, ORIGINATOR_ID, CLUSTER_LIST) and not rejected by import policy: the ingress
+     * policy's verdict. A path without it is kept as the peer sent it but never used.
+     */
     loopFree: boolean,
     /** The NEXT_HOP's resolution when the path was learned (RFC 4271 §9.1.2, §9.1.2.2 e). */
     readonly nextHop: NextHopState = REACHABLE,

@@ -7,16 +7,15 @@ import type { ExecutionContext } from 'ava';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../../src/config/config.ts';
-import { Daemon } from '../../src/daemon/daemon.ts';
+import type { Daemon } from '../../src/daemon/daemon.ts';
 import { SessionState } from '../../src/bgp/session/fsm.ts';
 import type { Peer } from '../../src/bgp/session/peer.ts';
 import { openStore } from '../../src/datastore/open.ts';
 import type { StoreConfig } from '../../src/datastore/open.ts';
 import { ResourceStore } from '../../src/resources/store.ts';
-import { silentLogger } from '../../src/lib/log.ts';
 import { startEtcd } from '../helpers/etcd.ts';
 import { waitFor } from '../helpers/netns.ts';
+import { startLoopbackDaemon } from '../helpers/brindle.ts';
 
 const NODES = 5;
 const PORT = 17_990;
@@ -80,17 +79,7 @@ async function startCluster(
     await Promise.all(daemons.map((d) => d.stop()));
     await adminStore.close();
   });
-  for (let i = 1; i <= NODES; i++) {
-    const loaded = loadConfig(undefined, {
-      ...env,
-      BRINDLE_NODE_NAME: `node-${i}`,
-      BRINDLE_NODE_IPV4: `${nodeIp(i)}/32`,
-      BRINDLE_BGP_LISTEN_ADDRESS: nodeIp(i),
-      BRINDLE_MODE: 'reflector',
-    });
-    if (!loaded.ok) throw new Error(loaded.errors.join('; '));
-    daemons.push(await Daemon.start(loaded.config, silentLogger));
-  }
+  for (let i = 1; i <= NODES; i++) daemons.push(await startLoopbackDaemon(`node-${i}`, nodeIp(i), env));
   return { daemons, admin };
 }
 

@@ -1,9 +1,14 @@
 // Running Brindle's own programs from tests as an operator does: the daemon's environment without the
-// test run's BRINDLE_* settings, and `bin/brindlectl --config FILE ...` with a bound on each call.
+// test run's BRINDLE_* settings, and `bin/brindlectl --config FILE ...` with a bound on each call; and
+// a daemon in this process, as the multi-node tests on loopback start theirs.
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+
+import { loadConfig } from '../../src/config/config.ts';
+import { Daemon } from '../../src/daemon/daemon.ts';
+import { silentLogger } from '../../src/lib/log.ts';
 
 const exec = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -43,4 +48,24 @@ export function brindlectlResult(config: string, ...args: string[]): Promise<Bri
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/**
+ * A reflector-mode daemon in this process for node `name`, speaking BGP on `address`, configured by
+ * `env` (its datastore) like the service is by its environment.
+ */
+export async function startLoopbackDaemon(
+  name: string,
+  address: string,
+  env: Record<string, string>,
+): Promise<Daemon> {
+  const loaded = loadConfig(undefined, {
+    ...env,
+    BRINDLE_NODE_NAME: name,
+    BRINDLE_NODE_IPV4: `${address}/32`,
+    BRINDLE_BGP_LISTEN_ADDRESS: address,
+    BRINDLE_MODE: 'reflector',
+  });
+  if (!loaded.ok) throw new Error(loaded.errors.join('; '));
+  return Daemon.start(loaded.config, silentLogger);
 }
