@@ -11,21 +11,26 @@ import test from 'ava';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { BfdDocument } from '../../src/api/bfd-view.ts';
 import { BfdState, Diag } from '../../src/bfd/packet.ts';
 import type { BfdSessionView } from '../../src/bfd/sessions.ts';
 import { SessionState } from '../../src/bgp/session/fsm.ts';
 import { peerConfig } from '../../src/bgp/session/peer-config.ts';
 import { BfdPeers } from '../../src/daemon/bfd-peers.ts';
 import type { BfdInputs } from '../../src/daemon/bfd-peers.ts';
+import { Daemon } from '../../src/daemon/daemon.ts';
 import { Router } from '../../src/daemon/router.ts';
+import { loadConfig } from '../../src/config/config.ts';
+import { startDaemonApi } from '../../src/main/daemon-api.ts';
 import { parseIpv4 } from '../../src/lib/address.ts';
 import { IPV4_UNICAST } from '../../src/lib/family.ts';
 import { silentLogger } from '../../src/lib/log.ts';
 import { loadNative } from '../../src/lib/native.ts';
 import { parseResources } from '../../src/resources/index.ts';
 import type { BFDConfiguration, BGPPeer } from '../../src/resources/index.ts';
+import { brindlectl } from '../helpers/brindle.ts';
 import { Cleanup, createLinkedNetns, run, startDaemon, waitFor } from '../helpers/netns.ts';
-import type { Daemon } from '../helpers/netns.ts';
+import type { Daemon as Process } from '../helpers/netns.ts';
 import { birdConfig, startBird, startFrr } from '../helpers/peers.ts';
 import type { BirdHandle, FrrHandle, PeerOptions } from '../helpers/peers.ts';
 
@@ -73,7 +78,7 @@ interface Setup {
   readonly bird: BirdHandle;
   readonly birdOptions: PeerOptions;
   readonly frr: FrrHandle;
-  bfdd: Daemon;
+  bfdd: Process;
   readonly bfddDir: string;
   readonly routers: Record<Side, Router>;
   readonly bfd: BfdPeers;
@@ -115,14 +120,18 @@ function bgpPeers(): BGPPeer[] {
   return parse<BGPPeer>(docs.join('---\n'));
 }
 
-function bfdConfiguration(intervalMs: number): BFDConfiguration[] {
-  return parse<BFDConfiguration>(`apiVersion: projectcalico.org/v3
+function bfdConfigurationYaml(intervalMs: number): string {
+  return `apiVersion: projectcalico.org/v3
 kind: BFDConfiguration
 metadata: {name: default}
 spec:
   interfaces:
   - {matchPattern: "bfdt*", minimumRecvInterval: ${intervalMs}ms, minimumSendInterval: ${intervalMs}ms, idleSendInterval: 1s, multiplier: ${MULT}}
-`);
+`;
+}
+
+function bfdConfiguration(intervalMs: number): BFDConfiguration[] {
+  return parse<BFDConfiguration>(bfdConfigurationYaml(intervalMs));
 }
 
 async function start(): Promise<Setup> {
@@ -200,7 +209,7 @@ async function router(side: Side): Promise<Router> {
   return r;
 }
 
-async function startBfdd(netns: string, dir: string, config: string): Promise<Daemon> {
+async function startBfdd(netns: string, dir: string, config: string): Promise<Process> {
   const conf = join(dir, 'bfdd.conf');
   await writeFile(conf, config);
   await chmod(conf, 0o644);
@@ -390,3 +399,76 @@ bfdTest("FRR's bfdd is SIGKILLed: BFD Down, and FRR's bgpd receives Cease/BFD Do
   await bgpEstablished(s, 'frr');
   t.pass();
 });
+
+// The daemon as an operator runs it: resources applied with brindlectl, BFD seen with brindlectl bfd.
+// Last in the file: it takes over BIRD's address and port 3784 from the setup's router and BFD.
+bfdTest(
+  'the daemon: resources from brindlectl apply, brindlectl bfd, link loss resets BGP with Cease/BFD Down',
+  async (t) => {
+    const s = setup!;
+    s.bfd.close();
+    await s.routers.bird.close();
+    await run('ip', ['-n', s.netns.bird, 'link', 'set', 'eth0', 'up']);
+    const a = addresses('bird');
+    const dir = await mkdtemp(join(tmpdir(), 'brindle-bfd-daemon-'));
+    cleanup.add(() => rm(dir, { recursive: true, force: true }));
+    const configFile = join(dir, 'brindle.yaml');
+    await writeFile(
+      configFile,
+      [
+        'mode: reflector',
+        'nodeName: bfd-node',
+        `routerId: ${a.brindle4}`,
+        `node: {ipv4Address: ${a.brindle4}/24}`,
+        `datastore: {type: embedded, path: ${join(dir, 'store')}}`,
+        `bgp: {listenAddress: ${a.brindle4}, listenPort: 179}`,
+        `api: {socket: ${join(dir, 'brindle.sock')}}`,
+        '',
+      ].join('\n'),
+    );
+    const resources = join(dir, 'bfd.yaml');
+    await writeFile(
+      resources,
+      `apiVersion: projectcalico.org/v3
+kind: BGPConfiguration
+metadata: {name: default}
+spec: {asNumber: ${BRINDLE_AS}, nodeToNodeMeshEnabled: false}
+---
+apiVersion: projectcalico.org/v3
+kind: BGPPeer
+metadata: {name: bird}
+spec: {peerIP: ${a.peer4}, asNumber: ${PEER_AS}, failureDetectionMode: BFDIfDirectlyConnected}
+---
+${bfdConfigurationYaml(100)}`,
+    );
+    t.regex(
+      await brindlectl(configFile, 'apply', '-f', resources),
+      /Successfully applied 1 'BFDConfiguration'/,
+    );
+    const loaded = loadConfig(configFile, {});
+    if (!loaded.ok) throw new Error(loaded.errors.join('; '));
+    const daemon = await Daemon.start(loaded.config, silentLogger);
+    const api = await startDaemonApi(daemon, silentLogger, () => ({ ok: true, level: 'info' }), 'test');
+    cleanup.add(async () => {
+      await api.close();
+      await daemon.stop();
+    });
+    const session = async () =>
+      (JSON.parse(await brindlectl(configFile, 'bfd', '-o', 'json')) as BfdDocument).sessions[0];
+    await waitFor(async () => (await session())?.state === 'Up', { timeoutMs: 20_000, what: 'BFD Up' });
+    const peer = () => daemon.bgp?.getPeer(a.peer4);
+    await waitFor(() => peer()?.state === SessionState.Established, { timeoutMs: 30_000, what: 'BGP' });
+    t.regex(
+      await brindlectl(configFile, 'bfd'),
+      new RegExp(`${a.peer4.replaceAll('.', '\\.')}\\s+bfdt\\d+\\s+Up\\s+0x`),
+    );
+    await run('ip', ['-n', s.netns.bird, 'link', 'set', 'eth0', 'down']);
+    await waitFor(() => peer()?.counters.notificationsSent.get('6/10') === 1, {
+      timeoutMs: 5_000,
+      what: 'Cease/BFD Down',
+    });
+    const down = await session();
+    t.is(down.state, 'Down');
+    t.is(down.lastDown?.diagnostic, 'Control Detection Time Expired');
+  },
+);
