@@ -14,6 +14,7 @@
 // GET  /api/v1/fib                  ?prefix=P|ADDR &family= &state= &limit=; kernel vs desired routes
 //                                    (enabled: false without a FIB; 501 until the daemon says which)
 // GET  /api/v1/ipam                  501 until IPAM registers a view
+// GET  /api/v1/bfd                   BFD sessions: state, discriminators, intervals, last down (bfd-view.ts)
 // GET  /api/v1/events/routes         Server-Sent Events of best-path changes
 // GET  /api/v1/log-level
 // GET  /ui/                          the read-only web console (ui-assets.ts); its own queries:
@@ -97,6 +98,7 @@ export class ApiServer {
   private fib: ExtensionView | undefined;
   private ipam: ExtensionView | undefined;
   private topology: ExtensionView | undefined;
+  private bfd: ExtensionView | undefined;
   private workloads: WorkloadApi | undefined;
   private readonly timeline: PeerTimeline;
   private readonly console: ConsoleAssets;
@@ -198,6 +200,10 @@ export class ApiServer {
     this.topology = view;
   }
 
+  setBfdView(view: ExtensionView | undefined): void {
+    this.bfd = view;
+  }
+
   /** The CNI plugin's IPAM on the control socket (501 until a node-mode daemon plugs it in). */
   setWorkloadIpam(api: WorkloadApi | undefined): void {
     this.workloads = api;
@@ -218,6 +224,7 @@ export class ApiServer {
       .add('GET', '/api/v1/routes', async (r) => this.routesReply(r))
       .add('GET', '/api/v1/fib', (r) => extension(this.fib, 'the FIB', r.query))
       .add('GET', '/api/v1/ipam', (r) => extension(this.ipam, 'IPAM', r.query))
+      .add('GET', '/api/v1/bfd', (r) => extension(this.bfd, 'BFD', r.query))
       .add('GET', '/api/v1/events/routes', (r) => this.attachEvents(r))
       .add('GET', '/api/v1/log-level', () => ({ body: { level: this.options.log.level } }))
       .add('GET', '/api/v1/ui/overview', async () => ({ body: await this.overview() }))
@@ -436,6 +443,7 @@ const ENDPOINTS = [
   'GET /api/v1/routes?prefix=&match=exact|longest|longer&family=&peer=&community=&nextHop=&after=&limit=&count=true',
   'GET /api/v1/fib?prefix=&family=&state=&limit=',
   'GET /api/v1/ipam',
+  'GET /api/v1/bfd',
   'GET /api/v1/events/routes',
   'GET /api/v1/log-level',
   'GET /api/v1/ui/overview',

@@ -17,6 +17,16 @@ export interface BfdTimers {
   readonly detectMult: number;
   readonly desiredMinTxIntervalUs: number;
   readonly requiredMinRxIntervalUs: number;
+  /**
+   * bfd.DesiredMinTxInterval while the session is not Up (BIRD's "idle tx interval", Calico
+   * Enterprise's idleSendInterval); desiredMinTxIntervalUs when absent. Never below one second (§6.8.3).
+   */
+  readonly idleTxIntervalUs?: number;
+}
+
+/** §6.8.3: the transmit interval advertised while not Up: the idle interval, at least one second. */
+function idleTxIntervalUs(config: BfdTimers): number {
+  return Math.max(config.idleTxIntervalUs ?? config.desiredMinTxIntervalUs, SLOW_TX_INTERVAL_US);
 }
 
 /** The §6.8.1 state variables, plus the intervals in force while a Poll Sequence runs (§6.8.3). */
@@ -65,7 +75,7 @@ export type Random = () => number;
 
 /** §6.8.1 initial values: Down, RemoteDiscr 0, RemoteMinRxInterval 1. */
 export function initialSession(config: BfdTimers, localDiscr: number): BfdSession {
-  const desiredMinTxIntervalUs = Math.max(config.desiredMinTxIntervalUs, SLOW_TX_INTERVAL_US);
+  const desiredMinTxIntervalUs = idleTxIntervalUs(config);
   return {
     config,
     sessionState: BfdState.Down,
@@ -187,9 +197,7 @@ function transition(s: BfdSession, to: BfdState, diag: Diag, random: Random): Bf
 // ends a larger TX interval and a smaller RX interval do not take effect. Outside Up they apply at once.
 function changeIntervals(s: BfdSession, random: Random): BfdStep {
   const up = s.sessionState === BfdState.Up;
-  const desiredMinTxIntervalUs = up
-    ? s.config.desiredMinTxIntervalUs
-    : Math.max(s.config.desiredMinTxIntervalUs, SLOW_TX_INTERVAL_US);
+  const desiredMinTxIntervalUs = up ? s.config.desiredMinTxIntervalUs : idleTxIntervalUs(s.config);
   const requiredMinRxIntervalUs = s.config.requiredMinRxIntervalUs;
   const same =
     desiredMinTxIntervalUs === s.desiredMinTxIntervalUs &&

@@ -17,14 +17,19 @@ function getJson(socketPath: string, path: string): Promise<unknown> {
   return callDaemon(socketPath, path);
 }
 
-function outputFormat(args: ParsedArgs): 'table' | 'yaml' | 'json' | 'wide' {
+export function outputFormat(args: ParsedArgs): 'table' | 'yaml' | 'json' | 'wide' {
   const o = args.options.get('output');
   if (o === undefined) return 'table';
   if (o === 'yaml' || o === 'json' || o === 'wide') return o;
   throw new UsageError(`unknown output format "${String(o)}" (table, wide, yaml or json)`);
 }
 
-function print(context: CommandContext, args: ParsedArgs, document: unknown, table: () => string): void {
+export function print(
+  context: CommandContext,
+  args: ParsedArgs,
+  document: unknown,
+  table: () => string,
+): void {
   const format = outputFormat(args);
   context.io.out(format === 'yaml' || format === 'json' ? formatDocument(document, format) : table());
 }

@@ -38,6 +38,7 @@ const COMMAND_MODULES: readonly CommandModule[] = [
     load: async () => (await import('./operate.ts')).operatorCommands,
   },
   { names: ['ipam'], load: async () => [(await import('./ipam.ts')).ipamCommand] },
+  { names: ['bfd'], load: async () => [(await import('./bfd.ts')).bfdCommand] },
   { names: ['version'], load: async () => [(await import('./operate.ts')).versionCommand] },
   {
     names: ['completion', 'man'],

@@ -24,6 +24,7 @@ import type { NextHopMode } from '../rib/export.ts';
 import type { RouteAttributes } from '../rib/attr-set.ts';
 import type { BrindleConfig } from '../config/config.ts';
 import { Router } from './router.ts';
+import { BfdPeers } from './bfd-peers.ts';
 // Node mode only (the kernel FIB, IPAM block routes): imported when node mode starts, so a reflector
 // never loads them.
 import type { NodeRouting } from './node-routing.ts';
@@ -97,6 +98,8 @@ export class Daemon {
   private readonly routers = new BehaviorSubject<Router | undefined>(undefined);
   /** The running router, then each replacement (the metrics and the API follow it). */
   readonly router$: Observable<Router | undefined> = this.routers.asObservable();
+  /** BFD for the peers that ask for it (failureDetectionMode); Up → Down takes the BGP session down. */
+  readonly bfd: BfdPeers;
 
   private constructor(
     readonly config: BrindleConfig,
@@ -104,7 +107,9 @@ export class Daemon {
     readonly resources: ResourceStore,
     readonly cache: ResourceCache,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.bfd = new BfdPeers({ log, onDown: (peer) => this.router?.bfdDown(peer) });
+  }
 
   static async start(config: BrindleConfig, log: Logger): Promise<Daemon> {
     const store = await openStore(storeConfig(config.datastore));
@@ -227,6 +232,8 @@ export class Daemon {
       dedupe(topology.peerings, this.log).map((p) => this.arm(p)),
       identity,
     );
+    const { nodes, peers, bfdConfigs } = snapshot;
+    this.bfd.apply({ nodeName: this.config.nodeName, nodes, peers, bfdConfigs, peerings: this.peerings });
   }
 
   /**
@@ -484,6 +491,7 @@ export class Daemon {
     clearInterval(this.secretsPoll);
     this.cache.stop();
     this.ipam?.stop();
+    this.bfd.close();
     await this.router?.close(CeaseSubcode.AdministrativeShutdown, message);
     this.routers.complete();
     await this.nodeRouting?.stop();

@@ -11,7 +11,7 @@ import { silentLogger } from '../lib/log.ts';
 import type { Logger } from '../lib/log.ts';
 import { parsePrefix } from '../lib/prefix.ts';
 import type { Nlri } from '../lib/prefix.ts';
-import { Origin, RouteRefreshSubtype } from '../bgp/constants.ts';
+import { CeaseSubcode, Origin, RouteRefreshSubtype } from '../bgp/constants.ts';
 import type { GracefulRestartCapability, RouteRefreshMessage } from '../bgp/types.ts';
 import type { DownReason } from '../bgp/session/fsm.ts';
 import { familyKey } from '../lib/family.ts';
@@ -225,6 +225,14 @@ export class Router {
       imported: (peer, prefix, attrs, table) =>
         this.policy ? this.policy.importAttributes(filters, peer, prefix, attrs, table) : attrs,
     };
+  }
+
+  /**
+   * RFC 9384: BFD saw the path to the peer die: Cease/BFD Down at once, its routes withdrawn (a local
+   * stop keeps none as stale), and the session starts again after its IdleHoldTimer as usual.
+   */
+  bfdDown(remoteAddress: string): void {
+    this.peers.get(remoteAddress)?.peer.reset(undefined, CeaseSubcode.BfdDown);
   }
 
   getPeer(remoteAddress: string): Peer | undefined {

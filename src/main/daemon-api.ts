@@ -14,6 +14,8 @@ import { BrindleMetrics } from '../metrics/registry.ts';
 import type { BrindleSource } from '../metrics/source.ts';
 import { fibDocument, noFibDocument, parseFibQuery } from '../api/fib-view.ts';
 import { HttpError } from '../api/http.ts';
+import { bfdDocument } from '../api/bfd-view.ts';
+import { registerBfdMetrics } from '../metrics/bfd-metrics.ts';
 import { ApiServer } from '../api/server.ts';
 import type { ExtensionView, ReloadResult } from '../api/server.ts';
 import { clusterGraph } from '../reflector/cluster-graph.ts';
@@ -48,6 +50,7 @@ export async function startDaemonApi(
   });
   const fib = daemon.fib;
   if (fib) metrics.registerFib(fib);
+  registerBfdMetrics(metrics.registry, daemon.bfd);
   if (config.mode === 'node') {
     // Node mode only: a reflector has no IPAM blocks and never loads the IPAM modules.
     const { CachedIpamStats, readNodeIpamStats } = await import('../ipam/usage.ts');
@@ -64,6 +67,7 @@ export async function startDaemonApi(
       reload,
       version,
     });
+    api.setBfdView(() => bfdDocument(daemon.bfd));
     if (fib) api.setFibView((query) => fibDocument(fib, config.fib, parseFibQuery(query)));
     else api.setFibView(() => noFibDocument(noFibReason(config.mode)));
     api.setTopologyView(topologyView(daemon));

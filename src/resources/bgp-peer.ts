@@ -4,7 +4,7 @@
 import { bool, crossChecked, integer, listOf, object, oneOf, text } from './checks.ts';
 import type { Issue } from './checks.ts';
 import { asNumber, duration, ipAddress, password, resourceName, selector } from './common.ts';
-import { NEXT_HOP_MODES, REVERSE_PEERINGS, SOURCE_ADDRESSES } from './types.ts';
+import { FAILURE_DETECTION_MODES, NEXT_HOP_MODES, REVERSE_PEERINGS, SOURCE_ADDRESSES } from './types.ts';
 import type { BGPPeerSpec } from './types.ts';
 import { parseIp, parsePeerIp } from './values.ts';
 
@@ -30,6 +30,7 @@ export const bgpPeerSpec = crossChecked(
     filters: listOf(resourceName),
     localWorkloadSelector: selector,
     reversePeering: oneOf(REVERSE_PEERINGS),
+    failureDetectionMode: oneOf(FAILURE_DETECTION_MODES),
   }),
   (spec, path) =>
     PEER_RULES.flatMap((rule) => rule(spec)).map((issue) => ({ ...issue, path: `${path}.${issue.path}` })),

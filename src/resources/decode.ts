@@ -6,6 +6,7 @@
 
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseAllDocuments } from 'yaml';
 import type { Document, Node as YamlNode, Scalar } from 'yaml';
+import { bfdConfigurationSpec } from './bfd-configuration.ts';
 import { bgpConfigurationRules, bgpConfigurationSpec } from './bgp-configuration.ts';
 import { bgpFilterSpec } from './bgp-filter.ts';
 import { bgpPeerSpec } from './bgp-peer.ts';
@@ -34,6 +35,7 @@ const KINDS: { readonly [K in ResourceKind]: KindSchema<K> } = {
   Node: { spec: nodeSpec, status: nodeStatus },
   IPPool: { spec: ipPoolSpec, specRequired: true, status: ipPoolStatus },
   IPAMConfiguration: { spec: ipamConfigurationSpec, rules: ipamConfigurationRules },
+  BFDConfiguration: { spec: bfdConfigurationSpec },
 };
 
 export type DecodeResult =

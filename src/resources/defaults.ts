@@ -4,6 +4,7 @@
 // either (§7.1) — `defaultsApplied` shows them when asked.
 
 import { BGP_PORT } from '../bgp/constants.ts';
+import { bfdConfigurationDefaults } from './bfd-configuration.ts';
 import { GLOBAL_CONFIG_NAME, NODE_CONFIG_PREFIX } from './bgp-configuration.ts';
 import type {
   BGPConfiguration,
@@ -164,6 +165,8 @@ export function defaultsApplied<R extends Resource>(resource: R): R {
         ...r,
         spec: { ...DEFAULTS.IPAMConfiguration, ...r.spec, maxBlocksPerHost: ipamMaxBlocksPerHost(r.spec) },
       } as R;
+    case 'BFDConfiguration':
+      return { ...r, spec: bfdConfigurationDefaults(r.spec) } as R;
     case 'BGPFilter':
     case 'Node':
       return resource;

@@ -4,6 +4,7 @@
 import { stringify } from 'yaml';
 import { globalAsNumber, ipamMaxBlocksPerHost, ipPoolNodeSelector } from './defaults.ts';
 import type {
+  BFDConfiguration,
   BGPConfiguration,
   BGPFilter,
   BGPPeer,
@@ -126,6 +127,15 @@ const COLUMNS: { readonly [K in ResourceKind]: Columns<ResourceOfKind<K>> } = {
       STRICTAFFINITY: (r: IPAMConfiguration) => String(r.spec.strictAffinity ?? false),
       AUTOALLOCATEBLOCKS: (r: IPAMConfiguration) => String(r.spec.autoAllocateBlocks ?? true),
       MAXBLOCKSPERHOST: (r: IPAMConfiguration) => String(ipamMaxBlocksPerHost(r.spec)),
+    },
+  },
+  BFDConfiguration: {
+    narrow: ['NAME', 'SELECTOR', 'INTERFACES'],
+    wide: ['NAME', 'SELECTOR', 'INTERFACES'],
+    cells: {
+      NAME: name,
+      SELECTOR: (r: BFDConfiguration) => r.spec.nodeSelector ?? 'all()',
+      INTERFACES: (r: BFDConfiguration) => (r.spec.interfaces ?? []).map((i) => i.matchPattern).join(','),
     },
   },
 };

@@ -11,6 +11,7 @@ import { decodeResource, formatValidationError, validationError } from './decode
 import { fieldSupport } from './support.ts';
 import { RESOURCE_KINDS } from './types.ts';
 import type {
+  BFDConfiguration,
   BGPConfiguration,
   BGPFilter,
   BGPPeer,
@@ -39,6 +40,7 @@ export function kindOf(text: string): ResourceKind | undefined {
     pool: 'IPPool',
     ipp: 'IPPool',
     ipamconfig: 'IPAMConfiguration',
+    bfdconfig: 'BFDConfiguration',
   };
   return RESOURCE_KINDS.find((k) => k.toLowerCase() === t) ?? aliases[t];
 }
@@ -142,6 +144,7 @@ export interface ResourceSnapshot {
   readonly nodes: readonly Node[];
   readonly pools: readonly IPPool[];
   readonly ipamConfigs: readonly IPAMConfiguration[];
+  readonly bfdConfigs: readonly BFDConfiguration[];
 }
 
 function snapshotOf(byKey: ReadonlyMap<string, Resource>, revision: number): ResourceSnapshot {
@@ -155,6 +158,7 @@ function snapshotOf(byKey: ReadonlyMap<string, Resource>, revision: number): Res
     nodes: of('Node'),
     pools: of('IPPool'),
     ipamConfigs: of('IPAMConfiguration'),
+    bfdConfigs: of('BFDConfiguration'),
   };
 }
 

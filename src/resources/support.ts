@@ -96,6 +96,9 @@ export const SUPPORTED: Table<Supported> = {
     'spec.ttlSecurity': acts('GTSM (RFC 5082) for this many hops'),
     'spec.filters': policy('BGPFilters applied in order on import and export'),
     'spec.reversePeering': acts('Auto: the remote Calico nodes peer back'),
+    'spec.failureDetectionMode': acts(
+      'BFDIfDirectlyConnected: a BFD session (RFC 5881) when the peer is on a BFDConfiguration interface; BFD Down resets BGP with Cease/BFD Down',
+    ),
   },
   BGPFilter: {
     ...METADATA,
@@ -127,6 +130,15 @@ export const SUPPORTED: Table<Supported> = {
     'spec.strictAffinity': acts('no borrowing from the blocks of other nodes'),
     'spec.autoAllocateBlocks': acts('false: a node claims no new blocks'),
     'spec.maxBlocksPerHost': acts('the blocks one node may claim'),
+  },
+  BFDConfiguration: {
+    ...METADATA,
+    'spec.nodeSelector': acts('the nodes that run BFD with these settings'),
+    'spec.interfaces[].matchPattern': acts('the interfaces whose directly connected peers get BFD'),
+    'spec.interfaces[].minimumRecvInterval': acts('Required Min RX Interval (RFC 5880)'),
+    'spec.interfaces[].minimumSendInterval': acts('Desired Min TX Interval while the session is Up'),
+    'spec.interfaces[].idleSendInterval': acts('Desired Min TX Interval while it is not Up (at least 1 s)'),
+    'spec.interfaces[].multiplier': acts('Detect Mult: missed intervals before the session goes Down'),
   },
 };
 

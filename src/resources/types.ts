@@ -15,6 +15,7 @@ export const RESOURCE_KINDS = [
   'Node',
   'IPPool',
   'IPAMConfiguration',
+  'BFDConfiguration',
 ] as const;
 export type ResourceKind = (typeof RESOURCE_KINDS)[number];
 
@@ -118,6 +119,9 @@ export const NEXT_HOP_MODES = ['Auto', 'Self', 'Keep'] as const;
 export type NextHopMode = (typeof NEXT_HOP_MODES)[number];
 export const REVERSE_PEERINGS = ['Auto', 'Manual'] as const;
 export type ReversePeering = (typeof REVERSE_PEERINGS)[number];
+/** Calico Enterprise: BFD (RFC 5881) for a peer on a directly connected subnet. */
+export const FAILURE_DETECTION_MODES = ['None', 'BFDIfDirectlyConnected'] as const;
+export type FailureDetectionMode = (typeof FAILURE_DETECTION_MODES)[number];
 
 export interface BGPPeerSpec {
   node?: string;
@@ -140,6 +144,7 @@ export interface BGPPeerSpec {
   filters?: string[];
   localWorkloadSelector?: string;
   reversePeering?: ReversePeering;
+  failureDetectionMode?: FailureDetectionMode;
 }
 
 export type BGPPeer = KindedResource<'BGPPeer', BGPPeerSpec>;
@@ -283,7 +288,26 @@ export interface IPAMConfigurationSpec {
 /** A singleton named `default`. */
 export type IPAMConfiguration = KindedResource<'IPAMConfiguration', IPAMConfigurationSpec>;
 
-export type Resource = BGPConfiguration | BGPPeer | BGPFilter | Node | IPPool | IPAMConfiguration;
+// --- BFDConfiguration (Calico Enterprise's resource; bfd-configuration.ts) ---------------------
+
+export interface BFDInterface {
+  /** An interface name, a prefix ending in `*` (`eth*`), or `*` for every interface. */
+  matchPattern: string;
+  minimumRecvInterval?: Duration;
+  minimumSendInterval?: Duration;
+  idleSendInterval?: Duration;
+  multiplier?: number;
+}
+
+export interface BFDConfigurationSpec {
+  nodeSelector?: string;
+  interfaces?: BFDInterface[];
+}
+
+export type BFDConfiguration = KindedResource<'BFDConfiguration', BFDConfigurationSpec>;
+
+export type Resource =
+  BGPConfiguration | BGPPeer | BGPFilter | Node | IPPool | IPAMConfiguration | BFDConfiguration;
 
 export type ResourceOfKind<K extends ResourceKind> = Extract<Resource, { kind: K }>;
 

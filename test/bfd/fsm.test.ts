@@ -205,3 +205,20 @@ test('admin-down sends AdminDown with diag 7 and stops detection; admin-up retur
   t.true(down.actions.some((a) => a.type === 'cancel' && a.timer === 'detect'));
   t.is(step(down.state, { type: 'admin-up' }, noJitter).state.sessionState, Down);
 });
+
+test('the idle TX interval is advertised while not Up, never below one second (§6.8.3)', (t) => {
+  const idle = initialSession({ ...TIMERS, idleTxIntervalUs: 60_000_000 }, LOCAL);
+  t.is(idle.desiredMinTxIntervalUs, 60_000_000);
+  t.is(
+    initialSession({ ...TIMERS, idleTxIntervalUs: 10_000 }, LOCAL).desiredMinTxIntervalUs,
+    SLOW_TX_INTERVAL_US,
+  );
+  // Up: the fast interval, by a Poll Sequence; Down again: the idle one at once.
+  const init = step(idle, { type: 'packet', packet: remote(Down) }, noJitter).state;
+  const up = step(init, { type: 'packet', packet: remote(Up) }, noJitter).state;
+  t.is(up.desiredMinTxIntervalUs, 100_000);
+  t.true(up.pollActive);
+  const down = step(up, { type: 'timer', timer: 'detect' }, noJitter).state;
+  t.is(down.desiredMinTxIntervalUs, 60_000_000);
+  t.false(down.pollActive);
+});

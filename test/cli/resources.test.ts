@@ -495,7 +495,7 @@ const USAGE_ERRORS: readonly (readonly [readonly string[], string])[] = [
   [['get'], 'brindlectl get: missing KIND'],
   [
     ['get', 'widgets'],
-    'brindlectl get: unknown resource kind "widgets" (one of: bgpconfiguration, bgppeer, bgpfilter, node, ippool, ipamconfiguration)',
+    'brindlectl get: unknown resource kind "widgets" (one of: bgpconfiguration, bgppeer, bgpfilter, node, ippool, ipamconfiguration, bfdconfiguration)',
   ],
   [
     ['get', 'bp', '-o', 'xml'],

@@ -152,7 +152,7 @@ const INVALID: readonly [string, string, readonly string[]][] = [
     'unknown kind',
     'apiVersion: projectcalico.org/v3\nkind: BGPPeers\nmetadata: {name: a}',
     [
-      'BGPPeers/a: kind: "BGPPeers" is not one of BGPConfiguration, BGPPeer, BGPFilter, Node, IPPool, IPAMConfiguration',
+      'BGPPeers/a: kind: "BGPPeers" is not one of BGPConfiguration, BGPPeer, BGPFilter, Node, IPPool, IPAMConfiguration, BFDConfiguration',
     ],
   ],
   [

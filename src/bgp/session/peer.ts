@@ -157,12 +157,15 @@ export class Peer implements ConnectionOwner {
     this.subject.complete();
   }
 
-  /** Administrative reset: Cease/Administrative Reset, then start again after the IdleHoldTimer. */
-  reset(shutdownCommunication?: string): void {
+  /**
+   * Administrative reset: Cease/Administrative Reset (or `subcode`, e.g. BFD Down of RFC 9384), then
+   * start again after the IdleHoldTimer.
+   */
+  reset(shutdownCommunication?: string, subcode: number = CeaseSubcode.AdministrativeReset): void {
     this.stopping = true;
     this.primary.input({
       kind: 'stop',
-      subcode: CeaseSubcode.AdministrativeReset,
+      subcode,
       shutdownCommunication,
       restart: true,
     });

@@ -1,0 +1,265 @@
+// The BFD sessions of one speaker: one session per peer address (RFC 5881 single hop, IPv4 and
+// IPv6), the receiving socket per family they share, and the demultiplexing of received Control
+// packets to their session — by Your Discriminator, or while that is zero by the source address
+// (RFC 5880 §6.8.6). State changes leave as plain data on `changes$`; who acts on them (the daemon
+// taking a BGP session down) is not this module's business.
+
+import { Subject } from 'rxjs';
+import type { Observable } from 'rxjs';
+import type { Clock } from '../lib/clock.ts';
+import type { IpFamily, NativeAddon } from '../lib/native.ts';
+import { detectionTimeUs, transmitIntervalUs } from './fsm.ts';
+import type { BfdTimers, Random } from './fsm.ts';
+import { BfdState } from './packet.ts';
+import type { ControlPacket, DiscardReason } from './packet.ts';
+import { BfdSessionDriver } from './session.ts';
+import type { BfdStateChange } from './session.ts';
+import { BFD_CONTROL_PORT, BfdReceiver, BfdSender } from './transport.ts';
+import type { ReceivedPacket } from './transport.ts';
+
+/** What a session is for, as the owner describes it. */
+export interface BfdPeerSpec {
+  readonly peerAddress: string;
+  /** Our address on the shared subnet: the source of our packets (RFC 5881 §4). */
+  readonly localAddress: string;
+  /** The interface the subnet is on, for the operator. */
+  readonly interfaceName: string;
+  readonly timers: BfdTimers;
+}
+
+export interface BfdSessionChange extends BfdStateChange {
+  readonly peerAddress: string;
+}
+
+/** Why a received packet went nowhere, beyond the codec's reasons (§6.8.6). */
+export type DemuxDiscard = DiscardReason | 'no session';
+
+export interface BfdSessionsOptions {
+  readonly native: NativeAddon;
+  readonly clock: Clock;
+  readonly random?: Random;
+  /** Tests: a port other than 3784, and loopback addresses to receive on. */
+  readonly port?: number;
+  readonly receiveAddress?: Readonly<Record<IpFamily, string>>;
+}
+
+/** One running session: its FSM driver, its socket, its figures. */
+class BfdPeerSession {
+  packetsReceived = 0;
+  packetsSent = 0;
+  stateChanges = 0;
+
+  constructor(
+    public spec: BfdPeerSpec,
+    readonly driver: BfdSessionDriver,
+    readonly sender: BfdSender,
+  ) {}
+}
+
+export class BfdSessions {
+  private readonly byPeer = new Map<string, BfdPeerSession>();
+  private readonly byDiscriminator = new Map<number, BfdPeerSession>();
+  private readonly receivers = new Map<IpFamily, BfdReceiver>();
+  private readonly subject = new Subject<BfdSessionChange>();
+  readonly changes$: Observable<BfdSessionChange> = this.subject.asObservable();
+  /** Received packets that selected no session, by reason. */
+  readonly discarded = new Map<DemuxDiscard, number>();
+  private readonly random: Random;
+
+  constructor(private readonly options: BfdSessionsOptions) {
+    this.random = options.random ?? Math.random;
+  }
+
+  /** Starts a session to the peer; an existing one with other addresses is replaced. */
+  add(spec: BfdPeerSpec): void {
+    const existing = this.byPeer.get(spec.peerAddress);
+    if (existing && existing.spec.localAddress === spec.localAddress) {
+      this.retime(existing, spec);
+      return;
+    }
+    if (existing) this.remove(spec.peerAddress);
+    this.receiverFor(family(spec.peerAddress));
+    const sender = BfdSender.open(
+      this.options.native,
+      spec.localAddress,
+      spec.peerAddress,
+      this.random,
+      this.options.port,
+    );
+    const localDiscr = this.newDiscriminator();
+    let session: BfdPeerSession | undefined = undefined;
+    const driver = new BfdSessionDriver({
+      clock: this.options.clock,
+      localDiscr,
+      timers: spec.timers,
+      random: this.random,
+      send: (packet) => this.send(session, packet),
+      onStateChange: (change) => this.changed(session, change),
+    });
+    session = new BfdPeerSession(spec, driver, sender);
+    this.byPeer.set(spec.peerAddress, session);
+    this.byDiscriminator.set(localDiscr, session);
+    driver.start();
+  }
+
+  /** §6.8.16: the peer is told AdminDown first, so it does not take our silence for a failure. */
+  remove(peerAddress: string): void {
+    const session = this.byPeer.get(peerAddress);
+    if (!session) return;
+    session.driver.adminDown();
+    session.driver.stop();
+    session.sender.close();
+    this.byPeer.delete(peerAddress);
+    this.byDiscriminator.delete(session.driver.state.localDiscr);
+    this.closeIdleReceivers();
+  }
+
+  get(peerAddress: string): BfdSessionView | undefined {
+    const session = this.byPeer.get(peerAddress);
+    return session && viewOf(session);
+  }
+
+  sessions(): BfdSessionView[] {
+    return [...this.byPeer.values()].map(viewOf);
+  }
+
+  /** Packets refused for a TTL / Hop Limit other than 255 (RFC 5881 §5), over both families. */
+  get badTtl(): number {
+    let total = 0;
+    for (const receiver of this.receivers.values()) total += receiver.counters.badTtl;
+    return total;
+  }
+
+  close(): void {
+    for (const peerAddress of [...this.byPeer.keys()]) this.remove(peerAddress);
+    for (const receiver of this.receivers.values()) receiver.close();
+    this.receivers.clear();
+    this.subject.complete();
+  }
+
+  /** New timers take effect through a Poll Sequence when Up (§6.8.3); the FSM decides. */
+  private retime(session: BfdPeerSession, spec: BfdPeerSpec): void {
+    const before = session.spec.timers;
+    session.spec = spec;
+    const same =
+      before.detectMult === spec.timers.detectMult &&
+      before.desiredMinTxIntervalUs === spec.timers.desiredMinTxIntervalUs &&
+      before.requiredMinRxIntervalUs === spec.timers.requiredMinRxIntervalUs &&
+      before.idleTxIntervalUs === spec.timers.idleTxIntervalUs;
+    if (!same) session.driver.setTimers(spec.timers);
+  }
+
+  private receiverFor(f: IpFamily): void {
+    if (this.receivers.has(f)) return;
+    const address = this.options.receiveAddress?.[f];
+    const port = this.options.port ?? BFD_CONTROL_PORT;
+    const receiver = BfdReceiver.open(this.options.native, f, (p) => this.demultiplex(p), address, port);
+    this.receivers.set(f, receiver);
+  }
+
+  private closeIdleReceivers(): void {
+    for (const [f, receiver] of this.receivers) {
+      if ([...this.byPeer.keys()].some((peer) => family(peer) === f)) continue;
+      receiver.close();
+      this.receivers.delete(f);
+    }
+  }
+
+  // §6.8.6: a nonzero Your Discriminator selects the session; zero selects by source address (single
+  // hop: the peer's address). A session found by discriminator must also be this peer's: a stale or
+  // forged discriminator from another address does not move another peer's session.
+  private demultiplex({ source, result }: ReceivedPacket): void {
+    if (!result.ok) return this.discard(result.reason);
+    const packet = result.packet;
+    const session =
+      packet.yourDiscriminator !== 0
+        ? this.byDiscriminator.get(packet.yourDiscriminator)
+        : this.byPeer.get(source.address);
+    if (!session || session.spec.peerAddress !== source.address) return this.discard('no session');
+    session.packetsReceived++;
+    session.driver.receive(packet);
+  }
+
+  private discard(reason: DemuxDiscard): void {
+    this.discarded.set(reason, (this.discarded.get(reason) ?? 0) + 1);
+  }
+
+  private send(session: BfdPeerSession | undefined, packet: ControlPacket): void {
+    if (!session) return;
+    if (session.sender.send(packet)) session.packetsSent++;
+  }
+
+  private changed(session: BfdPeerSession | undefined, change: BfdStateChange): void {
+    if (!session) return;
+    session.stateChanges++;
+    this.subject.next({ ...change, peerAddress: session.spec.peerAddress });
+  }
+
+  /** §6.8.1: nonzero and unique among our sessions; random so a restart does not reuse the last ones. */
+  private newDiscriminator(): number {
+    for (;;) {
+      const discr = Math.floor(this.random() * 0xffffffff) + 1;
+      if (!this.byDiscriminator.has(discr)) return discr;
+    }
+  }
+}
+
+/** One session as the API and the metrics show it: RFC 5880 §6.8.1 names, intervals in µs. */
+export interface BfdSessionView {
+  readonly peerAddress: string;
+  readonly localAddress: string;
+  readonly interfaceName: string;
+  readonly state: BfdState;
+  readonly remoteState: BfdState;
+  readonly localDiscr: number;
+  readonly remoteDiscr: number;
+  readonly localDiag: number;
+  readonly detectMult: number;
+  readonly remoteDetectMult: number;
+  /** Negotiated: the interval between our packets and the time without the peer's that means Down. */
+  readonly transmitIntervalUs: number;
+  readonly detectionTimeUs: number;
+  readonly desiredMinTxIntervalUs: number;
+  readonly requiredMinRxIntervalUs: number;
+  readonly remoteDesiredMinTxIntervalUs: number;
+  readonly remoteMinRxIntervalUs: number;
+  readonly pollActive: boolean;
+  readonly lastDown: BfdStateChange | undefined;
+  readonly packetsReceived: number;
+  readonly packetsSent: number;
+  readonly stateChanges: number;
+  readonly sourcePort: number;
+}
+
+function viewOf(session: BfdPeerSession): BfdSessionView {
+  const s = session.driver.state;
+  return {
+    peerAddress: session.spec.peerAddress,
+    localAddress: session.spec.localAddress,
+    interfaceName: session.spec.interfaceName,
+    state: s.sessionState,
+    remoteState: s.remoteSessionState,
+    localDiscr: s.localDiscr,
+    remoteDiscr: s.remoteDiscr,
+    localDiag: s.localDiag,
+    detectMult: s.config.detectMult,
+    remoteDetectMult: s.remoteDetectMult,
+    transmitIntervalUs: transmitIntervalUs(s),
+    detectionTimeUs:
+      s.sessionState === BfdState.Up || s.sessionState === BfdState.Init ? detectionTimeUs(s) : 0,
+    desiredMinTxIntervalUs: s.desiredMinTxIntervalUs,
+    requiredMinRxIntervalUs: s.requiredMinRxIntervalUs,
+    remoteDesiredMinTxIntervalUs: s.remoteDesiredMinTxIntervalUs,
+    remoteMinRxIntervalUs: s.remoteMinRxIntervalUs,
+    pollActive: s.pollActive,
+    lastDown: session.driver.lastDown,
+    packetsReceived: session.packetsReceived,
+    packetsSent: session.packetsSent,
+    stateChanges: session.stateChanges,
+    sourcePort: session.sender.sourcePort,
+  };
+}
+
+function family(address: string): IpFamily {
+  return address.includes(':') ? 6 : 4;
+}
