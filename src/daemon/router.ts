@@ -25,6 +25,7 @@ import type { DecisionOptions } from '../rib/decision.ts';
 import type { NextHopResolver } from '../rib/nexthop.ts';
 import type { ExportTarget, NextHopMode } from '../rib/export.ts';
 import { applyUpdate } from '../rib/ingress.ts';
+import { IngressBacklog } from '../rib/ingress-backlog.ts';
 import { LocRib } from '../rib/loc-rib.ts';
 import { GracefulRestartHelper } from '../rib/graceful-restart.ts';
 import type { RibPeer } from '../rib/route.ts';
@@ -78,6 +79,8 @@ let nextRibPeerId = 1;
 export class Router {
   readonly locRib: LocRib;
   readonly adjRibOut: AdjRibOut;
+  /** Holds reading from a peer that sends more than the RIB takes. */
+  readonly ingressBacklog: IngressBacklog;
   readonly identity: ReflectorIdentity;
   private readonly ingress: ReflectorIngress;
   private readonly peers = new Map<string, RoutedPeer>();
@@ -103,6 +106,7 @@ export class Router {
       this.log,
       options.adjRibOut,
     );
+    this.ingressBacklog = new IngressBacklog(this.locRib, this.adjRibOut, this.clock, this.log);
     this.gracefulRestart = new GracefulRestartHelper(
       this.locRib,
       this.clock,
@@ -185,6 +189,7 @@ export class Router {
   async close(subcode?: number, shutdownCommunication?: string): Promise<void> {
     for (const routed of this.peers.values()) routed.peer.close(subcode, shutdownCommunication);
     this.peers.clear();
+    this.ingressBacklog.close();
     this.gracefulRestart.close();
     await Promise.all(this.listeners.map((l) => l.close()));
   }
@@ -206,6 +211,7 @@ export class Router {
           member.families,
           routed.peer.localAddresses,
         );
+        this.ingressBacklog.applied(routed.peer);
         if (result.ignored > 0) this.foreignFamily(routed, result.ignored);
         // RFC 4724 §4.2: a restarted peer's End-of-RIB ends the wait for that family.
         if (result.endOfRib) this.gracefulRestart.endOfRib(routed.options.remoteAddress, result.endOfRib.afi);
@@ -317,6 +323,7 @@ export class Router {
   /** Without a reason (de-configured) or without graceful restart, the peer's paths go at once. */
   private sessionDown(routed: RoutedPeer, reason?: DownReason): void {
     if (routed.member) this.adjRibOut.removeMember(routed.member);
+    this.ingressBacklog.forget(routed.peer);
     const { ribPeer } = routed;
     const kept =
       ribPeer !== undefined &&
