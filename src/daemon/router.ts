@@ -26,6 +26,7 @@ import type { NextHopResolver } from '../rib/nexthop.ts';
 import type { ExportTarget, NextHopMode } from '../rib/export.ts';
 import { applyUpdate } from '../rib/ingress.ts';
 import { IngressBacklog } from '../rib/ingress-backlog.ts';
+import type { IngressBacklogOptions } from '../rib/ingress-backlog.ts';
 import { LocRib } from '../rib/loc-rib.ts';
 import { GracefulRestartHelper } from '../rib/graceful-restart.ts';
 import type { RibPeer } from '../rib/route.ts';
@@ -41,6 +42,7 @@ export interface RouterOptions {
   readonly log?: Logger;
   readonly decision?: DecisionOptions;
   readonly adjRibOut?: AdjRibOutOptions;
+  readonly ingressBacklog?: IngressBacklogOptions;
   /** How NEXT_HOPs resolve (the kernel's view on a node); every next hop is reachable by default. */
   readonly nextHops?: NextHopResolver;
   /** RFC 4724 §4.2: how long a restarted peer's stale paths wait for its End-of-RIB. */
@@ -106,7 +108,13 @@ export class Router {
       this.log,
       options.adjRibOut,
     );
-    this.ingressBacklog = new IngressBacklog(this.locRib, this.adjRibOut, this.clock, this.log);
+    this.ingressBacklog = new IngressBacklog(
+      this.locRib,
+      this.adjRibOut,
+      this.clock,
+      this.log,
+      options.ingressBacklog,
+    );
     this.gracefulRestart = new GracefulRestartHelper(
       this.locRib,
       this.clock,

@@ -22,6 +22,15 @@ export interface AdjRibOutView {
    * keeps that count; until then brindle_bgp_prefixes_advertised has no series.
    */
   advertisedPrefixes?(): ReadonlyMap<string, ReadonlyMap<string, number>>;
+  /** Per member name: destinations staged for it and octets on its socket (rib/adj-rib-out.ts). */
+  memberBacklogs?(): ReadonlyMap<string, { readonly staged: number; readonly queuedBytes: number }>;
+}
+
+/** The ingress backpressure per peer (rib/ingress-backlog.ts). */
+export interface IngressBacklogView {
+  backlog(peer: Peer): number;
+  isHeld(peer: Peer): boolean;
+  holds(peer: Peer): number;
 }
 
 /** The router as the metrics and the API see it (daemon/router.ts satisfies it). */
@@ -29,6 +38,7 @@ export interface RouterView {
   allPeers(): Peer[];
   readonly locRib: LocRib;
   readonly adjRibOut: AdjRibOutView;
+  readonly ingressBacklog?: IngressBacklogView;
   readonly identity: { readonly routerId: number; readonly clusterId: number; readonly localAs: number };
 }
 
