@@ -412,6 +412,8 @@ export class AdjRibOut {
   private readonly droppedSlots: number[] = [];
   /** UPDATE messages built (once per group, however many members). */
   messagesBuilt = 0;
+  /** Exported sets referenced for one drain turn (see exported()). */
+  private readonly turnExports: AttrSet[] = [];
 
   constructor(
     private readonly rib: LocRib,
@@ -638,6 +640,7 @@ export class AdjRibOut {
       else this.exportDest(group, next.value, outbox);
     }
     this.write(group, outbox);
+    this.releaseTurnExports();
     if (!group.idle) return this.schedule(group);
     this.finishDump(group);
     this.scheduleMerge();
@@ -782,18 +785,30 @@ export class AdjRibOut {
 
   /** How `path` is exported to this group (cached per family, source attribute set and peer). */
   private exported(group: UpdateGroup, path: Path, afi: number): Exported | undefined {
-    const cached = group.exportCache.get(afi, path.attrs, path.peer);
+    const source = path.attrs;
+    const cached = group.exportCache.get(afi, source, path.peer);
     if (cached !== undefined) return cached ?? undefined;
     const attributes = this.policy.exportAttributes(path, afi as Afi, group.target);
+    // A best path removed after its destination was staged (the decision to come stages it again) may
+    // have taken its set with it: an entry for a forgotten set would never be dropped, so its export
+    // is not cached, and holds its reference on the exported set only for this drain turn.
+    const live = source.refs > 0;
     let exported: Exported | undefined;
     if (attributes) {
       const attrs = this.rib.attrSets.intern(attributes);
+      if (!live) this.turnExports.push(attrs);
       // Exported unchanged: the entry lives as long as the source set, so it holds no reference on it.
-      if (attrs === path.attrs) this.rib.attrSets.release(attrs);
+      else if (attrs === source) this.rib.attrSets.release(attrs);
       exported = new Exported(attrs, path.peer);
     }
-    group.exportCache.set(afi, path.attrs, path.peer, exported ?? null);
+    if (live) group.exportCache.set(afi, source, path.peer, exported ?? null);
     return exported;
+  }
+
+  /** Drops the references exported() took for this drain turn only. */
+  private releaseTurnExports(): void {
+    for (const attrs of this.turnExports) this.rib.attrSets.release(attrs);
+    this.turnExports.length = 0;
   }
 
   // --- writing ---------------------------------------------------------------------------------------
