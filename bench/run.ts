@@ -13,6 +13,8 @@ const suites: Record<string, () => Promise<BenchRow[]>> = {
   rib: async () => (await import('./rib-withdraw.ts')).runRibWithdrawBench(),
   startup: async () => (await import('./startup.ts')).runStartupBench(),
   cni: async () => (await import('./cni.ts')).runCniBench(),
+  soak: async () => (await import('./soak.ts')).runSoakBench(),
+  flood: async () => (await import('./flood.ts')).runFloodBench(),
 };
 
 const wanted = process.argv.slice(2);

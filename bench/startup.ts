@@ -45,7 +45,7 @@ const CLOCK_TICKS_PER_S = 100;
 type Path = 'compiled' | 'tsx';
 const PATHS: readonly Path[] = ['compiled', 'tsx'];
 
-interface Workspace {
+export interface Workspace {
   readonly dir: string;
   readonly tsxIpam: string;
 }
@@ -86,7 +86,7 @@ const atMost =
   (value) => ({ target: text, met: value <= limit });
 
 /** utime + stime of a running process, in ms; its peak and current RSS in MB. */
-function procFigures(pid: number): { cpuMs: number; peakRssMb: number; rssMb: number } {
+export function procFigures(pid: number): { cpuMs: number; peakRssMb: number; rssMb: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ticks = Number(fields[11]) + Number(fields[12]);
@@ -123,12 +123,16 @@ async function repeat(runs: number, once: (i: number) => Promise<Sample>): Promi
 // ---------------------------------------------------------------------------------------------------
 // The daemon
 
-interface DaemonConfig {
+export interface DaemonConfig {
   readonly file: string;
   readonly socket: string;
 }
 
-async function writeConfig(ws: Workspace, name: string, mode: 'reflector' | 'node'): Promise<DaemonConfig> {
+export async function writeConfig(
+  ws: Workspace,
+  name: string,
+  mode: 'reflector' | 'node',
+): Promise<DaemonConfig> {
   const file = join(ws.dir, `${name}.yaml`);
   const socket = join(ws.dir, `${name}.sock`);
   const node = mode === 'node' ? 'fib: { enabled: true }\n' : '';
@@ -180,7 +184,7 @@ async function waitUntil(check: () => Promise<boolean>, child: ChildProcess): Pr
   throw new Error(`not ready within ${READY_DEADLINE_MS} ms`);
 }
 
-async function stop(child: ChildProcess): Promise<void> {
+export async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');
@@ -195,7 +199,10 @@ interface Started {
 }
 
 /** Starts `argv`, waits until `ready`, and takes the wall time, CPU time and peak RSS up to then. */
-async function startUntilReady(argv: readonly string[], ready: () => Promise<boolean>): Promise<Started> {
+export async function startUntilReady(
+  argv: readonly string[],
+  ready: () => Promise<boolean>,
+): Promise<Started> {
   const started = process.hrtime.bigint();
   const child = spawn(argv[0], argv.slice(1), { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
   try {
@@ -209,7 +216,7 @@ async function startUntilReady(argv: readonly string[], ready: () => Promise<boo
   return { child, sample: { wallMs, cpuMs, peakRssMb } };
 }
 
-function startDaemon(argv: readonly string[], config: DaemonConfig): Promise<Started> {
+export function startDaemon(argv: readonly string[], config: DaemonConfig): Promise<Started> {
   return startUntilReady(
     [...argv, '--config', config.file],
     async () => (await readyStatus(config.socket)) === 200,

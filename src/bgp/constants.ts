@@ -96,7 +96,7 @@ export const WellKnownCommunity = {
   NoPeer: 0xffffff04,
 } as const;
 
-/** NOTIFICATION error codes, RFC 4271 §4.5 (plus 5 from RFC 6608 and 7 from RFC 7313). */
+/** NOTIFICATION error codes, RFC 4271 §4.5 (plus 5 from RFC 6608, 7 from RFC 7313, 8 from RFC 9687). */
 export const ErrorCode = {
   MessageHeader: 1,
   OpenMessage: 2,
@@ -105,6 +105,7 @@ export const ErrorCode = {
   FsmError: 5,
   Cease: 6,
   RouteRefreshMessage: 7,
+  SendHoldTimerExpired: 8,
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -181,6 +182,7 @@ const ERROR_CODE_NAMES: Record<number, string> = {
   5: 'Finite State Machine Error',
   6: 'Cease',
   7: 'ROUTE-REFRESH Message Error',
+  8: 'Send Hold Timer Expired',
 };
 
 const SUBCODE_NAMES: Record<number, Record<number, string>> = {

@@ -29,6 +29,8 @@ import { EXPORT_UNCHANGED } from '../rib/export.ts';
 import type { ExportTarget, NextHopMode, PrefixExportPolicy } from '../rib/export.ts';
 import { applyUpdate } from '../rib/ingress.ts';
 import type { IngressPolicy } from '../rib/ingress.ts';
+import { IngressBacklog } from '../rib/ingress-backlog.ts';
+import type { IngressBacklogOptions } from '../rib/ingress-backlog.ts';
 import { LocRib } from '../rib/loc-rib.ts';
 import { GracefulRestartHelper } from '../rib/graceful-restart.ts';
 import type { RibPeer } from '../rib/route.ts';
@@ -45,6 +47,7 @@ export interface RouterOptions {
   readonly log?: Logger;
   readonly decision?: DecisionOptions;
   readonly adjRibOut?: AdjRibOutOptions;
+  readonly ingressBacklog?: IngressBacklogOptions;
   /** How NEXT_HOPs resolve (the kernel's view on a node); every next hop is reachable by default. */
   readonly nextHops?: NextHopResolver;
   /** RFC 4724 §4.2: how long a restarted peer's stale paths wait for its End-of-RIB. */
@@ -94,6 +97,8 @@ let nextRibPeerId = 1;
 export class Router {
   readonly locRib: LocRib;
   readonly adjRibOut: AdjRibOut;
+  /** Holds reading from a peer that sends more than the RIB takes. */
+  readonly ingressBacklog: IngressBacklog;
   readonly identity: ReflectorIdentity;
   private readonly ingress: ReflectorIngress;
   private readonly peers = new Map<string, RoutedPeer>();
@@ -125,6 +130,13 @@ export class Router {
       new ReflectorExport(this.identity, routing),
       this.log,
       options.adjRibOut,
+    );
+    this.ingressBacklog = new IngressBacklog(
+      this.locRib,
+      this.adjRibOut,
+      this.clock,
+      this.log,
+      options.ingressBacklog,
     );
     this.gracefulRestart = new GracefulRestartHelper(
       this.locRib,
@@ -277,6 +289,7 @@ export class Router {
   async close(subcode?: number, shutdownCommunication?: string): Promise<void> {
     for (const routed of this.peers.values()) routed.peer.close(subcode, shutdownCommunication);
     this.peers.clear();
+    this.ingressBacklog.close();
     this.gracefulRestart.close();
     await Promise.all(this.listeners.map((l) => l.close()));
   }
@@ -298,6 +311,7 @@ export class Router {
           member.families,
           routed.peer.localAddresses,
         );
+        this.ingressBacklog.applied(routed.peer);
         if (result.ignored > 0) this.foreignFamily(routed, result.ignored);
         // RFC 4724 §4.2: a restarted peer's End-of-RIB ends the wait for that family.
         if (result.endOfRib) this.gracefulRestart.endOfRib(routed.options.remoteAddress, result.endOfRib.afi);
@@ -407,6 +421,7 @@ export class Router {
   /** Without a reason (de-configured) or without graceful restart, the peer's paths go at once. */
   private sessionDown(routed: RoutedPeer, reason?: DownReason): void {
     if (routed.member) this.adjRibOut.removeMember(routed.member);
+    this.ingressBacklog.forget(routed.peer);
     const { ribPeer } = routed;
     const kept =
       ribPeer !== undefined &&

@@ -10,6 +10,7 @@ import type { StoreHealth } from '../datastore/store.ts';
 import { formatIpv4 } from '../lib/address.ts';
 import { systemClock } from '../lib/clock.ts';
 import type { Clock } from '../lib/clock.ts';
+import { registerBackpressureMetrics } from './backpressure-metrics.ts';
 import { registerBgpMetrics } from './bgp-metrics.ts';
 import { scrapedCounter, scrapedGauge } from './collect.ts';
 import { registerFibMetrics, registerIpamMetrics } from './extensions.ts';
@@ -58,6 +59,7 @@ export class BrindleMetrics {
     this.subscription = source.datastoreHealth$?.subscribe((h) => (this.datastoreHealth = h));
     registerBgpMetrics(this.registry, source, this.rib);
     registerRibMetrics(this.registry, source, this.rib);
+    registerBackpressureMetrics(this.registry, source);
     this.registerDaemonMetrics(options.build);
     if (options.processMetrics ?? true) {
       collectDefaultMetrics({ register: this.registry });

@@ -26,6 +26,15 @@ export interface AdjRibOutView {
   advertisedPrefixes?(): ReadonlyMap<string, ReadonlyMap<string, number>>;
   /** What the session named `name` was sent for a destination (undefined: no such session up). */
   advertisedTo?(name: string): ((dest: Dest) => { attrs: AttrSet; source: RibPeer }[]) | undefined;
+  /** Per member name: destinations staged for it and octets on its socket (rib/adj-rib-out.ts). */
+  memberBacklogs?(): ReadonlyMap<string, { readonly staged: number; readonly queuedBytes: number }>;
+}
+
+/** The ingress backpressure per peer (rib/ingress-backlog.ts). */
+export interface IngressBacklogView {
+  backlog(peer: Peer): number;
+  isHeld(peer: Peer): boolean;
+  holds(peer: Peer): number;
 }
 
 /** The router as the metrics and the API see it (daemon/router.ts satisfies it). */
@@ -33,6 +42,7 @@ export interface RouterView {
   allPeers(): Peer[];
   readonly locRib: LocRib;
   readonly adjRibOut: AdjRibOutView;
+  readonly ingressBacklog?: IngressBacklogView;
   readonly identity: { readonly routerId: number; readonly clusterId: number; readonly localAs: number };
   /** Soft reset out: sends the peer's session every route again (false when it is not up). */
   resendRoutes?(peer: Peer): boolean;

@@ -30,15 +30,12 @@ import type { CodecContext } from '../bgp/types.ts';
 import { Afi, familyKey, familyName, Safi } from '../lib/family.ts';
 import type { Nlri } from '../lib/prefix.ts';
 import type { Logger } from '../lib/log.ts';
-import type { AttrSet } from './attr-set.ts';
+import type { AttrSet, AttrSetDependent, AttrSetTable } from './attr-set.ts';
 import type { ExportPolicy, ExportTarget, ExportVerdict } from './export.ts';
 import { exportTargetKey } from './export.ts';
 import type { DecidedBatch, LocRib } from './loc-rib.ts';
 import { Walker } from './walker.ts';
 import type { Dest, Path, RibPeer } from './route.ts';
-
-/** Exports per verdict, source attribute set and source peer (see UpdateGroup.exportCache). */
-type ExportCache = Map<ExportVerdict, Map<AttrSet, Map<RibPeer, Exported | null>>>;
 
 /** RFC 7911 §3 ADD-PATH send: the best path only, every eligible path, or the multipath set. */
 export type AddPathSendMode = 'best' | 'all' | 'ecmp';
@@ -60,6 +57,14 @@ export interface GroupMember {
    * (split horizon, see above). Without it the member is sent every route, its own included.
    */
   readonly ribPeer?: RibPeer;
+}
+
+/** How far behind one member is (see AdjRibOut.memberBacklogs). */
+export interface MemberBacklog {
+  /** Destinations staged for the member's update group and not yet exported. */
+  readonly staged: number;
+  /** Octets written to its socket and not yet taken by the peer. */
+  readonly queuedBytes: number;
 }
 
 /** A re-advertisement asked for by the member (RFC 2918 / RFC 7313). */
@@ -104,6 +109,77 @@ class Exported {
 function sameExport(a: Exported | undefined, b: Exported | undefined): boolean {
   return a === b || (a !== undefined && b !== undefined && a.attrs === b.attrs && a.source === b.source);
 }
+
+type ExportsByPeer = Map<RibPeer, Exported | null>;
+/** Per prefix verdict of the export policy (rib/export.ts): the source peer's exports. */
+type ExportsByVerdict = Map<ExportVerdict, ExportsByPeer>;
+
+/**
+ * One group's exports per source attribute set, prefix verdict and source peer, so export runs once
+ * per set; one map per family, since the next hop a policy sets may depend on it. An entry lives
+ * exactly as long as its source set: the cache registers with the set and drops the entry (and its
+ * references on the exported sets) when the set is forgotten. So a group keeps what the routes in the
+ * table use now, never what long-withdrawn routes once did (no trimming at a size: the size is the
+ * table's).
+ */
+class ExportCache implements AttrSetDependent {
+  private families = [new Map<AttrSet, ExportsByVerdict>(), new Map<AttrSet, ExportsByVerdict>()];
+
+  constructor(private readonly attrSets: AttrSetTable) {}
+
+  /** Source sets with an entry, over both families. */
+  get size(): number {
+    return this.families[0].size + this.families[1].size;
+  }
+
+  /** The cached export: null when the path is not exported, undefined when not cached. */
+  get(afi: number, source: AttrSet, verdict: ExportVerdict, peer: RibPeer): Exported | null | undefined {
+    return this.families[familyIndex(afi)].get(source)?.get(verdict)?.get(peer);
+  }
+
+  /** Caches an export; it holds a reference on the exported set unless that is the source itself. */
+  set(afi: number, source: AttrSet, verdict: ExportVerdict, peer: RibPeer, exported: Exported | null): void {
+    const cache = this.families[familyIndex(afi)];
+    let byVerdict = cache.get(source);
+    if (!byVerdict) {
+      byVerdict = new Map();
+      cache.set(source, byVerdict);
+      this.attrSets.depend(source, this);
+    }
+    let byPeer = byVerdict.get(verdict);
+    if (!byPeer) byVerdict.set(verdict, (byPeer = new Map<RibPeer, Exported | null>()));
+    byPeer.set(peer, exported);
+  }
+
+  forgotten(source: AttrSet): void {
+    for (const cache of this.families) {
+      const byVerdict = cache.get(source);
+      if (!byVerdict) continue;
+      cache.delete(source);
+      this.releaseEntries(source, byVerdict);
+    }
+  }
+
+  /** Forgets every entry (the group is dropped, or the policy changed). */
+  clear(): void {
+    const old = this.families;
+    this.families = [new Map<AttrSet, ExportsByVerdict>(), new Map<AttrSet, ExportsByVerdict>()];
+    for (const cache of old) {
+      for (const [source, byVerdict] of cache) {
+        this.attrSets.undepend(source, this);
+        this.releaseEntries(source, byVerdict);
+      }
+    }
+  }
+
+  private releaseEntries(source: AttrSet, byVerdict: ExportsByVerdict): void {
+    for (const byPeer of byVerdict.values())
+      for (const exported of byPeer.values())
+        if (exported && exported.attrs !== source) this.attrSets.release(exported.attrs);
+  }
+}
+
+const familyIndex = (afi: number): number => (afi === Afi.Ipv4 ? 0 : 1);
 
 /**
  * What one group has advertised for a destination (kept on the Dest, see route.ts): its one path
@@ -247,12 +323,7 @@ class UpdateGroup {
   readonly awaitingEndOfRib = new Set<GroupMember>();
   /** Members whose dump answers a ROUTE-REFRESH rather than a new session. */
   readonly refreshing = new Map<GroupMember, RefreshRequest>();
-  /**
-   * Exports per prefix verdict (rib/export.ts), source attribute set and source peer, so export runs
-   * once per set; one cache per family, since the next hop a policy sets may depend on it.
-   */
-  readonly exportCache4: ExportCache = new Map();
-  readonly exportCache6: ExportCache = new Map();
+  readonly exportCache: ExportCache;
 
   constructor(
     readonly id: number,
@@ -265,7 +336,10 @@ class UpdateGroup {
     readonly mode: AddPathSendMode,
     /** The families (familyKey()) every member negotiated: the only ones the group exports. */
     readonly families: ReadonlySet<number>,
-  ) {}
+    attrSets: AttrSetTable,
+  ) {
+    this.exportCache = new ExportCache(attrSets);
+  }
 
   /** The group sends routes of this destination's family. */
   carries(dest: Dest): boolean {
@@ -289,10 +363,6 @@ class UpdateGroup {
   /** The member whose session `peer`'s paths were learned on, if it is in this group. */
   memberFor(peer: RibPeer): GroupMember | undefined {
     return this.bySource.size === 0 ? undefined : this.bySource.get(peer);
-  }
-
-  exportCache(afi: number): ExportCache {
-    return afi === Afi.Ipv4 ? this.exportCache4 : this.exportCache6;
   }
 
   get staged(): number {
@@ -335,9 +405,10 @@ class UpdateGroup {
   }
 }
 
-/** The elements of an array a field may replace, read live (pushes during the iteration are met). */
-function* liveArray<T>(array: () => readonly T[]): IterableIterator<T> {
-  for (let i = 0; i < array().length; i++) yield array()[i];
+/** The first `items.length` elements, counted when the iteration starts: what is pushed later is not met. */
+function* upTo<T>(items: readonly T[]): IterableIterator<T> {
+  const n = items.length;
+  for (let i = 0; i < n; i++) yield items[i];
 }
 
 /** Peers with equal keys are sent the same UPDATEs and may share a group. */
@@ -388,6 +459,8 @@ export class AdjRibOut {
   messagesBuilt = 0;
   /** Per slot: the paths its group advertises (see SlotCount). */
   private readonly slotCounts: SlotCount[] = [];
+  /** Exported sets referenced for one drain turn (see exported()). */
+  private readonly turnExports: AttrSet[] = [];
 
   constructor(
     private readonly rib: LocRib,
@@ -407,6 +480,32 @@ export class AdjRibOut {
   get backlog(): number {
     let n = 0;
     for (const g of this.groups) n += g.staged;
+    return n;
+  }
+
+  /**
+   * Destinations staged in the group that drains with the most of them: how far export is behind
+   * (rib/ingress-backlog.ts holds reading above a bound). Groups waiting for a member that does not
+   * read are left out: their staging coalesces, bounded by the table.
+   */
+  get drainingBacklog(): number {
+    let most = 0;
+    for (const g of this.groups) if (!g.waiting && g.staged > most) most = g.staged;
+    return most;
+  }
+
+  /** Per member name: destinations staged for its group and not yet sent, and octets on its socket. */
+  memberBacklogs(): Map<string, MemberBacklog> {
+    const backlogs = new Map<string, MemberBacklog>();
+    for (const [member, group] of this.groupOf)
+      backlogs.set(member.name, { staged: group.staged, queuedBytes: member.bufferedBytes });
+    return backlogs;
+  }
+
+  /** Source attribute sets the groups' export caches hold entries for (both families, all groups). */
+  get exportCacheSize(): number {
+    let n = 0;
+    for (const g of this.groups) n += g.exportCache.size;
     return n;
   }
 
@@ -525,7 +624,7 @@ export class AdjRibOut {
   }
 
   private rewalk(group: UpdateGroup): void {
-    this.clearExportCache(group);
+    group.exportCache.clear();
     group.walker = this.rib.dests();
     this.schedule(group);
   }
@@ -547,32 +646,52 @@ export class AdjRibOut {
     if (slot < 0) slot = this.slotsInUse.length;
     this.slotsInUse[slot] = true;
     this.slotCounts[slot] = new SlotCount();
-    const group = new UpdateGroup(this.nextGroupId++, slot, key, target, context, mode, families);
+    const group = new UpdateGroup(
+      this.nextGroupId++,
+      slot,
+      key,
+      target,
+      context,
+      mode,
+      families,
+      this.rib.attrSets,
+    );
     this.groups.add(group);
     return group;
   }
 
-  /** Every destination that may hold state of `group`: the Loc-RIB, and staged ones it no longer has. */
-  private *destsOf(group: UpdateGroup): IterableIterator<Dest> {
+  /**
+   * Every Dest that may hold an update group's advertisements, for a bounded walk that does not wait
+   * for the Loc-RIB to settle (under continuous churn it never does, and a split or a dropped group
+   * waiting for it held its group, and its slot, for as long as the churn lasted): the table (live),
+   * then the destinations waiting for a decision, then `staged()`, read when the walk gets there so it
+   * holds what was decided meanwhile. A Dest that leaves the table before the walk meets it is queued
+   * for a decision at that moment, so one of the later parts has it.
+   */
+  private *holders(staged: () => readonly Dest[]): IterableIterator<Dest> {
     yield* this.rib.dests();
-    for (const dest of group.remaining()) if (dest.pathCount === 0) yield dest;
+    yield* upTo(this.rib.queuedDests());
+    yield* upTo(staged());
   }
 
   /**
-   * Forgets the group at once, and its Adj-RIB-Out in a bounded walk over the table. A destination
-   * that leaves the Loc-RIB meanwhile is cleared when decided (see stage()), since the walk no longer
-   * meets it; so the slot is free for another group once the walk is done and the Loc-RIB settled.
+   * Forgets the group at once, and its Adj-RIB-Out in a bounded walk (see holders()). A destination
+   * decided meanwhile is cleared when decided (see stage()); once the walk is done the slot is free.
    */
   private dropGroup(group: UpdateGroup): void {
     this.groups.delete(group);
-    this.clearExportCache(group);
+    group.exportCache.clear();
     this.droppedSlots.push(group.slot);
     const done = () => {
       this.droppedSlots.splice(this.droppedSlots.indexOf(group.slot), 1);
       this.slotsInUse[group.slot] = false;
     };
     const clear = (dest: Dest) => this.clearSlot(dest, group.slot);
-    this.walker.add(this.destsOf(group), clear, () => void this.rib.settled().then(done));
+    this.walker.add(
+      this.holders(() => group.remaining()),
+      clear,
+      done,
+    );
   }
 
   private clearSlot(dest: Dest, slot: number): number {
@@ -586,16 +705,6 @@ export class AdjRibOut {
   private forEachAttrs(advertised: GroupAdvertised, fn: (attrs: AttrSet) => void): void {
     if (advertised instanceof Map) for (const exported of advertised.values()) fn(exported.attrs);
     else fn(advertised.attrs);
-  }
-
-  private clearExportCache(group: UpdateGroup, afi?: number): void {
-    for (const cache of [group.exportCache4, group.exportCache6]) {
-      if (afi !== undefined && cache !== group.exportCache(afi)) continue;
-      for (const byAttrs of cache.values())
-        for (const byPeer of byAttrs.values())
-          for (const exported of byPeer.values()) if (exported) this.rib.attrSets.release(exported.attrs);
-      cache.clear();
-    }
   }
 
   /**
@@ -643,6 +752,7 @@ export class AdjRibOut {
       else this.exportDest(group, next.value, outbox);
     }
     this.write(group, outbox);
+    this.releaseTurnExports();
     if (!group.idle) return this.schedule(group);
     this.finishDump(group);
     this.scheduleMerge();
@@ -682,8 +792,9 @@ export class AdjRibOut {
   }
 
   /**
-   * Copies what `from` advertised to `to`, in a bounded walk during which neither drains: the
-   * Loc-RIB, then (once it has decided what left it meanwhile) what `to` has staged.
+   * Copies what `from` advertised to `to`, in a bounded walk (see holders()) during which neither
+   * drains, so the copy is of one moment: the Loc-RIB, what waits for a decision, then what `to` has
+   * staged (the changes `from` had not sent yet, and those decided during the walk).
    */
   private copyAdvertised(from: UpdateGroup, to: UpdateGroup): void {
     from.copies++;
@@ -695,14 +806,11 @@ export class AdjRibOut {
       this.schedule(to);
     };
     const copy = (dest: Dest) => this.copySlot(dest, from.slot, to.slot);
-    // Once every destination removed meanwhile is decided, it is staged in `to`: copy those last.
-    const staged = () =>
-      this.walker.add(
-        liveArray(() => to.pending),
-        copy,
-        done,
-      );
-    this.walker.add(this.rib.dests(), copy, () => void this.rib.settled().then(staged));
+    this.walker.add(
+      this.holders(() => to.pending),
+      copy,
+      done,
+    );
   }
 
   /** Copies one destination's advertisement between slots, once (the walk may meet it twice). */
@@ -795,27 +903,36 @@ export class AdjRibOut {
 
   /**
    * How `path` is exported to this group as the route to `dest`: the policy's verdict for the prefix,
-   * then the attributes (cached per family, verdict, source attribute set and peer).
+   * then the attributes (cached per family, source attribute set, verdict and source peer).
    */
   private exported(group: UpdateGroup, dest: Dest, path: Path): Exported | undefined {
     const verdict = this.policy.exportVerdict(dest, path, group.target);
     if (!verdict) return undefined;
     const afi = dest.afi;
-    const cache = group.exportCache(afi);
-    let byAttrs = cache.get(verdict);
-    let byPeer = byAttrs?.get(path.attrs);
-    const cached = byPeer?.get(path.peer);
+    const source = path.attrs;
+    const cached = group.exportCache.get(afi, source, verdict, path.peer);
     if (cached !== undefined) return cached ?? undefined;
-    if (byAttrs && byAttrs.size > 100_000) {
-      this.clearExportCache(group, afi);
-      byAttrs = byPeer = undefined;
-    }
-    if (!byAttrs) cache.set(verdict, (byAttrs = new Map<AttrSet, Map<RibPeer, Exported | null>>()));
-    if (!byPeer) byAttrs.set(path.attrs, (byPeer = new Map<RibPeer, Exported | null>()));
     const attributes = this.policy.exportAttributes(path, afi, group.target, verdict);
-    const exported = attributes ? new Exported(this.rib.attrSets.intern(attributes), path.peer) : undefined;
-    byPeer.set(path.peer, exported ?? null);
+    // A best path removed after its destination was staged (the decision to come stages it again) may
+    // have taken its set with it: an entry for a forgotten set would never be dropped, so its export
+    // is not cached, and holds its reference on the exported set only for this drain turn.
+    const live = source.refs > 0;
+    let exported: Exported | undefined;
+    if (attributes) {
+      const attrs = this.rib.attrSets.intern(attributes);
+      if (!live) this.turnExports.push(attrs);
+      // Exported unchanged: the entry lives as long as the source set, so it holds no reference on it.
+      else if (attrs === source) this.rib.attrSets.release(attrs);
+      exported = new Exported(attrs, path.peer);
+    }
+    if (live) group.exportCache.set(afi, source, verdict, path.peer, exported ?? null);
     return exported;
+  }
+
+  /** Drops the references exported() took for this drain turn only. */
+  private releaseTurnExports(): void {
+    for (const attrs of this.turnExports) this.rib.attrSets.release(attrs);
+    this.turnExports.length = 0;
   }
 
   // --- writing ---------------------------------------------------------------------------------------

@@ -2,6 +2,12 @@
 // object, so a million routes with a handful of distinct sets cost little more than their prefixes,
 // "same attributes" is an identity test, and UPDATE packing groups prefixes by reference. Each set
 // carries the values the decision process reads, computed once, and caches its wire encodings.
+//
+// A set lives exactly as long as something refers to it: paths, advertisements, and the exports other
+// modules derive from it. When the last reference goes, the table forgets the set and tells its
+// dependents (an update group's export cache), which drop what they keep for it: nothing outlives the
+// routes that caused it, however many sessions and distinct sets came and went (OpenBGPD frees an
+// attribute set with its last prefix the same way, rde_attr.c path_put).
 
 import { AsPathSegmentType } from '../bgp/constants.ts';
 import type { PathAttributes } from '../bgp/types.ts';
@@ -16,9 +22,16 @@ export interface RouteAttributes extends PathAttributes {
 /** RFC 4271 §5.1.5: LOCAL_PREF assumed when a route carries none. */
 export const DEFAULT_LOCAL_PREF = 100;
 
+/** Keeps something derived from attribute sets; told when a set it registered with is forgotten. */
+export interface AttrSetDependent {
+  forgotten(set: AttrSet): void;
+}
+
 export class AttrSet {
   /** Routes (and staged announcements) pointing at this set; 0 means it can be forgotten. */
   refs = 0;
+  /** Who keeps state for this set (see AttrSetDependent); usually none or one. */
+  dependents: AttrSetDependent[] | undefined;
   /** AS_PATH length for §9.1.2.2 (a): AS_SET counts 1, confederation segments 0 (RFC 5065 §5.3). */
   readonly asPathLength: number;
   /** The leftmost AS of the AS_PATH (§9.1.2.2 c), or 0 for a path originated within the AS. */
@@ -132,8 +145,28 @@ export class AttrSetTable {
     return set;
   }
 
-  /** Drops a reference; the set is forgotten when none remain. */
+  /** Drops a reference; the set is forgotten when none remain, and its dependents are told. */
   release(set: AttrSet): void {
-    if (--set.refs <= 0) this.sets.delete(set.key);
+    if (--set.refs > 0) return;
+    // A set can be released twice to zero only through a bug upstream; forget it once.
+    if (this.sets.get(set.key) !== set) return;
+    this.sets.delete(set.key);
+    const dependents = set.dependents;
+    set.dependents = undefined;
+    if (dependents) for (const dependent of dependents) dependent.forgotten(set);
+  }
+
+  /** `dependent` keeps state for `set` until the set is forgotten or it calls undepend(). */
+  depend(set: AttrSet, dependent: AttrSetDependent): void {
+    if (!set.dependents) set.dependents = [dependent];
+    else if (!set.dependents.includes(dependent)) set.dependents.push(dependent);
+  }
+
+  undepend(set: AttrSet, dependent: AttrSetDependent): void {
+    const list = set.dependents;
+    const at = list?.indexOf(dependent) ?? -1;
+    if (!list || at < 0) return;
+    if (list.length === 1) set.dependents = undefined;
+    else list.splice(at, 1);
   }
 }

@@ -124,6 +124,19 @@ export class LocRib {
     return this.table.values();
   }
 
+  /**
+   * Destinations waiting for a decision, some already gone from the table (their withdrawal not yet
+   * decided): a walk over dests() then these meets every Dest an update group may still hold.
+   */
+  queuedDests(): readonly Dest[] {
+    return this.queue;
+  }
+
+  /** Destinations waiting for a decision (the ingress backlog, rib/ingress-backlog.ts). */
+  get queuedCount(): number {
+    return this.queue.length;
+  }
+
   // --- paths in ------------------------------------------------------------------------------------
 
   /**

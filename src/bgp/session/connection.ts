@@ -4,7 +4,13 @@
 // throw out of here.
 
 import net from 'node:net';
-import { CeaseSubcode, MAX_EXTENDED_MESSAGE_LENGTH, MAX_MESSAGE_LENGTH, MessageType } from '../constants.ts';
+import {
+  CeaseSubcode,
+  ErrorCode,
+  MAX_EXTENDED_MESSAGE_LENGTH,
+  MAX_MESSAGE_LENGTH,
+  MessageType,
+} from '../constants.ts';
 import { BgpError } from '../errors.ts';
 import type { CodecContext, OpenMessage, RouteRefreshMessage, UpdateMessage } from '../types.ts';
 import { MessageFramer } from '../codec/framer.ts';
@@ -21,8 +27,18 @@ import type { PeerConfig } from './peer-config.ts';
 import { connectWithOptions, requestsSocketOptions } from '../../lib/tcp-options.ts';
 import type { PeerCounters } from './counters.ts';
 
-/** OpenBGPD handles at most 25 messages per peer per loop; UPDATEs here are bigger, so 64. */
+/**
+ * Messages decoded per peer per event-loop turn, then the socket waits a turn: every peer gets its
+ * share whatever one of them sends. OpenBGPD's MSG_PROCESS_LIMIT (session.h) is 25; a turn costs more
+ * here than a poll() round there, so 64. A peer that sends more than the RIB takes is not read at all
+ * for a while (rib/ingress-backlog.ts).
+ */
 const MAX_MESSAGES_PER_TURN = 64;
+/**
+ * RFC 9687: without a SendHoldTime configured, twice the negotiated HoldTime (FRR's choice; BIRD and
+ * OpenBGPD also close such a session), and 8 minutes when the HoldTime is 0 (no keepalives).
+ */
+const SEND_HOLD_TIME_WITHOUT_HOLD_TIME_SEC = 480;
 /** Above this many queued octets the session is reset (Cease/Out of Resources) rather than grow. */
 const MAX_OUTBOUND_BUFFER = 64 * 1024 * 1024;
 /** How long a closing socket may take to flush its last NOTIFICATION. */
@@ -67,6 +83,17 @@ export class Connection {
   private inputs: FsmInput[] = [];
   private stepping = false;
   private draining = false;
+  /**
+   * The RIB has more pending from this peer than it takes (rib/ingress-backlog.ts): nothing is read,
+   * so the kernel's receive buffer fills and TCP pushes back on the sender.
+   */
+  private readHeld = false;
+  /** The negotiated HoldTime, for the hold timer while reading is held (see fire()). */
+  private holdTimeSec = 0;
+  /** RFC 9687 SendHoldTimer: armed while octets wait on a full socket. */
+  private sendHold: TimerHandle | undefined;
+  /** Octets the socket had handed to the kernel when the SendHoldTimer was (re)armed. */
+  private sendHoldMark = 0;
   private decodeContext: CodecContext;
 
   constructor(
@@ -171,6 +198,7 @@ export class Connection {
 
   private arm(timer: TimerName, seconds: number): void {
     if (timer === 'hold') {
+      this.holdTimeSec = seconds;
       this.holdDeadline = this.clock.now() + seconds * 1000;
       if (this.timers.has('hold') && this.holdTimerAt <= this.holdDeadline) return;
       this.holdTimerAt = this.holdDeadline;
@@ -184,6 +212,8 @@ export class Connection {
 
   private fire(timer: TimerName): void {
     this.timers.delete(timer);
+    // While we hold reading, the peer's KEEPALIVEs wait unread in the kernel: its silence is ours.
+    if (timer === 'hold' && this.readHeld) this.holdDeadline = this.clock.now() + this.holdTimeSec * 1000;
     const early = this.holdDeadline - this.clock.now();
     if (timer === 'hold' && early > 0) {
       this.holdTimerAt = this.holdDeadline;
@@ -252,7 +282,9 @@ export class Connection {
       this.drainFramer();
     });
     socket.on('drain', () => {
-      if (this.socket === socket) this.owner.onEvent(this, { kind: 'drain' });
+      if (this.socket !== socket) return;
+      this.stopSendHold();
+      this.owner.onEvent(this, { kind: 'drain' });
     });
     socket.on('error', (e: Error) => {
       if (this.socket !== socket) return;
@@ -268,6 +300,8 @@ export class Connection {
     const socket = this.socket;
     if (!socket) return;
     this.socket = undefined;
+    this.stopSendHold();
+    this.readHeld = false;
     socket.removeAllListeners('data');
     socket.on('error', () => undefined);
     // end() flushes what is queued (a final NOTIFICATION) before FIN; destroy() bounds the wait.
@@ -280,7 +314,7 @@ export class Connection {
   /** Decodes buffered messages, at most MAX_MESSAGES_PER_TURN per turn; the rest waits a turn. */
   private drainFramer(): void {
     const socket = this.socket;
-    if (this.draining || !socket) return;
+    if (this.draining || !socket || this.readHeld) return;
     for (let n = 0; n < MAX_MESSAGES_PER_TURN; n++) {
       if (this.socket !== socket) return;
       const frame = this.framer.next();
@@ -292,10 +326,31 @@ export class Connection {
     socket.pause();
     setImmediate(() => {
       this.draining = false;
-      if (this.socket !== socket) return;
+      if (this.socket !== socket || this.readHeld) return;
       socket.resume();
       this.drainFramer();
     });
+  }
+
+  /** Stops reading from the peer until releaseReading(); what is already framed waits too. */
+  holdReading(): void {
+    if (this.readHeld || !this.socket) return;
+    this.readHeld = true;
+    this.socket.pause();
+  }
+
+  releaseReading(): void {
+    if (!this.readHeld) return;
+    this.readHeld = false;
+    const socket = this.socket;
+    if (!socket || this.draining) return;
+    socket.resume();
+    this.drainFramer();
+  }
+
+  /** Reading is held (see holdReading()). */
+  get readingHeld(): boolean {
+    return this.readHeld;
   }
 
   private receive(frame: Buffer): void {
@@ -326,8 +381,50 @@ export class Connection {
   private write(bytes: Buffer, type: number, count = 1): void {
     const socket = this.socket;
     if (!socket || socket.destroyed) return;
-    socket.write(bytes);
+    if (!socket.write(bytes) && this.fsm.state === SessionState.Established) this.startSendHold(socket);
     for (let i = 0; i < count; i++) this.counters.messageOut(type);
+  }
+
+  // --- RFC 9687 SendHoldTimer ------------------------------------------------------------------------
+
+  /** Octets handed to the kernel so far (bytesWritten counts what is still queued as well). */
+  private static sent(socket: net.Socket): number {
+    return socket.bytesWritten - socket.writableLength;
+  }
+
+  private sendHoldTimeSec(): number {
+    if (this.config.sendHoldTimeSec !== undefined) return this.config.sendHoldTimeSec;
+    const hold = this.fsm.negotiated?.holdTimeSec ?? 0;
+    return hold > 0 ? 2 * hold : SEND_HOLD_TIME_WITHOUT_HOLD_TIME_SEC;
+  }
+
+  /**
+   * The socket is full: from now on, a SendHoldTime without a single octet taken by the peer closes
+   * the session (RFC 9687 §4). Whatever the Adj-RIB-Out holds for it meanwhile is coalesced, bounded
+   * by the table (rib/adj-rib-out.ts), so the wait costs no more memory the longer it lasts.
+   */
+  private startSendHold(socket: net.Socket): void {
+    if (this.sendHold) return;
+    this.sendHoldMark = Connection.sent(socket);
+    this.sendHold = this.clock.setTimer(this.sendHoldTimeSec() * 1000, () => this.sendHoldFired(socket));
+  }
+
+  private stopSendHold(): void {
+    this.sendHold?.cancel();
+    this.sendHold = undefined;
+  }
+
+  private sendHoldFired(socket: net.Socket): void {
+    this.sendHold = undefined;
+    if (this.socket !== socket || socket.writableLength === 0) return;
+    if (Connection.sent(socket) > this.sendHoldMark) return this.startSendHold(socket);
+    const seconds = this.sendHoldTimeSec();
+    this.log.warn(
+      { event: 'send-hold-timer-expired', queued: socket.writableLength, sendHoldTimeSec: seconds },
+      `peer has not read for ${seconds} s; session closed (RFC 9687)`,
+    );
+    const reason = `nothing written for ${seconds} s`;
+    this.input({ kind: 'bad-message', error: new BgpError(ErrorCode.SendHoldTimerExpired, 0, reason) });
   }
 
   private sendNotification(action: Extract<FsmAction, { kind: 'send-notification' }>): void {

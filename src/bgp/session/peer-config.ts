@@ -46,6 +46,11 @@ export interface PeerConfig {
   /** RFC 2385 TCP MD5 signature key (at most 80 octets). */
   readonly md5Key?: string;
   /**
+   * RFC 9687 SendHoldTime: a session whose socket accepts nothing for this long while we have
+   * something to send is closed. Unset: twice the negotiated HoldTime (see connection.ts).
+   */
+  readonly sendHoldTimeSec?: number;
+  /**
    * Why the session cannot run as configured (its password's secret cannot be read): the peer stays
    * Idle with this as its last error instead of starting without what was asked for.
    */

@@ -124,6 +124,22 @@ export class Peer implements ConnectionOwner {
     return this.primary.state === SessionState.Established ? this.primary.negotiated : undefined;
   }
 
+  get name(): string {
+    return this.config.name;
+  }
+
+  /**
+   * Stops reading from the peer (the RIB is behind on what it sent: rib/ingress-backlog.ts); TCP then
+   * pushes back on it. A new connection starts reading again.
+   */
+  holdReading(): void {
+    this.primary.holdReading();
+  }
+
+  releaseReading(): void {
+    this.primary.releaseReading();
+  }
+
   /** The established connection (for the Adj-RIB-Out to write to), if any. */
   get session(): Connection | undefined {
     return this.primary.state === SessionState.Established ? this.primary : undefined;

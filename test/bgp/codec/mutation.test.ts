@@ -7,12 +7,22 @@ import { MessageFramer } from '../../../src/bgp/codec/framer.ts';
 import { BgpError } from '../../../src/bgp/errors.ts';
 import type { CodecContext, UpdateMessage } from '../../../src/bgp/types.ts';
 import { IPV4_UNICAST, IPV6_UNICAST } from '../../../src/lib/family.ts';
+import { encodeKeepalive } from '../../../src/bgp/codec/message.ts';
+import { encodeNotification } from '../../../src/bgp/codec/notification.ts';
+import { CeaseSubcode, ErrorCode, MessageType } from '../../../src/bgp/constants.ts';
+import { peerConfig } from '../../../src/bgp/session/peer-config.ts';
+import { Router } from '../../../src/daemon/router.ts';
+import { parseIpv4 } from '../../../src/lib/address.ts';
+import { waitFor } from '../../helpers/netns.ts';
+import { openFor, ScriptedPeer } from '../../helpers/scripted-peer.ts';
+import { loopbackAddress, nextEvent, speaker, TEST_PORT } from '../../helpers/session.ts';
 import {
   AS_PATH_4,
   attr,
   MP_REACH_V4,
   MP_REACH_V6,
   MP_UNREACH_V6,
+  NEXT_HOP,
   ORIGIN_IGP,
   SEED_MESSAGES,
   update,
@@ -230,4 +240,117 @@ test('mutated MP_REACH_NLRI / MP_UNREACH_NLRI: malformed is never accepted, well
   }
   t.log(`${cases} cases: ${JSON.stringify(tally)}`);
   t.true(tally.malformed > 1000 && tally.wellFormed > 100);
+});
+
+// --- Session churn (issue: memory that grows with sessions and never comes back) ---------------------
+// Waves of sessions that announce well-formed routes with distinct attribute sets, send mutated
+// UPDATEs, and go away by Cease, TCP reset or hold-timer expiry, while a reflector client reads
+// everything. After each wave, once its paths are gone, the RIB holds no more live objects than before
+// the first: no attribute set, no export cache entry, no extra update group.
+
+const CHURN_PEERS = 6;
+const CHURN_WAVES = 3;
+const CHURN_ROUTES = 200;
+const CHURN_MUTATED = 60;
+const CHURN_HOLD_TIME_SEC = 3;
+const CHURN_MS = 45_000;
+const CHURN_AS = 64512;
+
+/** A well-formed UPDATE for 10.<peer>.<i>.0/24 with an attribute set of its own (its MED). */
+function distinctRoute(peer: number, wave: number, i: number): Buffer {
+  const med = attr(0x80, 4, (wave * 65536 + peer * 256 + i).toString(16).padStart(8, '0'));
+  const nlri = `18 0a ${peer.toString(16).padStart(2, '0')} ${i.toString(16).padStart(2, '0')}`;
+  return update('', ORIGIN_IGP + AS_PATH_4 + NEXT_HOP + med, nlri);
+}
+
+type Ending = 'cease' | 'reset' | 'hold-timer';
+const ENDINGS: Ending[] = ['cease', 'reset', 'hold-timer'];
+
+/** One session from `from`: OPEN, routes, mutated UPDATEs, then the given ending. */
+async function churnSession(
+  router: Router,
+  address: string,
+  from: string,
+  peer: number,
+  wave: number,
+  rand: () => number,
+) {
+  const session = await ScriptedPeer.connect(address, TEST_PORT, from);
+  const ending = ENDINGS[(peer + wave) % ENDINGS.length];
+  session.sendOpen(openFor(CHURN_AS, 0x0b000000 + peer, CHURN_HOLD_TIME_SEC));
+  await session.nextOfType(MessageType.Open);
+  session.send(encodeKeepalive());
+  await session.nextOfType(MessageType.Keepalive);
+  for (let i = 0; i < CHURN_ROUTES; i++) session.send(distinctRoute(peer, wave, i % 256));
+  const updates = SEED_MESSAGES.filter((m) => m.bytes[18] === MessageType.Update);
+  for (let i = 0; i < CHURN_MUTATED && !session.closed; i++)
+    session.send(mutate(updates[Math.floor(rand() * updates.length)].bytes, rand));
+  if (ending === 'cease')
+    session.send(encodeNotification({ code: ErrorCode.Cease, subcode: CeaseSubcode.AdministrativeShutdown }));
+  if (ending !== 'hold-timer') session.close();
+  // Hold-timer expiry: the session stays silent and the router gives up after the hold time.
+  await waitFor(() => router.getPeer(from)?.state !== 'Established', {
+    timeoutMs: (CHURN_HOLD_TIME_SEC + 5) * 1000,
+    what: `session ${peer} to end (${ending})`,
+  });
+  session.close();
+}
+
+test('mutated UPDATEs over churning sessions: no attribute set, export cache entry or group outlives them', async (t) => {
+  const rand = prng(0x7606);
+  const deadline = Date.now() + CHURN_MS;
+  const address = loopbackAddress();
+  const router = new Router({ routerId: parseIpv4('10.0.0.254'), localAs: CHURN_AS });
+  await router.listen(address, TEST_PORT);
+  const client = await speaker('10.0.0.1');
+  t.teardown(async () => {
+    await client.close();
+    await router.close();
+  });
+  const addresses = Array.from({ length: CHURN_PEERS }, () => loopbackAddress());
+  for (const [name, remoteAddress] of [
+    ['client', client.address],
+    ...addresses.map((a, i) => [`churn-${i}`, a]),
+  ])
+    router.addPeer({
+      ...peerConfig({
+        name,
+        remoteAddress,
+        localAs: CHURN_AS,
+        peerAs: CHURN_AS,
+        routerId: router.identity.routerId,
+        passive: true,
+        timers: { idleHoldTimeSec: 0, connectRetryTimeSec: 1 },
+      }),
+      routeReflectorClient: true,
+    });
+  const clientPeer = client.peerWith(address, { localAs: CHURN_AS, peerAs: CHURN_AS });
+  await nextEvent(clientPeer, 'established');
+  const settled = () =>
+    waitFor(
+      () => router.locRib.pathCount === 0 && router.adjRibOut.idle && router.adjRibOut.groupCount === 1,
+      {
+        timeoutMs: 10_000,
+        what: 'the paths of the wave to go',
+      },
+    );
+  await settled();
+  const baseline = { attrSets: router.locRib.attrSets.size, exportCache: router.adjRibOut.exportCacheSize };
+  let waves = 0;
+  for (; waves < CHURN_WAVES && Date.now() < deadline; waves++) {
+    for (const from of addresses)
+      await waitFor(() => router.getPeer(from)?.state === 'Active', {
+        timeoutMs: 10_000,
+        what: 'the peer to listen again',
+      });
+    await Promise.all(addresses.map((from, i) => churnSession(router, address, from, i + 1, waves, rand)));
+    await settled();
+    t.deepEqual(
+      { attrSets: router.locRib.attrSets.size, exportCache: router.adjRibOut.exportCacheSize },
+      baseline,
+      `after wave ${waves + 1}`,
+    );
+  }
+  t.log(`${waves} waves of ${CHURN_PEERS} sessions`);
+  t.true(waves >= 1);
 });

@@ -1,0 +1,441 @@
+// Memory across session churn (`npm run bench soak`): the real daemon, started as an operator starts
+// it (bin/brindle with a configuration file, its resources applied with brindlectl to its datastore),
+// reflects for one client while 2,000 iBGP peers come up, each announce a few hundred routes with an
+// attribute set of their own, and go away — by Cease, by TCP reset, or by hold-timer expiry. Reported:
+// the daemon's RSS and heap used at the start, at the peak, and 60 s after the last session went,
+// after a full GC (forced through --heapsnapshot-signal: writing a heap snapshot collects first; the
+// start is measured after one too, since writing it grows RSS). Target: back within 32 MB of the start. BENCH_SCALE=small runs 100 sessions and waits 10 s.
+// Every loop is bounded by a count and every wait by a deadline; the daemon is stopped on failure.
+
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
+import net from 'node:net';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { MessageFramer } from '../src/bgp/codec/framer.ts';
+import { encodeKeepalive } from '../src/bgp/codec/message.ts';
+import { encodeNotification } from '../src/bgp/codec/notification.ts';
+import { encodeOpen } from '../src/bgp/codec/open.ts';
+import { encodeAttributeSet, UpdatePacker } from '../src/bgp/codec/update-packer.ts';
+import { CeaseSubcode, ErrorCode, MessageType } from '../src/bgp/constants.ts';
+import { BgpError } from '../src/bgp/errors.ts';
+import type { CodecContext, PathAttributes } from '../src/bgp/types.ts';
+import { Afi, Safi } from '../src/lib/family.ts';
+import { ipv4Prefix } from '../src/lib/prefix.ts';
+import { procFigures, startUntilReady, stop, writeConfig } from './startup.ts';
+import type { DaemonConfig } from './startup.ts';
+import type { BenchRow } from './table.ts';
+
+const execFileAsync = promisify(execFile);
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+export const SMALL = process.env.BENCH_SCALE === 'small';
+export const AS = 64512;
+const SCALE = SMALL
+  ? { sessions: 100, routes: 50, concurrent: 50, settleMs: 10_000 }
+  : { sessions: 2000, routes: 300, concurrent: 250, settleMs: 60_000 };
+const HOLD_TIME_EXPIRY_SEC = 3;
+const SESSION_DEADLINE_MS = 30_000;
+const WAVE_DEADLINE_MS = 120_000;
+const SAMPLE_MS = 500;
+export const CTX: CodecContext = {
+  fourOctetAs: true,
+  addPath: new Set(),
+  maxMessageLength: 4096,
+  external: false,
+};
+const MB = 1024 * 1024;
+
+// ---------------------------------------------------------------------------------------------------
+// The daemon and its resources
+
+/** Loopback source address of generated peer `i` (127.90.0.0/16 and up). */
+export function peerAddress(i: number): string {
+  return `127.${90 + (i >> 16)}.${(i >> 8) & 255}.${(i & 255) + 1 > 255 ? 1 : (i & 255) + 1}`;
+}
+
+export interface Started {
+  readonly dir: string;
+  readonly config: DaemonConfig;
+  readonly bgpPort: number;
+  readonly pid: number;
+  stop(): Promise<void>;
+}
+
+/** YAML documents: the reflector node, its clients as Nodes, `peers` as global BGPPeers. */
+export function resources(
+  clients: readonly string[],
+  peers: readonly { address: string; as: number }[],
+): string {
+  const docs = [
+    `apiVersion: projectcalico.org/v3\nkind: BGPConfiguration\nmetadata: { name: default }\nspec: { nodeToNodeMeshEnabled: false, asNumber: ${AS} }`,
+    `apiVersion: projectcalico.org/v3\nkind: Node\nmetadata: { name: bench-node, labels: { route-reflector: 'true' } }\nspec: { bgp: { ipv4Address: 127.0.0.1/32, routeReflectorClusterID: 244.0.0.1 } }`,
+    `apiVersion: projectcalico.org/v3\nkind: BGPPeer\nmetadata: { name: peer-with-route-reflectors }\nspec: { nodeSelector: all(), peerSelector: route-reflector == 'true' }`,
+    ...clients.map(
+      (address, i) =>
+        `apiVersion: projectcalico.org/v3\nkind: Node\nmetadata: { name: client-${i} }\nspec: { bgp: { ipv4Address: ${address}/32 } }`,
+    ),
+    ...peers.map(
+      (p, i) =>
+        `apiVersion: projectcalico.org/v3\nkind: BGPPeer\nmetadata: { name: bench-peer-${i} }\nspec: { nodeSelector: route-reflector == 'true', peerIP: ${p.address}, asNumber: ${p.as} }`,
+    ),
+  ];
+  return docs.join('\n---\n') + '\n';
+}
+
+/** Writes the config, applies the resources with brindlectl, starts bin/brindle until ready. */
+export async function startBrindle(name: string, yaml: string): Promise<Started> {
+  const dir = await mkdtemp(join(tmpdir(), `brindle-bench-${name}-`));
+  const config = await writeConfig({ dir, tsxIpam: '' }, name, 'reflector');
+  const file = join(dir, 'resources.yaml');
+  await writeFile(file, yaml);
+  const ctl = join(ROOT, 'bin/brindlectl');
+  await execFileAsync(process.execPath, [ctl, '--config', config.file, 'apply', '-f', file], {
+    cwd: ROOT,
+    timeout: 120_000,
+    maxBuffer: 64 * MB,
+  });
+  const text = await import('node:fs/promises').then((fs) => fs.readFile(config.file, 'utf8'));
+  const bgpPort = Number(/listenPort: (\d+)/.exec(text)?.[1]);
+  // A heap snapshot (SIGUSR2) is how the benchmark forces a full GC from outside; it goes to `dir`.
+  const argv = [
+    process.execPath,
+    '--heapsnapshot-signal=SIGUSR2',
+    `--diagnostic-dir=${dir}`,
+    join(ROOT, 'bin/brindle'),
+  ];
+  // Live, not ready: ready waits for every configured peer, and these come later.
+  const live = async () => (await get(config.socket, '/health/live')) !== '';
+  const daemon = await startUntilReady([...argv, '--config', config.file], live);
+  return {
+    dir,
+    config,
+    bgpPort,
+    pid: daemon.child.pid!,
+    stop: async () => {
+      await stop(daemon.child);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** GET on the control socket; the body, or '' when nothing answers in time. */
+function get(socket: string, path: string): Promise<string> {
+  return new Promise((resolve) => {
+    const req = request({ socketPath: socket, path, timeout: 10_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve(body));
+    });
+    req.on('error', () => resolve(''));
+    req.on('timeout', () => req.destroy());
+    req.end();
+  });
+}
+
+/** The daemon's V8 heap used (nodejs_heap_size_used_bytes on /metrics), in MB. */
+export async function heapUsedMb(daemon: Started): Promise<number> {
+  const text = await get(daemon.config.socket, '/metrics');
+  const value = /^nodejs_heap_size_used_bytes (\S+)/m.exec(text)?.[1];
+  return value === undefined ? NaN : Number(value) / MB;
+}
+
+/** Forces a full GC in the daemon: a heap snapshot, waited for, then removed. */
+export async function forceGc(daemon: Started): Promise<void> {
+  process.kill(daemon.pid, 'SIGUSR2');
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    await sleep(1000);
+    const files = (await readdir(daemon.dir)).filter((f) => f.endsWith('.heapsnapshot'));
+    // The file is complete once the daemon answers again (it writes synchronously).
+    if (files.length > 0 && (await get(daemon.config.socket, '/health/live')) !== '') {
+      for (const f of files) await rm(join(daemon.dir, f), { force: true });
+      return;
+    }
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** RSS and heap used of the daemon, sampled while `running` is true; the peaks. */
+export class MemorySampler {
+  peakRssMb = 0;
+  peakHeapMb = 0;
+  private timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(private readonly daemon: Started) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.sample(), SAMPLE_MS);
+  }
+
+  async sample(): Promise<{ rssMb: number; heapMb: number }> {
+    const rssMb = procFigures(this.daemon.pid).rssMb;
+    const heapMb = await heapUsedMb(this.daemon);
+    this.peakRssMb = Math.max(this.peakRssMb, rssMb);
+    if (Number.isFinite(heapMb)) this.peakHeapMb = Math.max(this.peakHeapMb, heapMb);
+    return { rssMb, heapMb };
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Generated peers
+
+export interface PeerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly localAddress: string;
+  readonly as: number;
+  readonly bgpIdentifier: number;
+  readonly holdTimeSec: number;
+  /** Called with every UPDATE received (raw frame), when the session reads. */
+  readonly onUpdate?: (frame: Buffer) => void;
+}
+
+/** A generated BGP speaker over one TCP connection: OPEN, KEEPALIVE answers, raw UPDATEs. */
+export class GeneratedPeer {
+  readonly socket: net.Socket;
+  established = false;
+  closed = false;
+  private readonly framer = new MessageFramer();
+  private keepalives: ReturnType<typeof setInterval> | undefined;
+  readonly up: Promise<void>;
+
+  constructor(readonly options: PeerOptions) {
+    const { host, port, localAddress } = options;
+    this.socket = net.connect({ host, port, localAddress });
+    this.socket.on('error', () => undefined);
+    this.socket.on('close', () => this.stopKeepalives());
+    this.up = new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`${localAddress}: not established`)),
+        SESSION_DEADLINE_MS,
+      );
+      this.socket.on('close', () => {
+        this.closed = true;
+        clearTimeout(timer);
+        if (!this.established) reject(new Error(`${localAddress}: closed before established`));
+      });
+      this.socket.on('connect', () => this.socket.write(this.open()));
+      this.socket.on('data', (chunk: Buffer) => {
+        this.framer.push(chunk);
+        for (
+          let m = this.framer.next();
+          m !== undefined && !(m instanceof BgpError);
+          m = this.framer.next()
+        ) {
+          const type = m[18];
+          if (type === MessageType.Open) this.socket.write(encodeKeepalive());
+          if (type === MessageType.Keepalive && !this.established) {
+            this.established = true;
+            clearTimeout(timer);
+            resolve();
+          }
+          if (type === MessageType.Update) options.onUpdate?.(m);
+        }
+      });
+    });
+    this.up.catch(() => undefined);
+  }
+
+  private open(): Buffer {
+    return encodeOpen({
+      version: 4,
+      myAutonomousSystem: this.options.as > 0xffff ? 23456 : this.options.as,
+      holdTimeSec: this.options.holdTimeSec,
+      bgpIdentifier: this.options.bgpIdentifier,
+      capabilities: [{ code: 1, afi: 1, safi: 1 }, { code: 2 }, { code: 65, asn: this.options.as }],
+      unsupportedParameters: [],
+      extendedParameters: false,
+    });
+  }
+
+  /** KEEPALIVE every third of the hold time, to keep the session up while it is quiet. */
+  keepAlive(): void {
+    this.keepalives = setInterval(
+      () => this.socket.write(encodeKeepalive()),
+      (this.options.holdTimeSec * 1000) / 3,
+    );
+  }
+
+  stopKeepalives(): void {
+    clearInterval(this.keepalives);
+  }
+
+  /** Writes bytes; resolves when the socket takes more (TCP pushes back on a flood). */
+  write(bytes: Buffer): Promise<void> {
+    if (this.closed || this.socket.write(bytes)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.socket.off('drain', done);
+        this.socket.off('close', done);
+        resolve();
+      };
+      this.socket.on('drain', done);
+      this.socket.on('close', done);
+    });
+  }
+
+  close(how: 'cease' | 'reset' | 'end'): void {
+    this.stopKeepalives();
+    if (how === 'cease')
+      this.socket.end(
+        encodeNotification({ code: ErrorCode.Cease, subcode: CeaseSubcode.AdministrativeShutdown }),
+      );
+    else if (how === 'reset') this.socket.resetAndDestroy();
+    else this.socket.end();
+  }
+}
+
+/** UPDATEs announcing /24s `first`… (`count` of them) from `nextHop`, one attribute set per route when `distinct`. */
+export function announcements(
+  first: number,
+  count: number,
+  nextHop: string,
+  distinct: boolean,
+  asPath: number[] = [],
+): Buffer {
+  const packer = new UpdatePacker(CTX);
+  let shared = undefined as ReturnType<typeof encodeAttributeSet> | undefined;
+  for (let k = first; k < first + count; k++) {
+    const attributes: PathAttributes = {
+      origin: 0,
+      asPath: asPath.length > 0 ? [{ type: 2, asns: asPath }] : [],
+      nextHop,
+      localPref: 100,
+      multiExitDisc: distinct ? k : 0,
+      communities: distinct ? [AS * 65536 + (k & 0xffff), (k >>> 16) + 1] : undefined,
+    };
+    const encoded =
+      distinct || !shared ? encodeAttributeSet(Afi.Ipv4, Safi.Unicast, attributes, CTX) : shared;
+    if (!distinct) shared = encoded;
+    packer.announce(encoded, [prefixOf(k)]);
+  }
+  return packer.take();
+}
+
+export function withdrawals(first: number, count: number): Buffer {
+  const packer = new UpdatePacker(CTX);
+  const prefixes = Array.from({ length: count }, (_, i) => prefixOf(first + i));
+  packer.withdraw(Afi.Ipv4, Safi.Unicast, prefixes);
+  return packer.take();
+}
+
+/** The k-th /24 from 20.0.0.0 on. */
+function prefixOf(k: number) {
+  return ipv4Prefix(((20 << 24) + k * 256) >>> 0, 24);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The suite
+
+type Ending = 'cease' | 'reset' | 'hold-timer';
+const ENDINGS: Ending[] = ['cease', 'reset', 'hold-timer'];
+
+/** One generated session: up, its routes, then its ending; false when it never came up. */
+async function soakSession(daemon: Started, i: number): Promise<boolean> {
+  const ending = ENDINGS[i % ENDINGS.length];
+  const peer = new GeneratedPeer({
+    host: '127.0.0.1',
+    port: daemon.bgpPort,
+    localAddress: peerAddress(i),
+    as: AS,
+    bgpIdentifier: 0x0b000000 + i,
+    holdTimeSec: ending === 'hold-timer' ? HOLD_TIME_EXPIRY_SEC : 90,
+  });
+  try {
+    await peer.up;
+  } catch {
+    peer.close('reset');
+    return false;
+  }
+  await peer.write(announcements(i * SCALE.routes, SCALE.routes, peerAddress(i), true));
+  if (ending === 'hold-timer') {
+    // Silent from now on: the daemon's hold timer ends the session.
+    const deadline = Date.now() + (HOLD_TIME_EXPIRY_SEC + 10) * 1000;
+    while (!peer.closed && Date.now() < deadline) await sleep(200);
+    peer.close('reset');
+    return true;
+  }
+  await sleep(200);
+  peer.close(ending);
+  return true;
+}
+
+export async function runSoakBench(): Promise<BenchRow[]> {
+  const reader = '127.89.0.1';
+  const peers = Array.from({ length: SCALE.sessions }, (_, i) => ({ address: peerAddress(i), as: AS }));
+  const daemon = await startBrindle('soak', resources([reader], peers));
+  const sampler = new MemorySampler(daemon);
+  let received = 0;
+  const client = new GeneratedPeer({
+    host: '127.0.0.1',
+    port: daemon.bgpPort,
+    localAddress: reader,
+    as: AS,
+    bgpIdentifier: 0x0c000001,
+    holdTimeSec: 90,
+    onUpdate: () => received++,
+  });
+  try {
+    await client.up;
+    client.keepAlive();
+    await sleep(5000);
+    await forceGc(daemon);
+    const start = await sampler.sample();
+    const load = loadavg()[0];
+    sampler.start();
+    const started = Date.now();
+    let up = 0;
+    for (let first = 0; first < SCALE.sessions; first += SCALE.concurrent) {
+      const wave = Array.from({ length: Math.min(SCALE.concurrent, SCALE.sessions - first) }, (_, j) =>
+        soakSession(daemon, first + j).then((ok) => (up += ok ? 1 : 0)),
+      );
+      await Promise.race([Promise.all(wave), sleep(WAVE_DEADLINE_MS)]);
+    }
+    const churnSec = (Date.now() - started) / 1000;
+    await sleep(SCALE.settleMs);
+    const after = await sampler.sample();
+    sampler.stop();
+    await forceGc(daemon);
+    const afterGc = await sampler.sample();
+    const base = { suite: 'soak', case: `${SCALE.sessions} sessions × ${SCALE.routes} distinct routes` };
+    const note = `load ${load.toFixed(1)}; ${up} sessions up; churn took ${churnSec.toFixed(0)} s; client got ${received} UPDATEs`;
+    const within = (value: number, from: number) => ({
+      target: `≤ start + 32`,
+      met: value - from <= 32,
+    });
+    return [
+      { ...base, metric: 'RSS at start', value: start.rssMb, unit: 'MB', note },
+      { ...base, metric: 'RSS peak', value: sampler.peakRssMb, unit: 'MB' },
+      { ...base, metric: `RSS ${SCALE.settleMs / 1000} s after`, value: after.rssMb, unit: 'MB' },
+      {
+        ...base,
+        metric: 'RSS after GC',
+        value: afterGc.rssMb,
+        unit: 'MB',
+        ...within(afterGc.rssMb, start.rssMb),
+      },
+      { ...base, metric: 'heap used at start', value: start.heapMb, unit: 'MB' },
+      { ...base, metric: 'heap used peak', value: sampler.peakHeapMb, unit: 'MB' },
+      {
+        ...base,
+        metric: 'heap used after GC',
+        value: afterGc.heapMb,
+        unit: 'MB',
+        ...within(afterGc.heapMb, start.heapMb),
+      },
+    ];
+  } finally {
+    sampler.stop();
+    client.close('reset');
+    await daemon.stop();
+  }
+}
