@@ -98,9 +98,14 @@ export class ScriptedPeer {
   async next(ms = 5000): Promise<BgpMessage | BgpError | undefined> {
     const deadline = Date.now() + ms;
     while (this.queue.length === 0 && !this.closed && Date.now() < deadline) {
+      // A timer that holds the event loop: a test waiting here with nothing else alive fails at the
+      // deadline instead of its process ending quietly with the test unfinished.
       await new Promise<void>((resolve) => {
-        this.waiter = resolve;
-        setTimeout(resolve, Math.max(1, deadline - Date.now())).unref();
+        const timer = setTimeout(resolve, Math.max(1, deadline - Date.now()));
+        this.waiter = () => {
+          clearTimeout(timer);
+          resolve();
+        };
       });
       this.waiter = undefined;
     }
