@@ -1,5 +1,5 @@
 import test from 'ava';
-import { previewSessions, resetFields } from '../../src/reflector/session-preview.ts';
+import { parsePreviewRequest, previewSessions, resetFields } from '../../src/reflector/session-preview.ts';
 import type { ResourceKind } from '../../src/resources/index.ts';
 import { cluster, config, MESH_OFF, node, peer } from './cluster-yaml.ts';
 
@@ -83,4 +83,22 @@ test('deleting the own Node says the node would have no sessions', (t) => {
 test('resetFields leaves out the informational and live fields', (t) => {
   t.deepEqual(resetFields(['bgpPeer', 'filters', 'peerAs']), ['peerAs']);
   t.deepEqual(resetFields(['filters']), []);
+});
+
+test('the request body is checked as a write would be', (t) => {
+  t.deepEqual(parsePreviewRequest({ operation: 'write', resources: [] }), {
+    errors: ['operation must be "apply" or "delete"'],
+  });
+  t.deepEqual(parsePreviewRequest({ operation: 'apply' }), { errors: ['resources must be an array'] });
+  t.deepEqual(parsePreviewRequest({ operation: 'delete', resources: [{ kind: 'Pod', metadata: {} }] }), {
+    errors: ['resources[0]: no kind and name'],
+  });
+  const bad = { apiVersion: 'projectcalico.org/v3', kind: 'BGPPeer', metadata: { name: 'x' } };
+  const invalid = parsePreviewRequest({
+    operation: 'apply',
+    resources: [{ ...bad, spec: { peerIP: 'no' } }],
+  });
+  t.true('errors' in invalid && invalid.errors.some((e) => e.includes('peerIP')));
+  const valid = parsePreviewRequest({ operation: 'apply', resources: cluster(TOR).peers });
+  t.deepEqual(valid, { operation: 'apply', resources: cluster(TOR).peers });
 });
