@@ -24,6 +24,8 @@
 //                                    ?soft=in|out: ROUTE-REFRESH to the peer, or our routes sent again
 // POST /api/v1/reload                re-read the config file, as SIGHUP does
 // PUT  /api/v1/log-level             {"level": "debug"}
+// POST /api/v1/preview/sessions      {"operation": "apply"|"delete", "resources": [...]}: the sessions the
+//                                    change would add, remove or reset; writes nothing (apply --dry-run)
 // PUT|GET|DELETE /api/v1/ipam/handles/HANDLE  the CNI plugin's IPAM, node mode (ipam-api.ts)
 
 import { createServer } from 'node:http';
@@ -54,6 +56,7 @@ import { parseUiRouteSearch, searchRoutes } from './ui-routes.ts';
 import { PeerTimeline } from './ui-timeline.ts';
 
 const HANDLE = '/api/v1/ipam/handles/:handle';
+const PREVIEW = '/api/v1/preview/sessions';
 /** Per listener; Node closes connections beyond it at once. */
 const MAX_CONNECTIONS = 256;
 
@@ -68,6 +71,12 @@ export type ReloadResult =
  * it validates its own query string (an HttpError for a bad one).
  */
 export type ExtensionView = (query: URLSearchParams) => unknown; // a value or a Promise of one
+
+/**
+ * Answers a request body the daemon validates itself (an HttpError for a bad one); nothing it does
+ * changes state, but it reads what is submitted, so it lives on the control socket only.
+ */
+export type PreviewHandler = (body: unknown) => unknown;
 
 export interface ApiServerOptions {
   readonly source: BrindleSource;
@@ -99,6 +108,7 @@ export class ApiServer {
   private ipam: ExtensionView | undefined;
   private topology: ExtensionView | undefined;
   private bfd: ExtensionView | undefined;
+  private sessionPreview: PreviewHandler | undefined;
   private workloads: WorkloadApi | undefined;
   private readonly timeline: PeerTimeline;
   private readonly console: ConsoleAssets;
@@ -204,6 +214,11 @@ export class ApiServer {
     this.bfd = view;
   }
 
+  /** POST /api/v1/preview/sessions on the control socket (501 until the daemon plugs it in). */
+  setSessionPreview(handler: PreviewHandler | undefined): void {
+    this.sessionPreview = handler;
+  }
+
   /** The CNI plugin's IPAM on the control socket (501 until a node-mode daemon plugs it in). */
   setWorkloadIpam(api: WorkloadApi | undefined): void {
     this.workloads = api;
@@ -247,6 +262,7 @@ export class ApiServer {
         .add('POST', '/api/v1/peers/:peer/reset', refuse)
         .add('POST', '/api/v1/reload', refuse)
         .add('PUT', '/api/v1/log-level', refuse)
+        .add('POST', PREVIEW, refuse)
         .add('PUT', HANDLE, refuse)
         .add('GET', HANDLE, refuse)
         .add('DELETE', HANDLE, refuse);
@@ -255,9 +271,15 @@ export class ApiServer {
       .add('POST', '/api/v1/peers/:peer/reset', (r) => this.resetPeer(r.params.peer, r.query))
       .add('POST', '/api/v1/reload', () => this.reload())
       .add('PUT', '/api/v1/log-level', (r) => this.setLogLevel(r))
+      .add('POST', PREVIEW, (r) => this.previewSessions(r))
       .add('PUT', HANDLE, (r) => assignHandle(this.workloads, r))
       .add('GET', HANDLE, (r) => handleAddresses(this.workloads, r))
       .add('DELETE', HANDLE, (r) => releaseHandle(this.workloads, r));
+  }
+
+  private async previewSessions(request: ApiRequest): Promise<Reply> {
+    if (!this.sessionPreview) throw new HttpError(501, 'the session preview is not available yet');
+    return { body: await this.sessionPreview(await readJson(request.raw)) };
   }
 
   private async metricsReply(): Promise<Reply> {
@@ -454,6 +476,7 @@ const ENDPOINTS = [
   'POST /api/v1/peers/{name|address}/reset?soft=in|out (control socket)',
   'POST /api/v1/reload (control socket)',
   'PUT /api/v1/log-level (control socket)',
+  'POST /api/v1/preview/sessions (control socket)',
   'PUT|GET|DELETE /api/v1/ipam/handles/{handle} (control socket, node mode)',
 ];
 

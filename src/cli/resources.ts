@@ -24,17 +24,26 @@ import type { Command, CommandContext, Io, OptionSpec, ParsedArgs } from './comm
 import { CliError, EXIT, failure, optionValue, OUTPUT_OPTION, UsageError } from './command.ts';
 import { OUTPUT_FORMATS, parseOutputFormat } from './output.ts';
 import { formatResources, summaryLines } from './resource-output.ts';
+import { DRY_RUN_FORMATS, parseDryRunFormat, previewChange } from './dry-run.ts';
+import type { DryRunFormat } from './dry-run.ts';
 
 const FILENAME: OptionSpec = { long: 'filename', short: 'f', value: true };
 const OUTPUT: OptionSpec = OUTPUT_OPTION;
 const SKIP_EXISTS: OptionSpec = { long: 'skip-exists' };
 const SKIP_NOT_EXISTS: OptionSpec = { long: 'skip-not-exists' };
+const DRY_RUN: OptionSpec = { long: 'dry-run' };
+const DRY_RUN_OUTPUT: OptionSpec = { ...OUTPUT_OPTION, choices: DRY_RUN_FORMATS };
 
 const KINDS_HELP = `Kinds (case-insensitive, singular or plural): bgpconfiguration (bgpconfig), bgppeer (bgpp, bp),
 bgpfilter, node, ippool (pool), ipamconfiguration (ipamconfig).`;
 
 const FILE_HELP = `FILE holds one or more resources: YAML documents separated by '---', a JSON object or array, or a
 List; '-' reads stdin.`;
+
+const DRY_RUN_HELP = `With --dry-run nothing is written: the input is checked as for the real command (errors and
+exit code as without it), then the running daemon, over its control socket, says which of its BGP
+sessions the change would add, remove, reset (with the fields that force the reset) or change in
+place (BGPFilters, no reset). If no daemon answers, that is said and only validation was done.`;
 
 type WriteMode = 'apply' | 'create' | 'replace';
 
@@ -157,12 +166,24 @@ async function writable(rs: ResourceStore, resources: Resource[], mode: WriteMod
   );
 }
 
+/** --dry-run's output format, or undefined for a real write (-o only goes with --dry-run). */
+function dryRunFormat(args: ParsedArgs): DryRunFormat | undefined {
+  const output = optionValue(args, OUTPUT.long);
+  if (!args.options.has(DRY_RUN.long)) {
+    if (output !== undefined) throw new UsageError('-o goes with --dry-run only');
+    return undefined;
+  }
+  return parseDryRunFormat(output);
+}
+
 async function writeResources(mode: WriteMode, args: ParsedArgs, context: CommandContext): Promise<void> {
+  const dryRun = dryRunFormat(args);
   const parsed = await loadResources(requireFile(args), context.io, mode);
   const { resources } = parsed;
   const rs = new ResourceStore(await context.store());
   await checkAcross(rs, parsed, mode, context.io);
   const todo = await writable(rs, resources, mode, args.options.has(SKIP_EXISTS.long));
+  if (dryRun) return previewChange('apply', todo, dryRun, context);
   const written: Resource[] = [];
   try {
     for (const r of todo) {
@@ -227,6 +248,7 @@ async function get(args: ParsedArgs, context: CommandContext): Promise<void> {
 // delete
 
 async function deleteResources(args: ParsedArgs, context: CommandContext): Promise<void> {
+  const dryRun = dryRunFormat(args);
   const file = optionValue(args, FILENAME.long);
   let targets: Pick<Resource, 'kind' | 'metadata'>[];
   if (file !== undefined) {
@@ -247,6 +269,13 @@ async function deleteResources(args: ParsedArgs, context: CommandContext): Promi
       `Failed to delete: ${missing.length} resource(s) do not exist; nothing was deleted`,
     );
   }
+  if (dryRun)
+    return previewChange(
+      'delete',
+      targets.filter((_, i) => present[i]),
+      dryRun,
+      context,
+    );
   const deleted: Pick<Resource, 'kind'>[] = [];
   for (const target of targets) {
     if (await rs.delete(target.kind, target.metadata.name)) deleted.push(target);
@@ -266,7 +295,7 @@ function writeCommand(mode: WriteMode, summary: string, detail: string): Command
   return {
     name: mode,
     summary,
-    help: `usage: brindlectl ${mode} -f FILE${mode === 'create' ? ' [--skip-exists]' : ''}
+    help: `usage: brindlectl ${mode} -f FILE${mode === 'create' ? ' [--skip-exists]' : ''} [--dry-run [-o table|json]]
 
 ${summary}. ${detail}
 
@@ -276,12 +305,20 @@ reason) and nothing is written. A Calico field Brindle does not implement is suc
 Calico's routing ignores too (Felix's natOutgoing, a Node's VXLAN addresses) is written with a warning.
 README.md lists every field ("Calico fields").
 
+${DRY_RUN_HELP}
+
 Options:
-  -f, --filename FILE  the resources to ${mode} ('-' for stdin)${skip}`,
-    options: mode === 'create' ? [FILENAME, SKIP_EXISTS] : [FILENAME],
+  -f, --filename FILE  the resources to ${mode} ('-' for stdin)${skip}
+  --dry-run            validate and preview the BGP session changes; write nothing
+  -o, --output FORMAT  with --dry-run: table (default) or json`,
+    options:
+      mode === 'create'
+        ? [FILENAME, SKIP_EXISTS, DRY_RUN, DRY_RUN_OUTPUT]
+        : [FILENAME, DRY_RUN, DRY_RUN_OUTPUT],
     examples: [
       `brindlectl ${mode} -f config/examples/tor-peer.yaml`,
       `cat peers.yaml | brindlectl ${mode} -f -`,
+      `brindlectl ${mode} -f config/examples/tor-peer.yaml --dry-run`,
     ],
     run: (args, context) => writeResources(mode, args, context),
   };
@@ -324,20 +361,28 @@ Options:
   {
     name: 'delete',
     summary: 'Delete resources by kind and name, or those in a file',
-    help: `usage: brindlectl delete KIND NAME... [--skip-not-exists]
-       brindlectl delete -f FILE [--skip-not-exists]
+    help: `usage: brindlectl delete KIND NAME... [--skip-not-exists] [--dry-run [-o table|json]]
+       brindlectl delete -f FILE [--skip-not-exists] [--dry-run [-o table|json]]
 
 Delete the named resources of KIND, or the resources in FILE (only their kind and name matter, but the
 file must be valid). Fails, deleting nothing, if any of them does not exist.
 
 ${KINDS_HELP}
 
+${DRY_RUN_HELP}
+
 Options:
   -f, --filename FILE  delete the resources in FILE ('-' for stdin)
-  --skip-not-exists    ignore resources that do not exist`,
-    options: [FILENAME, SKIP_NOT_EXISTS],
+  --skip-not-exists    ignore resources that do not exist
+  --dry-run            check and preview the BGP session changes; delete nothing
+  -o, --output FORMAT  with --dry-run: table (default) or json`,
+    options: [FILENAME, SKIP_NOT_EXISTS, DRY_RUN, DRY_RUN_OUTPUT],
     words: RESOURCE_KINDS.map((k) => k.toLowerCase()),
-    examples: ['brindlectl delete bgppeer rack1-tor', 'brindlectl delete -f peers.yaml'],
+    examples: [
+      'brindlectl delete bgppeer rack1-tor',
+      'brindlectl delete -f peers.yaml',
+      'brindlectl delete bgppeer rack1-tor --dry-run -o json',
+    ],
     run: deleteResources,
   },
 ];

@@ -18,6 +18,7 @@ import { RoutingPolicy } from '../policy/policy.ts';
 import type { PolicyInputs } from '../policy/policy.ts';
 import { configuredListenPort } from '../resources/defaults.ts';
 import { computeTopology, diffPeerings, toPeerConfig } from '../reflector/topology.ts';
+import { resetFields } from '../reflector/session-preview.ts';
 import { readSecret } from './secrets.ts';
 import type { DesiredPeering, SpeakerSettings } from '../reflector/topology.ts';
 import type { NextHopMode } from '../rib/export.ts';
@@ -36,10 +37,6 @@ import { formatPrefix, parsePrefix } from '../lib/prefix.ts';
 import type { Prefix } from '../lib/prefix.ts';
 import type { RouterPeerOptions } from './router.ts';
 
-/** Fields of a desired peering that are only informational: a change to them restarts nothing. */
-const INFORMATIONAL_FIELDS = new Set(['bgpPeer']);
-/** Fields a running session takes on without a restart (the router re-evaluates its routes). */
-const LIVE_FIELDS = new Set(['filters']);
 /** How often the secrets in use are checked for a change (a changed password restarts its session). */
 const SECRETS_POLL_MS = 10_000;
 
@@ -384,7 +381,7 @@ export class Daemon {
       router.removePeer(p.remoteAddress, CeaseSubcode.PeerDeConfigured);
     }
     for (const change of diff.changed) {
-      if (change.fields.every((f) => INFORMATIONAL_FIELDS.has(f) || LIVE_FIELDS.has(f))) {
+      if (resetFields(change.fields).length === 0) {
         if (change.fields.includes('filters')) this.changeFilters(change.after);
         continue;
       }

@@ -17,9 +17,10 @@ import { HttpError } from '../api/http.ts';
 import { bfdDocument } from '../api/bfd-view.ts';
 import { registerBfdMetrics } from '../metrics/bfd-metrics.ts';
 import { ApiServer } from '../api/server.ts';
-import type { ExtensionView, ReloadResult } from '../api/server.ts';
+import type { ExtensionView, PreviewHandler, ReloadResult } from '../api/server.ts';
 import { clusterGraph } from '../reflector/cluster-graph.ts';
 import type { ClusterGraph } from '../reflector/cluster-graph.ts';
+import { parsePreviewRequest, previewSessions } from '../reflector/session-preview.ts';
 
 export interface DaemonApi {
   readonly metrics: BrindleMetrics;
@@ -72,6 +73,7 @@ export async function startDaemonApi(
     else api.setFibView(() => noFibDocument(noFibReason(config.mode)));
     api.setTopologyView(topologyView(daemon));
     api.setIpamView(ipamView(daemon));
+    api.setSessionPreview(sessionPreview(daemon));
     if (config.mode === 'node') {
       // The CNI plugin's fast path: pools from the resource cache, blocks remembered by the allocator.
       const { cachedResources } = await import('../ipam/resources.ts');
@@ -105,6 +107,21 @@ function topologyView(daemon: Daemon): ExtensionView {
     if (last?.revision !== snapshot.revision)
       last = { revision: snapshot.revision, graph: clusterGraph(snapshot, daemon.config.nodeName) };
     return last.graph;
+  };
+}
+
+/**
+ * The sessions of this node a submitted change would add, remove or reset (`apply --dry-run`): the
+ * daemon's current resources with the change laid over them, computed as the daemon would apply it.
+ */
+function sessionPreview(daemon: Daemon): PreviewHandler {
+  return (body) => {
+    const request = parsePreviewRequest(body);
+    if ('errors' in request) throw new HttpError(400, request.errors.join('; '));
+    const snapshot = daemon.cache.current;
+    if (!snapshot) throw new HttpError(503, 'the resources have not been read from the datastore yet');
+    const { nodeName, routerId } = daemon.config;
+    return previewSessions({ ...request, snapshot, localNode: nodeName, routerId: routerId || undefined });
   };
 }
 

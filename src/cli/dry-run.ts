@@ -1,0 +1,110 @@
+// `--dry-run` of apply, create, replace and delete: the file was validated as for the write, nothing
+// is written, and the running daemon (over its control socket, POST /api/v1/preview/sessions) says
+// which of its BGP sessions the change would add, remove or reset. Without a daemon that answers,
+// the output says only validation was done.
+
+import type { Resource } from '../resources/index.ts';
+import type { CommandContext } from './command.ts';
+import { CliError, EXIT, UsageError } from './command.ts';
+import { formatDocument, formatTable } from './output.ts';
+import { callDaemon } from './socket.ts';
+
+export const DRY_RUN_FORMATS = ['table', 'json'] as const;
+export type DryRunFormat = (typeof DRY_RUN_FORMATS)[number];
+
+/** One session in the daemon's answer (reflector/session-preview.ts, as JSON). */
+interface SessionLine {
+  readonly session: string;
+  readonly bgpPeer?: string;
+  readonly remoteAddress: string;
+  readonly fields?: readonly string[];
+}
+
+interface SessionPreview {
+  readonly added: readonly SessionLine[];
+  readonly removed: readonly SessionLine[];
+  readonly reset: readonly SessionLine[];
+  readonly changedInPlace: readonly SessionLine[];
+  readonly unchanged: number;
+  readonly speakerRestart?: readonly string[];
+  readonly note?: string;
+}
+
+const NOTHING_WRITTEN = 'dry run: nothing was written';
+
+export function parseDryRunFormat(text: string | undefined): DryRunFormat {
+  const format = DRY_RUN_FORMATS.find((f) => f === (text ?? 'table'));
+  if (!format) throw new UsageError(`unknown output format "${text}" for --dry-run (table or json)`);
+  return format;
+}
+
+/** Asks the daemon what the change would do to its sessions, and prints it; writes nothing. */
+export async function previewChange(
+  operation: 'apply' | 'delete',
+  resources: readonly Pick<Resource, 'kind' | 'metadata'>[],
+  format: DryRunFormat,
+  context: CommandContext,
+): Promise<void> {
+  const { io } = context;
+  const valid = `${resources.length} resource(s) valid for ${operation}`;
+  let preview: SessionPreview | undefined;
+  let unreachable: string | undefined;
+  try {
+    preview = (await callDaemon(context.config().api.socket, '/api/v1/preview/sessions', {
+      method: 'POST',
+      body: { operation, resources: operation === 'delete' ? resources.map(ref) : resources },
+    })) as SessionPreview;
+  } catch (error) {
+    if (!(error instanceof CliError)) throw error;
+    if (error.exitCode !== EXIT.unavailable)
+      throw new CliError(error.exitCode, [...error.lines, NOTHING_WRITTEN]);
+    unreachable = error.lines.join(' ');
+  }
+  if (format === 'json') {
+    const daemon = preview ? { sessions: preview } : { daemonUnreachable: unreachable };
+    io.out(
+      formatDocument(
+        { dryRun: true, written: false, operation, resources: resources.map(id), ...daemon },
+        'json',
+      ),
+    );
+    return;
+  }
+  io.out(`${NOTHING_WRITTEN}\n${valid}\n`);
+  if (!preview) {
+    io.out(`No daemon answered, so only validation was done: ${unreachable}\n`);
+    return;
+  }
+  io.out(sessionLines(preview));
+}
+
+function sessionLines(p: SessionPreview): string {
+  const rows = [
+    ...p.added.map((s) => row('added', s)),
+    ...p.removed.map((s) => row('removed', s)),
+    ...p.reset.map((s) => row('reset', s)),
+    ...p.changedInPlace.map((s) => row('in place', s)),
+  ];
+  const notes = [
+    ...(p.speakerRestart
+      ? [`The BGP speaker would restart (${p.speakerRestart.join(', ')} changed): every session resets.`]
+      : []),
+    ...(p.note ? [`${p.note}.`] : []),
+  ];
+  const table =
+    rows.length === 0
+      ? `No BGP session of the daemon would change (${p.unchanged} unchanged).\n`
+      : formatTable(['CHANGE', 'SESSION', 'BGPPEER', 'REMOTE', 'FIELDS'], rows) +
+        `${p.unchanged} session(s) unchanged.\n`;
+  return table + notes.map((n) => `${n}\n`).join('');
+}
+
+function row(change: string, s: SessionLine): string[] {
+  return [change, s.session, s.bgpPeer ?? '(mesh)', s.remoteAddress, (s.fields ?? []).join(',')];
+}
+
+const id = (r: Pick<Resource, 'kind' | 'metadata'>) => `${r.kind}/${r.metadata.name}`;
+const ref = (r: Pick<Resource, 'kind' | 'metadata'>) => ({
+  kind: r.kind,
+  metadata: { name: r.metadata.name },
+});
