@@ -232,13 +232,18 @@ async function converged(socketPath: string, daemon: Daemon): Promise<void> {
   };
   await waitFor(
     async () => {
-      const status = await get<{ peers: { state: string }[] }>('/api/v1/status');
+      const status = await get<{
+        peers: { state: string; counts?: { received: number; advertised: number } }[];
+      }>('/api/v1/status');
       const routes = await get<{ count: number; routes: { paths: unknown[] }[] }>('/api/v1/routes');
       const fib = await get<FibDoc>('/api/v1/fib');
       const s = fib.summary;
       return (
         status.peers.length === 2 &&
         status.peers.every((p) => p.state === 'Established') &&
+        // The per-peer counts come from the RIB census, which follows the Loc-RIB a little later.
+        status.peers.reduce((n, p) => n + (p.counts?.received ?? 0), 0) === RIB_PATHS - 1 &&
+        status.peers.every((p) => p.counts?.advertised === 1) &&
         routes.count === RIB_PREFIXES &&
         routes.routes.flatMap((r) => r.paths).length === RIB_PATHS &&
         s.desired === 8 &&
