@@ -21,6 +21,18 @@ import { openFor, ScriptedPeer } from '../helpers/scripted-peer.ts';
 import { loopbackAddress, nextEvent, speaker, TEST_PORT } from '../helpers/session.ts';
 import type { Speaker } from '../helpers/session.ts';
 
+/**
+ * The daemon's timers do not hold the event loop (lib/clock.ts: a daemon is kept alive by its
+ * listeners, not by a pending timer), and a client that stopped reading holds nothing either; in a busy
+ * parallel run this file's worker has been seen to find its event loop empty while a test still waited.
+ * Each test holds the loop itself until it ends, so a wait that never completes fails at the test
+ * timeout instead of ending the worker quietly.
+ */
+function holdEventLoop(t: { teardown(fn: () => unknown): void }): void {
+  const hold = setInterval(() => undefined, 1000);
+  t.teardown(() => clearInterval(hold));
+}
+
 const AS = 64512;
 /** Twelve communities per route: UPDATEs big enough to outgrow the kernel's socket buffers. */
 const COMMUNITIES = Array.from({ length: 12 }, (_, i) => AS * 65536 + i);
@@ -46,6 +58,7 @@ function routes(from: Speaker, count: number, first: number, med = 0): TestRoute
 }
 
 async function reflector(t: { teardown(fn: () => unknown): void }, ingressBacklog?: IngressBacklogOptions) {
+  holdEventLoop(t);
   const address = loopbackAddress();
   const router = new Router({
     routerId: parseIpv4('10.0.0.254'),
