@@ -2,7 +2,8 @@
 // compiled dist/ with plain node, and loading tsx into it would change what is measured). It watches
 // where a phase's time goes without changing the daemon's code: bytes read from and written to the
 // BGP sockets (by Socket.push and Socket.write), the Loc-RIB's decision turns (LocRib.runQueue) and
-// the Adj-RIB-Out's drain turns (AdjRibOut.drain), each counted and timed, in 10 ms bins from the
+// the Adj-RIB-Out's drain turns (AdjRibOut.drain, also when a decision turn runs one), each counted
+// and timed in its own time, in 10 ms bins from the
 // moment the benchmark resets it. It answers on a Unix socket (BRINDLE_BENCH_PROBE):
 // `GET /reset` starts a phase, `GET /snapshot` returns the phase so far as JSON. Its own cost is one
 // function call and a few additions per socket chunk and per turn.
@@ -83,6 +84,9 @@ net.Socket.prototype.write = function write(chunk, ...rest) {
   return accepted;
 };
 
+/** Time spent in timed turns so far: a turn run inside another (a drain inside a decision) counts once. */
+let timedMs = 0;
+
 /** Wraps prototype[method] to count its calls and their time into phase[key] and its bins. */
 function timeTurns(prototype, method, key, binKey) {
   const original = prototype[method];
@@ -92,17 +96,20 @@ function timeTurns(prototype, method, key, binKey) {
   }
   prototype[method] = function turn(...args) {
     const t0 = performance.now();
+    const nestedBefore = timedMs;
     try {
       return original.apply(this, args);
     } finally {
       const t1 = performance.now();
+      const own = t1 - t0 - (timedMs - nestedBefore);
+      timedMs += own;
       const at = t0 - phase.startedAt;
       const s = phase[key];
       s.turns++;
-      s.ms += t1 - t0;
+      s.ms += own;
       if (Number.isNaN(s.first)) s.first = at;
       s.last = t1 - phase.startedAt;
-      bin(phase.bins[binKey], at, t1 - t0);
+      bin(phase.bins[binKey], at, own);
     }
   };
 }

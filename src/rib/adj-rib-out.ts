@@ -718,8 +718,17 @@ export class AdjRibOut {
       for (const dest of everyPath ? batch.pathsChanged : batch.bestChanged)
         if (group.carries(dest)) group.stage(dest);
       group.compactIfLarge();
-      if (group.staged > 0) this.schedule(group);
+      if (group.staged > 0) this.drainNow(group);
     }
+  }
+
+  /**
+   * The batch just decided goes out in the same turn, while its destinations are still in the cache:
+   * a turn later, the socket would have read (and the RIB applied) more before anything is written.
+   * A group already scheduled keeps its turn, so a group drains at most once per decision batch.
+   */
+  private drainNow(group: UpdateGroup): void {
+    if (!group.scheduled) this.drain(group);
   }
 
   /** Destinations gone from the Loc-RIB lose what dropped groups still held there. */

@@ -35,6 +35,13 @@ import type { PeerCounters } from './counters.ts';
  */
 const MAX_MESSAGES_PER_TURN = 64;
 /**
+ * Octets decoded per peer per turn (at least one message), counted over every chunk the turn reads:
+ * libuv reads a ready socket up to 32 times 64 KiB in one pass, so without a bound in octets a full
+ * table arrives, and is applied, before the decision and the export run once. One read's worth lets
+ * the decision and the Adj-RIB-Out work on what came in, and write, between reads.
+ */
+const MAX_OCTETS_PER_TURN = 64 * 1024;
+/**
  * RFC 9687: without a SendHoldTime configured, twice the negotiated HoldTime (FRR's choice; BIRD and
  * OpenBGPD also close such a session), and 8 minutes when the HoldTime is 0 (no keepalives).
  */
@@ -82,7 +89,11 @@ export class Connection {
   private holdTimerAt = 0;
   private inputs: FsmInput[] = [];
   private stepping = false;
+  /** This turn's budget is spent: reading waits for the next turn (see drainFramer()). */
   private draining = false;
+  /** Messages and octets decoded in this turn (see MAX_OCTETS_PER_TURN). */
+  private turnMessages = 0;
+  private turnOctets = 0;
   /**
    * The RIB has more pending from this peer than it takes (rib/ingress-backlog.ts): nothing is read,
    * so the kernel's receive buffer fills and TCP pushes back on the sender.
@@ -311,23 +322,34 @@ export class Connection {
     socket.once('close', () => clearTimeout(timer));
   }
 
-  /** Decodes buffered messages, at most MAX_MESSAGES_PER_TURN per turn; the rest waits a turn. */
+  /**
+   * Decodes buffered messages, at most MAX_MESSAGES_PER_TURN and MAX_OCTETS_PER_TURN per turn over all
+   * the chunks the turn reads; the rest waits for the next turn, when the budget starts again.
+   */
   private drainFramer(): void {
     const socket = this.socket;
     if (this.draining || !socket || this.readHeld) return;
-    for (let n = 0; n < MAX_MESSAGES_PER_TURN; n++) {
+    while (this.turnMessages < MAX_MESSAGES_PER_TURN && this.turnOctets < MAX_OCTETS_PER_TURN) {
       if (this.socket !== socket) return;
       const frame = this.framer.next();
       if (frame === undefined) return;
       if (frame instanceof BgpError) return this.input({ kind: 'bad-message', error: frame });
+      if (this.turnMessages++ === 0) this.scheduleTurnEnd();
+      this.turnOctets += frame.length;
       this.receive(frame);
     }
     this.draining = true;
     socket.pause();
+  }
+
+  /** The budget starts again in the next turn, after the decision and export queued in this one. */
+  private scheduleTurnEnd(): void {
     setImmediate(() => {
+      this.turnMessages = this.turnOctets = 0;
+      if (!this.draining) return;
       this.draining = false;
-      if (this.socket !== socket || this.readHeld) return;
-      socket.resume();
+      if (!this.socket || this.readHeld) return;
+      this.socket.resume();
       this.drainFramer();
     });
   }
