@@ -11,7 +11,10 @@
 //   integers, which V8 stores in the field itself: one value above that range would turn the field
 //   into a boxed double, 16 more bytes in every object of the class;
 // - what most destinations never use (IPv6 words, an ECMP set, Adj-RIB-Out slots beyond the first)
-//   lives in one DestExtra allocated on demand, and a single path is held without an array.
+//   lives in one DestExtra allocated on demand, and a single path is held without an array; what
+//   most paths never use (a received Path Identifier, a next hop other than reachable at cost 0)
+//   lives in one optional field.
+// bench/reflector/path-memory.ts measures what a stored path costs, by object kind.
 
 import { Afi } from '../lib/family.ts';
 import type { Nlri, Prefix } from '../lib/prefix.ts';
@@ -56,33 +59,62 @@ const EPOCH_SHIFT = 1;
 export const EPOCH_MASK = (1 << EPOCH_BITS) - 1;
 const LOCAL_ID_SHIFT = EPOCH_SHIFT + EPOCH_BITS;
 
+/** What few paths carry (see Path.rare): a Path Identifier from an ADD-PATH peer, with the next hop's state. */
+class PathRare {
+  constructor(
+    /** As a signed 32-bit integer. */
+    readonly receivedId: number,
+    readonly nextHop: NextHopState,
+  ) {}
+}
+
 /**
  * One candidate route for a destination. Immutable but for its local Path Identifier: a
  * re-announcement (implicit withdraw) replaces the Path, so "the best path changed" is an identity test.
+ * 56 bytes when the peer sent Path Identifier 0 (no ADD-PATH) and the next hop resolves as it does on a
+ * route reflector.
  */
 export class Path {
-  /** The Path Identifier the peer sent (0 without ADD-PATH), as a signed 32-bit integer. */
-  private readonly receivedId: number;
+  readonly peer: RibPeer;
+  readonly attrs: AttrSet;
   /** PathBit flags, the announcement epoch, and the local Path Identifier above LOCAL_ID_SHIFT. */
   private bits: number;
+  /**
+   * The NEXT_HOP's resolution and the Path Identifier the peer sent, only where they are not the
+   * common ones: undefined for a next hop reachable at IGP cost 0 and Path Identifier 0 (every path
+   * a route reflector holds from a peer without ADD-PATH), the resolver's (shared) state alone with
+   * Path Identifier 0, a PathRare otherwise.
+   */
+  private readonly rare: NextHopState | PathRare | undefined;
 
   constructor(
-    readonly peer: RibPeer,
+    peer: RibPeer,
     /** The Path Identifier the peer sent (0 without ADD-PATH). */
     pathId: number,
-    readonly attrs: AttrSet,
+    attrs: AttrSet,
     /**
      * No loop (AS_PATH, ORIGINATOR_ID, CLUSTER_LIST) and not rejected by import policy: the ingress
      * policy's verdict. A path without it is kept as the peer sent it but never used.
      */
     loopFree: boolean,
     /** The NEXT_HOP's resolution when the path was learned (RFC 4271 §9.1.2, §9.1.2.2 e). */
-    readonly nextHop: NextHopState = REACHABLE,
+    nextHop: NextHopState = REACHABLE,
     /** The peer's announcement epoch when the path arrived (see LocRib.markStale), modulo 2^EPOCH_BITS. */
     epoch = 0,
   ) {
-    this.receivedId = pathId | 0;
+    this.peer = peer;
+    this.attrs = attrs;
     this.bits = (loopFree ? PathBit.LoopFree : 0) | ((epoch & EPOCH_MASK) << EPOCH_SHIFT);
+    const receivedId = pathId | 0;
+    const plain = nextHop.reachable && nextHop.igpCost === 0;
+    this.rare = receivedId !== 0 ? new PathRare(receivedId, nextHop) : plain ? undefined : nextHop;
+  }
+
+  /** The NEXT_HOP's resolution when the path was learned (RFC 4271 §9.1.2, §9.1.2.2 e). */
+  get nextHop(): NextHopState {
+    const rare = this.rare;
+    if (rare === undefined) return REACHABLE;
+    return rare instanceof PathRare ? rare.nextHop : rare;
   }
 
   /** The peer's announcement epoch when the path arrived: older than the peer's stale mark means stale. */
@@ -92,7 +124,8 @@ export class Path {
 
   /** The Path Identifier the peer sent (0 without ADD-PATH). */
   get pathId(): number {
-    return this.receivedId >>> 0;
+    const rare = this.rare;
+    return rare instanceof PathRare ? rare.receivedId >>> 0 : 0;
   }
 
   /**
