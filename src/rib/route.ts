@@ -174,6 +174,8 @@ class DestExtra {
   ecmp: readonly Path[] = NO_PATHS;
   lostAt: ReadonlyMap<Path, LostAt> | undefined = undefined;
   advMore: (Advertised | undefined)[] | undefined = undefined;
+  /** Adj-RIB-Out slot 0 while the Dest keeps its DestExtra in that field (see Dest.slot0). */
+  adv: Advertised | undefined = undefined;
 
   constructor(w1: number, w2: number, w3: number) {
     this.w1 = w1 | 0;
@@ -181,13 +183,14 @@ class DestExtra {
     this.w3 = w3 | 0;
   }
 
+  /** Nothing here but slot 0, which the Dest can hold itself. */
   get unused(): boolean {
     return (this.w1 | this.w2 | this.w3) === 0 && this.ecmp.length === 0 && !this.lostAt && !this.advMore;
   }
 }
 
 /**
- * A destination: a prefix with its candidate paths, its best path and its ECMP set. 72 bytes for an
+ * A destination: a prefix with its candidate paths, its best path and its ECMP set. 64 bytes for an
  * IPv4 prefix with its one path held directly; the Dest is also the prefix's NLRI when packing.
  */
 export class Dest implements Nlri {
@@ -199,10 +202,10 @@ export class Dest implements Nlri {
   best: Path | undefined;
   /**
    * The Adj-RIB-Out, kept on the destination rather than in a map per update group: what group slot 0
-   * has advertised here; slots 1… are in `advMore` (see rib/adj-rib-out.ts).
+   * has advertised here (see `adv`), or the DestExtra, which then holds it. One field for both: most
+   * destinations have no DestExtra, and every reflected one has an advertisement.
    */
-  adv: Advertised | undefined;
-  private extra: DestExtra | undefined;
+  private slot0: Advertised | DestExtra | undefined;
 
   constructor(prefix: Prefix) {
     const v6 = prefix.afi === Afi.Ipv6;
@@ -210,11 +213,27 @@ export class Dest implements Nlri {
     this.bits = (prefix.length & LENGTH_MASK) | (v6 ? DestBit.Ipv6 : 0);
     this.held = undefined;
     this.best = undefined;
-    this.adv = undefined;
-    this.extra =
+    this.slot0 =
       v6 && (prefix.w1 | prefix.w2 | prefix.w3) !== 0
         ? new DestExtra(prefix.w1, prefix.w2, prefix.w3)
         : undefined;
+  }
+
+  private get extra(): DestExtra | undefined {
+    const slot0 = this.slot0;
+    return slot0 instanceof DestExtra ? slot0 : undefined;
+  }
+
+  /** What update group slot 0 has advertised here; slots 1… are in `advMore` (rib/adj-rib-out.ts). */
+  get adv(): Advertised | undefined {
+    const slot0 = this.slot0;
+    return slot0 instanceof DestExtra ? slot0.adv : slot0;
+  }
+
+  set adv(value: Advertised | undefined) {
+    const slot0 = this.slot0;
+    if (slot0 instanceof DestExtra) slot0.adv = value;
+    else this.slot0 = value;
   }
 
   get afi(): Afi {
@@ -230,15 +249,15 @@ export class Dest implements Nlri {
   }
 
   get w1(): number {
-    return (this.extra?.w1 ?? 0) >>> 0;
+    return this.bits & DestBit.Ipv6 ? (this.extra?.w1 ?? 0) >>> 0 : 0;
   }
 
   get w2(): number {
-    return (this.extra?.w2 ?? 0) >>> 0;
+    return this.bits & DestBit.Ipv6 ? (this.extra?.w2 ?? 0) >>> 0 : 0;
   }
 
   get w3(): number {
-    return (this.extra?.w3 ?? 0) >>> 0;
+    return this.bits & DestBit.Ipv6 ? (this.extra?.w3 ?? 0) >>> 0 : 0;
   }
 
   /** Without ADD-PATH a Dest is its own NLRI: no object per prefix when packing UPDATEs. */
@@ -374,11 +393,17 @@ export class Dest implements Nlri {
   }
 
   private withExtra(): DestExtra {
-    return (this.extra ??= new DestExtra(0, 0, 0));
+    const slot0 = this.slot0;
+    if (slot0 instanceof DestExtra) return slot0;
+    const extra = new DestExtra(0, 0, 0);
+    extra.adv = slot0;
+    this.slot0 = extra;
+    return extra;
   }
 
   private dropUnusedExtra(): void {
-    if (this.extra?.unused) this.extra = undefined;
+    const slot0 = this.slot0;
+    if (slot0 instanceof DestExtra && slot0.unused) this.slot0 = slot0.adv;
   }
 }
 
