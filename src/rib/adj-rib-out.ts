@@ -715,20 +715,22 @@ export class AdjRibOut {
     if (this.droppedSlots.length > 0) this.clearDropped(batch.pathsChanged);
     for (const group of this.groups) {
       const everyPath = group.mode !== 'best' && group.context.addPath.size > 0;
-      for (const dest of everyPath ? batch.pathsChanged : batch.bestChanged)
-        if (group.carries(dest)) group.stage(dest);
+      const decided = everyPath ? batch.pathsChanged : batch.bestChanged;
+      for (const dest of decided) if (group.carries(dest)) group.stage(dest);
       group.compactIfLarge();
-      if (group.staged > 0) this.drainNow(group);
+      if (group.staged > 0) this.drainNow(group, decided.length);
     }
   }
 
   /**
    * The batch just decided goes out in the same turn, while its destinations are still in the cache:
    * a turn later, the socket would have read (and the RIB applied) more before anything is written.
-   * A group already scheduled keeps its turn, so a group drains at most once per decision batch.
+   * The turn exports as many destinations as were decided (bounded by the Loc-RIB's decisions per
+   * turn), so export keeps pace with the decision. A group already scheduled keeps its turn: a group
+   * drains at most once per decision batch.
    */
-  private drainNow(group: UpdateGroup): void {
-    if (!group.scheduled) this.drain(group);
+  private drainNow(group: UpdateGroup, decided: number): void {
+    if (!group.scheduled) this.drain(group, Math.max(this.options.destsPerTurn, decided));
   }
 
   /** Destinations gone from the Loc-RIB lose what dropped groups still held there. */
@@ -746,11 +748,10 @@ export class AdjRibOut {
     });
   }
 
-  /** Exports up to destsPerTurn staged destinations and writes the UPDATEs to every member. */
-  private drain(group: UpdateGroup): void {
+  /** Exports up to `budget` staged destinations and writes the UPDATEs to every member. */
+  private drain(group: UpdateGroup, budget = this.options.destsPerTurn): void {
     if (!this.ready(group)) return;
     const outbox = new Outbox();
-    let budget = this.options.destsPerTurn;
     const pending = group.pending;
     while (group.cursor < pending.length && budget-- > 0)
       this.exportDest(group, pending[group.cursor++], outbox);

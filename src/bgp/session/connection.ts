@@ -286,6 +286,8 @@ export class Connection {
   private bind(socket: net.Socket): void {
     this.socket = socket;
     this.framer = new MessageFramer();
+    this.turnMessages = this.turnOctets = 0;
+    this.draining = false;
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
       if (this.socket !== socket) return;
@@ -329,15 +331,19 @@ export class Connection {
   private drainFramer(): void {
     const socket = this.socket;
     if (this.draining || !socket || this.readHeld) return;
+    const firstOfTurn = this.turnMessages === 0;
     while (this.turnMessages < MAX_MESSAGES_PER_TURN && this.turnOctets < MAX_OCTETS_PER_TURN) {
       if (this.socket !== socket) return;
       const frame = this.framer.next();
-      if (frame === undefined) return;
+      if (frame === undefined) break;
       if (frame instanceof BgpError) return this.input({ kind: 'bad-message', error: frame });
-      if (this.turnMessages++ === 0) this.scheduleTurnEnd();
+      this.turnMessages++;
       this.turnOctets += frame.length;
       this.receive(frame);
     }
+    // Queued after the decision turn the messages just scheduled, so that runs (and exports) first.
+    if (firstOfTurn && this.turnMessages > 0) this.scheduleTurnEnd();
+    if (this.turnMessages < MAX_MESSAGES_PER_TURN && this.turnOctets < MAX_OCTETS_PER_TURN) return;
     this.draining = true;
     socket.pause();
   }
