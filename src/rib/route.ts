@@ -161,7 +161,8 @@ export class Path {
 
 /** Dest.bits: the prefix length in the low byte, flags above it. */
 const LENGTH_MASK = 0xff;
-const DestBit = { Queued: 1 << 8, Ipv6: 1 << 9 } as const;
+/** Extra: `slot0` holds the DestExtra (a bit test is cheaper than instanceof on the hot path). */
+const DestBit = { Queued: 1 << 8, Ipv6: 1 << 9, Extra: 1 << 10 } as const;
 
 /**
  * What few destinations need: an IPv6 prefix's words 1–3 (as signed 32-bit integers), an ECMP set,
@@ -210,29 +211,24 @@ export class Dest implements Nlri {
   constructor(prefix: Prefix) {
     const v6 = prefix.afi === Afi.Ipv6;
     this.key = prefix.w0 | 0;
-    this.bits = (prefix.length & LENGTH_MASK) | (v6 ? DestBit.Ipv6 : 0);
+    const words = v6 && (prefix.w1 | prefix.w2 | prefix.w3) !== 0;
+    this.bits = (prefix.length & LENGTH_MASK) | (v6 ? DestBit.Ipv6 : 0) | (words ? DestBit.Extra : 0);
     this.held = undefined;
     this.best = undefined;
-    this.slot0 =
-      v6 && (prefix.w1 | prefix.w2 | prefix.w3) !== 0
-        ? new DestExtra(prefix.w1, prefix.w2, prefix.w3)
-        : undefined;
+    this.slot0 = words ? new DestExtra(prefix.w1, prefix.w2, prefix.w3) : undefined;
   }
 
   private get extra(): DestExtra | undefined {
-    const slot0 = this.slot0;
-    return slot0 instanceof DestExtra ? slot0 : undefined;
+    return this.bits & DestBit.Extra ? (this.slot0 as DestExtra) : undefined;
   }
 
   /** What update group slot 0 has advertised here; slots 1… are in `advMore` (rib/adj-rib-out.ts). */
   get adv(): Advertised | undefined {
-    const slot0 = this.slot0;
-    return slot0 instanceof DestExtra ? slot0.adv : slot0;
+    return this.bits & DestBit.Extra ? (this.slot0 as DestExtra).adv : this.slot0;
   }
 
   set adv(value: Advertised | undefined) {
-    const slot0 = this.slot0;
-    if (slot0 instanceof DestExtra) slot0.adv = value;
+    if (this.bits & DestBit.Extra) (this.slot0 as DestExtra).adv = value;
     else this.slot0 = value;
   }
 
@@ -393,17 +389,19 @@ export class Dest implements Nlri {
   }
 
   private withExtra(): DestExtra {
-    const slot0 = this.slot0;
-    if (slot0 instanceof DestExtra) return slot0;
+    if (this.bits & DestBit.Extra) return this.slot0 as DestExtra;
     const extra = new DestExtra(0, 0, 0);
-    extra.adv = slot0;
+    extra.adv = this.slot0;
     this.slot0 = extra;
+    this.bits |= DestBit.Extra;
     return extra;
   }
 
   private dropUnusedExtra(): void {
-    const slot0 = this.slot0;
-    if (slot0 instanceof DestExtra && slot0.unused) this.slot0 = slot0.adv;
+    const extra = this.extra;
+    if (!extra?.unused) return;
+    this.slot0 = extra.adv;
+    this.bits &= ~DestBit.Extra;
   }
 }
 
