@@ -40,8 +40,9 @@ export interface IngressBacklogOptions {
 }
 
 /**
- * At 20,000 decisions and 10,000 exported destinations per group per turn (loc-rib.ts,
- * adj-rib-out.ts), a change waits a few turns at most behind a flood.
+ * At 20,000 decisions per turn, each batch exported in the turn that decided it (and otherwise 10,000
+ * destinations per group per turn: loc-rib.ts, adj-rib-out.ts), a change waits a few turns at most
+ * behind a flood.
  */
 export const DEFAULT_INGRESS_BACKLOG_OPTIONS: IngressBacklogOptions = {
   holdAbove: 40_000,
