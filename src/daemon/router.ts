@@ -27,13 +27,15 @@ import type { DecisionOptions } from '../rib/decision.ts';
 import type { NextHopResolver } from '../rib/nexthop.ts';
 import { EXPORT_UNCHANGED } from '../rib/export.ts';
 import type { ExportTarget, NextHopMode, PrefixExportPolicy } from '../rib/export.ts';
+import { reimportPeer } from '../rib/adj-rib-in.ts';
 import { applyUpdate } from '../rib/ingress.ts';
 import type { IngressPolicy } from '../rib/ingress.ts';
 import { IngressBacklog } from '../rib/ingress-backlog.ts';
 import type { IngressBacklogOptions } from '../rib/ingress-backlog.ts';
 import { LocRib } from '../rib/loc-rib.ts';
 import { GracefulRestartHelper } from '../rib/graceful-restart.ts';
-import type { RibPeer } from '../rib/route.ts';
+import type { Dest, RibPeer } from '../rib/route.ts';
+import { Walker } from '../rib/walker.ts';
 import { ReflectorExport, ReflectorIngress } from '../reflector/reflection.ts';
 import type { ReflectorIdentity } from '../reflector/reflection.ts';
 import type { RoutingPolicy } from '../policy/policy.ts';
@@ -94,6 +96,9 @@ class RoutedPeer {
 
 let nextRibPeerId = 1;
 
+/** Stored destinations import policy judges again per event-loop turn (rib/adj-rib-in.ts). */
+const REIMPORT_VISITS_PER_TURN = 5_000;
+
 export class Router {
   readonly locRib: LocRib;
   readonly adjRibOut: AdjRibOut;
@@ -108,6 +113,10 @@ export class Router {
   private readonly localPeer: RibPeer;
   private readonly gracefulRestart: GracefulRestartHelper;
   private policy: RoutingPolicy | undefined;
+  /** Walks of the Adj-RIB-In when import policy changes, one after another. */
+  private readonly reimports = new Walker<Dest>(REIMPORT_VISITS_PER_TURN);
+  /** The last re-evaluation of import started. */
+  private reimporting: Promise<unknown> = Promise.resolve();
 
   constructor(options: RouterOptions) {
     this.clock = options.clock ?? systemClock;
@@ -193,8 +202,8 @@ export class Router {
   /**
    * A new routing policy (a BGPFilter, the pools, communities, service ranges changed): every update
    * group exports the Loc-RIB again and sends only the differences; when what import reads changed,
-   * peers with import filters are asked to send their routes again (RFC 2918), which the new filters
-   * then judge. No session resets.
+   * the stored paths of peers with import filters are judged again (no ROUTE-REFRESH). No session
+   * resets.
    */
   setPolicy(policy: RoutingPolicy, importChanged: boolean): void {
     this.policy = policy;
@@ -220,13 +229,27 @@ export class Router {
   }
 
   /**
-   * Import is judged again from what the peer sends anew: a ROUTE-REFRESH (RFC 2918) when the session
-   * negotiated it. The paths it re-sends replace the stored ones (implicit withdraw).
+   * Import is judged again over what the peer sent, as the Adj-RIB-In keeps it (rib/adj-rib-in.ts):
+   * nothing is asked of the peer, and only paths whose verdict changes are decided again.
    */
   private reimport(routed: RoutedPeer): void {
-    const negotiated = routed.peer.negotiated;
-    if (!negotiated?.routeRefresh) return;
-    for (const family of negotiated.families) routed.peer.requestRouteRefresh(family >> 8, family & 0xff);
+    const { ribPeer } = routed;
+    if (!ribPeer) return;
+    const done = reimportPeer(
+      this.locRib,
+      ribPeer,
+      routed.ingress,
+      routed.peer.localAddresses,
+      this.reimports,
+      () => routed.ribPeer === ribPeer,
+    );
+    // The walker runs its walks in order: the last one started finishes last.
+    this.reimporting = done;
+  }
+
+  /** Resolves once every import re-evaluation started so far has walked the Adj-RIB-In. */
+  async reimported(): Promise<void> {
+    await this.reimporting;
   }
 
   /** Loop checks, then the peer's import filters (BGPPeer.filters) when it has any. */

@@ -58,7 +58,7 @@ function withdrawEach(rib: LocRib, peer: RibPeer, prefixes: readonly Nlri[], res
  * path is kept ineligible, like a loop: it replaces what the peer sent before for the prefix (implicit
  * withdraw), never becomes best and is never reflected, and `show` still lists it.
  */
-function nextHopIsLocal(attributes: RouteAttributes, local: LocalAddresses): boolean {
+export function nextHopIsLocal(attributes: RouteAttributes, local: LocalAddresses): boolean {
   const { nextHop, linkLocalNextHop } = attributes;
   return (
     (nextHop !== undefined && local.has(nextHop)) ||
@@ -95,8 +95,10 @@ function importEach(
 ) {
   for (const p of prefixes) {
     const kept = policy.imported!(peer, p, attrs, rib.attrSets);
-    rib.announce(peer, p, kept ?? attrs, kept !== undefined);
-    if (kept && kept !== attrs) rib.attrSets.release(kept);
+    const changed = kept !== attrs ? kept : undefined;
+    // The Adj-RIB-In keeps what the peer sent beside what policy made of it (a policy change judges it again).
+    rib.announce(peer, p, kept ?? attrs, kept !== undefined, changed && attrs);
+    if (changed) rib.attrSets.release(changed);
   }
 }
 

@@ -94,6 +94,12 @@ export class LocRib {
 
   /** Bumped whenever the resolver reports changes: cached next-hop states older than this are stale. */
   private nextHopGeneration = 0;
+  /**
+   * The Adj-RIB-In's pre-policy attributes of the paths import policy changed (a BGPFilter's
+   * addCommunity, prependASPath, setPriority): what the peer sent, for judging the path again when the
+   * policy changes. A path kept as sent (accepted unchanged, rejected, a loop) has no entry.
+   */
+  private readonly received = new Map<Path, AttrSet>();
 
   constructor(
     private readonly options: DecisionOptions = DEFAULT_DECISION_OPTIONS,
@@ -142,8 +148,9 @@ export class LocRib {
   /**
    * Announces a peer's path, replacing its previous one for the prefix and path id (implicit
    * withdraw). `loopFree`: the ingress policy found no loop; the NEXT_HOP is resolved here.
+   * `received`: what the peer sent, when import policy made `attrs` of it.
    */
-  announce(peer: RibPeer, prefix: Nlri, attrs: AttrSet, loopFree: boolean): void {
+  announce(peer: RibPeer, prefix: Nlri, attrs: AttrSet, loopFree: boolean, received?: AttrSet): void {
     let dest = this.table.get(prefix);
     if (!dest) {
       dest = new Dest(prefix);
@@ -156,14 +163,67 @@ export class LocRib {
     if (index >= 0) {
       const previous = dest.replacePathAt(index, path);
       this.attrSets.release(previous.attrs);
+      this.forgetReceived(previous);
       this.unindexNextHop(dest, previous);
     } else {
       dest.addPath(path);
       this.pathCount++;
       paths.count[afiIndex(dest.afi)]++;
     }
+    if (received) this.received.set(path, this.attrSets.retain(received));
     this.indexNextHop(dest, path);
     this.enqueue(dest);
+  }
+
+  /** The attributes the peer sent for `path`, before import policy (the Adj-RIB-In's view). */
+  receivedAttrs(path: Path): AttrSet {
+    return this.received.get(path) ?? path.attrs;
+  }
+
+  /**
+   * Import policy judged a stored path again (rib/adj-rib-in.ts): the path at `index` of `dest` takes
+   * these attributes and eligibility, keeping its epoch (a stale path stays stale) and what the peer
+   * sent. The destination is decided again.
+   */
+  reimport(dest: Dest, index: number, attrs: AttrSet, loopFree: boolean): void {
+    const previous = dest.pathAt(index);
+    const received = this.received.get(previous);
+    const sent = received ?? previous.attrs;
+    const { peer, pathId, epoch } = previous;
+    const path = new Path(
+      peer,
+      pathId,
+      this.attrSets.retain(attrs),
+      loopFree,
+      this.nextHopState(peer, attrs),
+      epoch,
+    );
+    dest.replacePathAt(index, path);
+    this.unindexNextHop(dest, previous);
+    this.indexNextHop(dest, path);
+    if (attrs !== sent) this.received.set(path, received ? received : this.attrSets.retain(sent));
+    else if (received) this.attrSets.release(received);
+    this.received.delete(previous);
+    this.attrSets.release(previous.attrs);
+    this.enqueue(dest);
+  }
+
+  /** `next` replaced `path` with the same attributes: what the peer sent stays with it. */
+  private moveReceived(path: Path, next: Path): void {
+    if (this.received.size === 0) return;
+    const received = this.received.get(path);
+    if (!received) return;
+    this.received.delete(path);
+    this.received.set(next, received);
+  }
+
+  /** A path left the RIB: its pre-policy attributes go with it. */
+  private forgetReceived(path: Path): void {
+    if (this.received.size === 0) return;
+    const received = this.received.get(path);
+    if (!received) return;
+    this.received.delete(path);
+    this.attrSets.release(received);
   }
 
   withdraw(peer: RibPeer, prefix: Nlri): void {
@@ -277,6 +337,7 @@ export class LocRib {
   private removeAt(dest: Dest, index: number): void {
     const path = dest.removePathAt(index);
     this.attrSets.release(path.attrs);
+    this.forgetReceived(path);
     this.pathCount--;
     this.pathsOf(path.peer).count[afiIndex(dest.afi)]--;
     this.unindexNextHop(dest, path);
@@ -334,7 +395,9 @@ export class LocRib {
       if (path.attrs.attributes.nextHop !== nextHop) continue;
       const state = this.nextHopState(path.peer, path.attrs);
       if (state.reachable === path.reachable && state.igpCost === path.igpCost) continue;
-      dest.replacePathAt(i, new Path(path.peer, path.pathId, path.attrs, path.loopFree, state, path.epoch));
+      const next = new Path(path.peer, path.pathId, path.attrs, path.loopFree, state, path.epoch);
+      dest.replacePathAt(i, next);
+      this.moveReceived(path, next);
       replaced++;
     }
     if (replaced > 0) this.enqueue(dest);
