@@ -1,7 +1,10 @@
 // `--dry-run` of apply, create, replace and delete: the file was validated as for the write, nothing
 // is written, and the running daemon (over its control socket, POST /api/v1/preview/sessions) says
-// which of its BGP sessions the change would add, remove or reset. Without a daemon that answers,
-// the output says only validation was done.
+// which of its BGP sessions the change would add, remove or reset, and per established session the
+// prefixes it would newly advertise, withdraw or send with other attributes, and those it would drop
+// or newly accept on import (evaluated over its current RIB). The table lists the first few prefixes
+// of each; `-o json` gives them all. Without a daemon that answers, the output says only validation
+// was done.
 
 import type { Resource } from '../resources/index.ts';
 import type { CommandContext } from './command.ts';
@@ -20,7 +23,24 @@ interface SessionLine {
   readonly fields?: readonly string[];
 }
 
+/** One session's route changes (policy/route-preview.ts, as JSON). */
+interface PeerRouteChanges {
+  readonly peer: string;
+  readonly remoteAddress: string;
+  readonly advertised: readonly string[];
+  readonly withdrawn: readonly string[];
+  readonly changed: readonly string[];
+  readonly importDropped: readonly string[];
+  readonly importAccepted: readonly string[];
+}
+
+interface RoutePreview {
+  readonly destinations: number;
+  readonly peers: readonly PeerRouteChanges[];
+}
+
 interface SessionPreview {
+  readonly routes?: RoutePreview;
   readonly added: readonly SessionLine[];
   readonly removed: readonly SessionLine[];
   readonly reset: readonly SessionLine[];
@@ -31,6 +51,15 @@ interface SessionPreview {
 }
 
 const NOTHING_WRITTEN = 'dry run: nothing was written';
+/** Prefixes the table lists per session and kind of change. */
+const PREFIXES_SHOWN = 5;
+const ROUTE_CHANGES = [
+  ['advertised', 'advertised'],
+  ['withdrawn', 'withdrawn'],
+  ['changed', 'attributes changed'],
+  ['importDropped', 'dropped on import'],
+  ['importAccepted', 'accepted on import'],
+] as const;
 
 export function parseDryRunFormat(text: string | undefined): DryRunFormat {
   const format = DRY_RUN_FORMATS.find((f) => f === (text ?? 'table'));
@@ -61,7 +90,8 @@ export async function previewChange(
     unreachable = error.lines.join(' ');
   }
   if (format === 'json') {
-    const daemon = preview ? { sessions: preview } : { daemonUnreachable: unreachable };
+    const { routes, ...sessions } = preview ?? {};
+    const daemon = preview ? { sessions, ...(routes ? { routes } : {}) } : { daemonUnreachable: unreachable };
     io.out(
       formatDocument(
         { dryRun: true, written: false, operation, resources: resources.map(id), ...daemon },
@@ -76,6 +106,31 @@ export async function previewChange(
     return;
   }
   io.out(sessionLines(preview));
+  if (preview.routes) io.out(routeLines(preview.routes));
+}
+
+/** Counts per session, then the first prefixes of each kind of change. */
+function routeLines(routes: RoutePreview): string {
+  const changed = routes.peers.filter((p) => ROUTE_CHANGES.some(([k]) => p[k].length > 0));
+  const walked = `${routes.destinations} destination(s) of the RIB evaluated`;
+  if (changed.length === 0)
+    return `No route sent to or accepted from an established session would change (${walked}).\n`;
+  const table = formatTable(
+    ['SESSION', 'REMOTE', 'ADVERTISED', 'WITHDRAWN', 'CHANGED', 'IMPORT-DROPPED', 'IMPORT-ACCEPTED'],
+    changed.map((p) => [p.peer, p.remoteAddress, ...ROUTE_CHANGES.map(([k]) => String(p[k].length))]),
+  );
+  const lists = changed.flatMap((p) =>
+    ROUTE_CHANGES.filter(([k]) => p[k].length > 0).map(
+      ([k, label]) => `${p.peer} ${label}: ${firstFew(p[k])}\n`,
+    ),
+  );
+  return `\nRoutes (${walked}):\n${table}${lists.join('')}`;
+}
+
+function firstFew(prefixes: readonly string[]): string {
+  const shown = prefixes.slice(0, PREFIXES_SHOWN).join(', ');
+  const more = prefixes.length - PREFIXES_SHOWN;
+  return more > 0 ? `${shown} … and ${more} more (-o json lists all)` : shown;
 }
 
 function sessionLines(p: SessionPreview): string {

@@ -16,6 +16,7 @@ import type { ResourceSnapshot } from '../resources/store.ts';
 import type { Node } from '../resources/types.ts';
 import { RoutingPolicy } from '../policy/policy.ts';
 import type { PolicyInputs } from '../policy/policy.ts';
+import type { RoutePreview } from '../policy/route-preview.ts';
 import { configuredListenPort } from '../resources/defaults.ts';
 import { computeTopology, diffPeerings, toPeerConfig } from '../reflector/topology.ts';
 import { resetFields } from '../reflector/session-preview.ts';
@@ -239,8 +240,23 @@ export class Daemon {
    * routes for them out of the kernel (§7.6).
    */
   private applyPolicy(snapshot: ResourceSnapshot): void {
+    const inputs = this.policyInputs(snapshot);
+    const key = JSON.stringify(inputs, (_k, v: unknown) => (isPrefix(v) ? formatPrefix(v) : v));
+    if (key === this.policyKey && this.policy) return;
+    this.policyKey = key;
+    const policy = this.policyOf(inputs);
+    this.policy = policy;
+    if (this.config.mode === 'node') this.applyServiceRanges(policy);
+    const importKey = JSON.stringify([snapshot.filters, policy.normalPriorities]);
+    const importChanged = importKey !== this.importKey;
+    this.importKey = importKey;
+    this.router?.setPolicy(policy, importChanged);
+  }
+
+  /** What the policy reads: the resources, and this node's own blocks and routes. */
+  private policyInputs(snapshot: ResourceSnapshot): PolicyInputs {
     const node = snapshot.nodes.find((n) => n.metadata.name === this.config.nodeName);
-    const inputs: PolicyInputs = {
+    return {
       mode: this.config.mode,
       nodeName: this.config.nodeName,
       nodeLabels: node?.metadata.labels,
@@ -251,17 +267,27 @@ export class Daemon {
       ownBlocks: this.ownBlocks,
       staticRoutes: this.staticRoutes(),
     };
-    const key = JSON.stringify(inputs, (_k, v: unknown) => (isPrefix(v) ? formatPrefix(v) : v));
-    if (key === this.policyKey && this.policy) return;
-    this.policyKey = key;
+  }
+
+  private policyOf(inputs: PolicyInputs): RoutingPolicy {
     const policy = new RoutingPolicy(inputs);
     policy.interfaceOf = (nextHop) => this.nodeRouting?.deviceOf(nextHop);
-    this.policy = policy;
-    if (this.config.mode === 'node') this.applyServiceRanges(policy);
-    const importKey = JSON.stringify([snapshot.filters, policy.normalPriorities]);
-    const importChanged = importKey !== this.importKey;
-    this.importKey = importKey;
-    this.router?.setPolicy(policy, importChanged);
+    return policy;
+  }
+
+  /**
+   * `apply --dry-run`: what the resources in `candidate` would change in the routes each established
+   * session is sent and accepts, `peerings` being the sessions they make. Changes nothing.
+   */
+  previewRoutes(
+    candidate: ResourceSnapshot,
+    peerings: readonly DesiredPeering[],
+  ): Promise<RoutePreview> | undefined {
+    // A second session to one address is ignored when applied (dedupe): the first one counts.
+    const filters = new Map<string, readonly string[]>();
+    for (const p of peerings) if (!filters.has(p.remoteAddress)) filters.set(p.remoteAddress, p.filters);
+    const policy = this.policyOf(this.policyInputs(candidate));
+    return this.router?.previewRoutes(policy, (address) => filters.get(address));
   }
 
   /** Routes originated here that IPAM did not ask for (Daemon.originate): confd's static routes. */

@@ -11,7 +11,7 @@ import { silentLogger } from '../lib/log.ts';
 import type { Logger } from '../lib/log.ts';
 import { parsePrefix } from '../lib/prefix.ts';
 import type { Nlri } from '../lib/prefix.ts';
-import { CeaseSubcode, Origin, RouteRefreshSubtype } from '../bgp/constants.ts';
+import { CeaseSubcode, Origin, RouteRefreshSubtype, Safi } from '../bgp/constants.ts';
 import type { GracefulRestartCapability, RouteRefreshMessage } from '../bgp/types.ts';
 import type { DownReason } from '../bgp/session/fsm.ts';
 import { familyKey } from '../lib/family.ts';
@@ -23,6 +23,7 @@ import type { NegotiatedSession } from '../bgp/session/negotiate.ts';
 import { AdjRibOut } from '../rib/adj-rib-out.ts';
 import type { AddPathSendMode, AdjRibOutOptions, GroupMember } from '../rib/adj-rib-out.ts';
 import type { RouteAttributes } from '../rib/attr-set.ts';
+import { DEFAULT_DECISION_OPTIONS } from '../rib/decision.ts';
 import type { DecisionOptions } from '../rib/decision.ts';
 import type { NextHopResolver } from '../rib/nexthop.ts';
 import { EXPORT_UNCHANGED } from '../rib/export.ts';
@@ -39,6 +40,8 @@ import { Walker } from '../rib/walker.ts';
 import { ReflectorExport, ReflectorIngress } from '../reflector/reflection.ts';
 import type { ReflectorIdentity } from '../reflector/reflection.ts';
 import type { RoutingPolicy } from '../policy/policy.ts';
+import { previewRoutes } from '../policy/route-preview.ts';
+import type { PreviewPeer, RoutePreview } from '../policy/route-preview.ts';
 
 export interface RouterOptions {
   readonly routerId: number;
@@ -113,6 +116,7 @@ export class Router {
   private readonly localPeer: RibPeer;
   private readonly gracefulRestart: GracefulRestartHelper;
   private policy: RoutingPolicy | undefined;
+  private readonly decision: DecisionOptions;
   /** Walks of the Adj-RIB-In when import policy changes, one after another. */
   private readonly reimports = new Walker<Dest>(REIMPORT_VISITS_PER_TURN);
   /** The last re-evaluation of import started. */
@@ -126,7 +130,8 @@ export class Router {
       clusterId: options.clusterId ?? options.routerId,
       localAs: options.localAs,
     };
-    this.locRib = new LocRib(options.decision, options.nextHops);
+    this.decision = options.decision ?? DEFAULT_DECISION_OPTIONS;
+    this.locRib = new LocRib(this.decision, options.nextHops);
     this.ingress = new ReflectorIngress(this.identity);
     this.policy = options.policy;
     // The policy in force when a route is exported: setPolicy() replaces it.
@@ -252,13 +257,67 @@ export class Router {
     await this.reimporting;
   }
 
-  /** Loop checks, then the peer's import filters (BGPPeer.filters) when it has any. */
-  private ingressFor(filters: readonly string[] | undefined): IngressPolicy {
+  /**
+   * Loop checks, then the peer's import filters (BGPPeer.filters) when it has any, under the policy in
+   * force (or the one `policyOf` names).
+   */
+  private ingressFor(
+    filters: readonly string[] | undefined,
+    policyOf: () => RoutingPolicy | undefined = () => this.policy,
+  ): IngressPolicy {
     if (!filters || filters.length === 0) return this.ingress;
     return {
       eligible: (peer, attrs) => this.ingress.eligible(peer, attrs),
-      imported: (peer, prefix, attrs, table) =>
-        this.policy ? this.policy.importAttributes(filters, peer, prefix, attrs, table) : attrs,
+      imported: (peer, prefix, attrs, table) => {
+        const policy = policyOf();
+        return policy ? policy.importAttributes(filters, peer, prefix, attrs, table) : attrs;
+      },
+    };
+  }
+
+  /**
+   * What `candidate` would change in the routes each established session is sent and accepts, with
+   * each peer's filters from `filtersOf` (undefined: the change removes the session). Nothing changes.
+   */
+  previewRoutes(
+    candidate: RoutingPolicy,
+    filtersOf: (remoteAddress: string) => readonly string[] | undefined,
+  ): Promise<RoutePreview> {
+    const peers: PreviewPeer[] = [];
+    const removed = new Set<RibPeer>();
+    for (const routed of this.peers.values()) {
+      const filters = filtersOf(routed.options.remoteAddress);
+      if (filters === undefined && routed.ribPeer) removed.add(routed.ribPeer);
+      const peer = filters && this.previewPeer(routed, candidate, filters);
+      if (peer) peers.push(peer);
+    }
+    return previewRoutes({
+      rib: this.locRib,
+      peers,
+      removed,
+      exportPolicy: new ReflectorExport(this.identity, candidate),
+      decision: this.decision,
+    });
+  }
+
+  private previewPeer(
+    routed: RoutedPeer,
+    candidate: RoutingPolicy,
+    filters: readonly string[],
+  ): PreviewPeer | undefined {
+    const { ribPeer, member, target, options } = routed;
+    const advertised = member && this.adjRibOut.advertisedTo(member.name);
+    if (!ribPeer || !member || !target || !advertised) return undefined;
+    const mode = options.addPathSend ?? 'best';
+    return {
+      name: options.name,
+      remoteAddress: options.remoteAddress,
+      ribPeer,
+      local: routed.peer.localAddresses,
+      ingress: this.ingressFor(filters, () => candidate),
+      target: { ...target, filters },
+      advertised,
+      sendMode: (afi) => (member.context.addPath.has(familyKey(afi, Safi.Unicast)) ? mode : 'best'),
     };
   }
 

@@ -20,7 +20,7 @@ import { ApiServer } from '../api/server.ts';
 import type { ExtensionView, PreviewHandler, ReloadResult } from '../api/server.ts';
 import { clusterGraph } from '../reflector/cluster-graph.ts';
 import type { ClusterGraph } from '../reflector/cluster-graph.ts';
-import { parsePreviewRequest, previewSessions } from '../reflector/session-preview.ts';
+import { parsePreviewRequest, previewTopology } from '../reflector/session-preview.ts';
 
 export interface DaemonApi {
   readonly metrics: BrindleMetrics;
@@ -111,17 +111,25 @@ function topologyView(daemon: Daemon): ExtensionView {
 }
 
 /**
- * The sessions of this node a submitted change would add, remove or reset (`apply --dry-run`): the
+ * What a submitted change would do (`apply --dry-run`): the sessions of this node it would add, remove
+ * or reset, and per established session the routes it would be sent or accept differently — the
  * daemon's current resources with the change laid over them, computed as the daemon would apply it.
  */
 function sessionPreview(daemon: Daemon): PreviewHandler {
-  return (body) => {
+  return async (body) => {
     const request = parsePreviewRequest(body);
     if ('errors' in request) throw new HttpError(400, request.errors.join('; '));
     const snapshot = daemon.cache.current;
     if (!snapshot) throw new HttpError(503, 'the resources have not been read from the datastore yet');
     const { nodeName, routerId } = daemon.config;
-    return previewSessions({ ...request, snapshot, localNode: nodeName, routerId: routerId || undefined });
+    const preview = previewTopology({
+      ...request,
+      snapshot,
+      localNode: nodeName,
+      routerId: routerId || undefined,
+    });
+    const routes = await daemon.previewRoutes(preview.candidate, preview.peerings);
+    return { ...preview.sessions, ...(routes ? { routes } : {}) };
   };
 }
 

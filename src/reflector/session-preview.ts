@@ -112,10 +112,26 @@ function isRef(r: unknown): r is ResourceRef {
 
 /** The sessions the change would add, remove, reset or change in place on `localNode`. */
 export function previewSessions(input: PreviewInput): SessionPreview {
+  return previewTopology(input).sessions;
+}
+
+/** The resources after the change, the sessions they make, and how those differ from today's. */
+export interface TopologyPreview<S extends PreviewSnapshot> {
+  readonly sessions: SessionPreview;
+  /** The snapshot with the change laid over it. */
+  readonly candidate: S;
+  /** This node's sessions after the change (none without a Node resource). */
+  readonly peerings: readonly DesiredPeering[];
+}
+
+export function previewTopology<S extends PreviewSnapshot>(
+  input: PreviewInput & { readonly snapshot: S },
+): TopologyPreview<S> {
   const topology = (snapshot: PreviewSnapshot) =>
     computeTopology({ localNode: input.localNode, routerId: input.routerId, ...snapshot });
+  const candidate = overlay(input.snapshot, input.operation, input.resources);
   const before = topology(input.snapshot);
-  const after = topology(overlay(input.snapshot, input.operation, input.resources));
+  const after = topology(candidate);
   const diff = diffPeerings(before.peerings, after.peerings);
   const reset: SessionLine[] = [];
   const changedInPlace: SessionLine[] = [];
@@ -125,7 +141,7 @@ export function previewSessions(input: PreviewInput): SessionPreview {
     else changedInPlace.push(line(change.after, change.fields));
   }
   const speakerRestart = identityChanges(before.speaker, after.speaker);
-  return {
+  const sessions = {
     added: diff.added.map((p) => line(p)),
     removed: diff.removed.map((p) => line(p)),
     reset,
@@ -134,6 +150,7 @@ export function previewSessions(input: PreviewInput): SessionPreview {
     ...(speakerRestart.length > 0 ? { speakerRestart } : {}),
     ...(after.speaker ? {} : { note: `no Node resource for ${input.localNode}: it would have no sessions` }),
   };
+  return { sessions, candidate, peerings: after.peerings };
 }
 
 function line(p: DesiredPeering, fields?: readonly string[]): SessionLine {
@@ -145,22 +162,35 @@ function line(p: DesiredPeering, fields?: readonly string[]): SessionLine {
   };
 }
 
-/** The snapshot with the resources written (same kind and name replaced) or deleted. */
-function overlay(
-  snapshot: PreviewSnapshot,
+/** Where a snapshot keeps each kind (resources/store.ts). */
+const SNAPSHOT_FIELDS = {
+  BGPConfiguration: 'configs',
+  BGPPeer: 'peers',
+  BGPFilter: 'filters',
+  Node: 'nodes',
+  IPPool: 'pools',
+  IPAMConfiguration: 'ipamConfigs',
+  BFDConfiguration: 'bfdConfigs',
+} as const satisfies Record<ResourceKind, string>;
+
+/** The snapshot with the resources written (same kind and name replaced) or deleted, for the kinds it holds. */
+function overlay<S extends PreviewSnapshot>(
+  snapshot: S,
   operation: PreviewOperation,
   resources: readonly ResourceRef[],
-): PreviewSnapshot {
+): S {
+  const fields = Object.entries(SNAPSHOT_FIELDS).filter(([, field]) => field in snapshot);
+  const held = snapshot as unknown as Record<string, readonly ResourceRef[]>;
   const key = (r: ResourceRef) => `${r.kind}/${r.metadata.name}`;
   const byKey = new Map<string, ResourceRef>();
-  for (const r of [...snapshot.nodes, ...snapshot.peers, ...snapshot.configs]) byKey.set(key(r), r);
+  for (const [, field] of fields) for (const r of held[field]) byKey.set(key(r), r);
   for (const r of resources) {
     if (operation === 'delete') byKey.delete(key(r));
     else byKey.set(key(r), r);
   }
-  const of = <K extends ResourceKind>(kind: K) =>
-    [...byKey.values()].filter((r): r is Extract<Resource, { kind: K }> => r.kind === kind);
-  return { nodes: of('Node'), peers: of('BGPPeer'), configs: of('BGPConfiguration') };
+  const result: Record<string, unknown> = { ...held };
+  for (const [kind, field] of fields) result[field] = [...byKey.values()].filter((r) => r.kind === kind);
+  return result as unknown as S;
 }
 
 function identityChanges(a: SpeakerSettings | undefined, b: SpeakerSettings | undefined): string[] {
