@@ -134,7 +134,7 @@ async function load(router: Router): Promise<void> {
  * the most CPU spent between two samples bounds the longest turn, whatever other processes on the
  * machine take from its wall clock (the event-loop delay includes being preempted).
  */
-class TurnSampler {
+export class TurnSampler {
   maxCpuMs = 0;
   private last = process.cpuUsage();
   private timer: NodeJS.Timeout | undefined;

@@ -11,6 +11,7 @@ const suites: Record<string, () => Promise<BenchRow[]>> = {
   fib: async () => (await import('./fib.ts')).runFibBench(),
   ipam: async () => (await import('./ipam.ts')).runIpamBench(),
   rib: async () => (await import('./rib-withdraw.ts')).runRibWithdrawBench(),
+  policy: async () => (await import('./policy-change.ts')).runPolicyChangeBench(),
   startup: async () => (await import('./startup.ts')).runStartupBench(),
   cni: async () => (await import('./cni.ts')).runCniBench(),
   soak: async () => (await import('./soak.ts')).runSoakBench(),
