@@ -81,16 +81,14 @@ export async function previewRoutes(input: RoutePreviewInput): Promise<RoutePrev
   const perTurn = input.visitsPerTurn ?? DEFAULT_VISITS_PER_TURN;
   let destinations = 0;
   const dests = input.rib.dests();
-  for (;;) {
-    let next = dests.next();
+  let next = dests.next();
+  while (!next.done) {
     for (let n = 0; n < perTurn && !next.done; n++, next = dests.next()) {
       walk.visit(next.value);
       destinations++;
     }
-    if (next.done) break;
-    walk.visit(next.value);
-    destinations++;
-    await new Promise((resolve) => setImmediate(resolve));
+    // The table is walked live, as the Loc-RIB's own walks are (a Map iterator sees later additions).
+    if (!next.done) await new Promise((resolve) => setImmediate(resolve));
   }
   return { destinations, peers: [...byRibPeer.values()] };
 }
