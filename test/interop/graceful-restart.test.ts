@@ -5,6 +5,10 @@
 // TCP port 179). The restarted reflector must announce the Restart State bit (each client's CLI shows
 // it), send GoBGP nothing — no UPDATE, not even End-of-RIB — while it waits for BIRD, and then
 // send the table and End-of-RIB; at no moment may either client lose a route it had.
+//
+// A node (`bin/brindle` in node mode, in a namespace of its own) restarted the same way keeps its
+// kernel routes while it waits (a ping through one of them loses nothing), and once its peer's
+// End-of-RIB ends the wait, the route withdrawn while it was down leaves the kernel.
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -22,31 +26,37 @@ import type { BirdHandle, GobgpHandle, PeerOptions } from '../helpers/peers.ts';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const AS = 64512;
 const LAN_INDEX = 57;
+const NODE_LAN_INDEX = 58;
 const BRINDLE = 1;
 const BIRD = 2;
 const GOBGP = 3;
 const BIRD_ROUTE = '198.18.2.0/24';
 const GOBGP_ROUTE = '198.18.3.0/24';
+/** Withdrawn by GoBGP while the node's Brindle is down. */
+const GONE_ROUTE = '198.18.4.0/24';
+/** An address inside GOBGP_ROUTE on GoBGP's host, pinged from the node. */
+const PINGED = '198.18.3.1';
+/** Brindle's route protocol number (fib.protocol's default). */
+const PROTO = '205';
 
 interface Setup {
   readonly lan: Lan;
-  readonly dir: string;
   readonly config: string;
   readonly bird: BirdHandle;
   readonly gobgp: GobgpHandle;
   readonly cleanup: Cleanup;
 }
 
-function configText(lan: Lan, dir: string): string {
+function configText(lan: Lan, dir: string, mode: 'reflector' | 'node'): string {
   return [
-    'mode: reflector',
+    `mode: ${mode}`,
     'nodeName: rr1',
     `node: { ipv4Address: ${lan.address4(BRINDLE)}/24 }`,
     `datastore: { type: embedded, path: ${join(dir, 'store')} }`,
     `bgp: { listenAddress: ${lan.address4(BRINDLE)}, listenPort: 179, restartStateFile: ${join(dir, 'restart-state')}, selectionDeferralTimeSec: 120 }`,
     `api: { listen: '127.0.0.1:0', socket: ${join(dir, 'brindle.sock')} }`,
     'log: { level: info, format: json }',
-    'fib: { enabled: false }',
+    `fib: { enabled: ${mode === 'node'} }`,
     '',
   ].join('\n');
 }
@@ -93,27 +103,33 @@ async function setup(t: ExecutionContext): Promise<Setup> {
   const [birdHost, gobgpHost] = await Promise.all([lan.addHost('bird', BIRD), lan.addHost('gobgp', GOBGP)]);
   const bird = await startBird(clientOptions(lan, BIRD, birdHost.netns, BIRD_ROUTE), cleanup);
   const gobgp = await startGobgp(clientOptions(lan, GOBGP, gobgpHost.netns, GOBGP_ROUTE), cleanup);
+  const config = await brindleConfig(lan, cleanup, 'reflector', resources(lan));
+  return { lan, config, bird, gobgp, cleanup };
+}
+
+/** Writes the daemon config and the resources (applied with brindlectl) into a temp dir. */
+async function brindleConfig(
+  lan: Lan,
+  cleanup: Cleanup,
+  mode: 'reflector' | 'node',
+  objects: readonly object[],
+): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'brindle-grr-'));
   cleanup.add(() => rm(dir, { recursive: true, force: true }));
   const config = join(dir, 'brindle.yaml');
-  await writeFile(config, configText(lan, dir));
+  await writeFile(config, configText(lan, dir, mode));
   const file = join(dir, 'resources.yaml');
-  await writeFile(
-    file,
-    resources(lan)
-      .map((r) => JSON.stringify(r))
-      .join('\n---\n'),
-  );
+  await writeFile(file, objects.map((r) => JSON.stringify(r)).join('\n---\n'));
   await brindlectl(config, 'apply', '-f', file);
-  return { lan, dir, config, bird, gobgp, cleanup };
+  return config;
 }
 
-function brindle(s: Setup): Daemon {
+function brindle(config: string, cleanup: Cleanup, netns?: string): Daemon {
   return startDaemon(
     process.execPath,
-    [join(ROOT, 'bin/brindle'), '--config', s.config],
-    { name: 'brindle', cwd: ROOT, env: cleanEnv() },
-    s.cleanup,
+    [join(ROOT, 'bin/brindle'), '--config', config],
+    { name: 'brindle', cwd: ROOT, env: cleanEnv(), netns },
+    cleanup,
   );
 }
 
@@ -145,18 +161,22 @@ async function gobgpUpdatesReceived(gobgp: GobgpHandle, brindle: string): Promis
 function watchRibs(s: Setup, limitMs: number) {
   const losses: string[] = [];
   let samples = 0;
+  const started = Date.now();
   let stopped = false;
   const done = (async () => {
     const until = Date.now() + limitMs;
     while (!stopped && Date.now() < until) {
       const [b, g] = await Promise.all([birdPrefixes(s.bird), gobgpPrefixes(s.gobgp)]);
       samples += 1;
-      if (b.join() !== BOTH.join()) losses.push(`bird: ${b.join(' ')}`);
-      if (g.join() !== BOTH.join()) losses.push(`gobgp: ${g.join(' ')}`);
+      const at = `${Date.now() - started} ms ${watch.phase}`;
+      if (b.join() !== BOTH.join()) losses.push(`${at}: bird has ${b.join(' ')}`);
+      if (g.join() !== BOTH.join()) losses.push(`${at}: gobgp has ${g.join(' ')}`);
       await sleep(100);
     }
   })();
-  return {
+  const watch = {
+    /** What the test is doing now, for the record of a loss. */
+    phase: 'before the kill',
     losses,
     samples: () => samples,
     stop: async () => {
@@ -164,6 +184,7 @@ function watchRibs(s: Setup, limitMs: number) {
       await done;
     },
   };
+  return watch;
 }
 
 async function blockBgp(netns: string | undefined, on: boolean): Promise<void> {
@@ -174,7 +195,7 @@ async function blockBgp(netns: string | undefined, on: boolean): Promise<void> {
 test('a restarted reflector sets R, sends nothing until it relearned every client, and no client loses a route', async (t) => {
   const s = await setup(t);
   const brindle4 = s.lan.address4(BRINDLE);
-  let daemon = brindle(s);
+  let daemon = brindle(s.config, s.cleanup);
   const converged = async (what: string) =>
     waitFor(
       async () =>
@@ -188,13 +209,15 @@ test('a restarted reflector sets R, sends nothing until it relearned every clien
   });
 
   const watch = watchRibs(s, 90_000);
+  watch.phase = 'after the kill';
   process.kill(daemon.pid, 'SIGKILL'); // a crash: the clients' sessions end without a NOTIFICATION
   await daemon.exited;
   const birdNetns = s.lan.hosts.get(BIRD)?.netns;
   await blockBgp(birdNetns, true);
   const updatesBefore = await gobgpUpdatesReceived(s.gobgp, brindle4);
 
-  daemon = brindle(s);
+  daemon = brindle(s.config, s.cleanup);
+  watch.phase = 'restarted, BIRD unreachable';
   await s.gobgp.waitEstablished(brindle4, 30_000);
   const gobgpView = await s.gobgp.gobgp('neighbor', brindle4);
   t.regex(
@@ -211,6 +234,7 @@ test('a restarted reflector sets R, sends nothing until it relearned every clien
   t.true(daemon.output().includes('"event":"graceful-restart-restarting"'), 'Brindle knows it restarted');
 
   await blockBgp(birdNetns, false);
+  watch.phase = 'BIRD reachable';
   await s.bird.waitEstablished(brindle4, 30_000);
   const birdView = await s.bird.birdc('show', 'protocols', 'all', 'n0');
   t.regex(birdView, /Restart recovery/, 'BIRD sees the Restart State bit');
@@ -223,10 +247,84 @@ test('a restarted reflector sets R, sends nothing until it relearned every clien
   await sleep(1_000);
   await watch.stop();
   t.log(`${watch.samples()} samples of both clients' RIBs across the restart`);
+  if (watch.losses.length > 0) {
+    t.log(s.bird.daemon.output().slice(-6000));
+    t.log(daemon.output().slice(-6000));
+  }
   t.deepEqual(watch.losses, [], 'no client lost a route at any sample');
   t.deepEqual(await birdPrefixes(s.bird), BOTH);
   t.deepEqual(await gobgpPrefixes(s.gobgp), BOTH);
   const done = daemon.output().match(/"event":"selection-deferral-done"[^\n]*/)?.[0] ?? '';
   t.regex(done, /End-of-RIB received from every peer/);
+  await daemon.stop();
+});
+
+/** Brindle's kernel routes in the node's namespace. */
+async function kernelRoutes(netns: string | undefined): Promise<string[]> {
+  const { stdout } = await run('ip', ['-4', 'route', 'show', 'proto', PROTO], { netns });
+  return [...stdout.matchAll(/^(\S+)/gm)].map((m) => m[1]).sort();
+}
+
+test('a restarted node keeps its kernel routes while it waits, then removes the one its peer withdrew', async (t) => {
+  const cleanup = new Cleanup();
+  t.teardown(() => cleanup.run());
+  const lan = await createLan(
+    { tag: 'grn', subnet4: `100.64.${NODE_LAN_INDEX}.0/24`, subnet6: `fd00:${NODE_LAN_INDEX}::/64` },
+    cleanup,
+  );
+  const [nodeHost, gobgpHost] = await Promise.all([
+    lan.addHost('node', BRINDLE),
+    lan.addHost('gobgp', GOBGP),
+  ]);
+  await run('ip', ['addr', 'add', `${PINGED}/32`, 'dev', 'lo'], { netns: gobgpHost.netns });
+  const options = clientOptions(lan, GOBGP, gobgpHost.netns, GOBGP_ROUTE);
+  const routes = [{ prefix: GOBGP_ROUTE }, { prefix: GONE_ROUTE }];
+  const gobgp = await startGobgp({ ...options, staticRoutes: routes }, cleanup);
+  const config = await brindleConfig(lan, cleanup, 'node', [
+    resource('BGPConfiguration', 'default', { asNumber: AS, nodeToNodeMeshEnabled: false }),
+    resource('Node', 'rr1', { bgp: { ipv4Address: `${lan.address4(BRINDLE)}/24` } }),
+    resource('BGPPeer', 'gobgp', { peerIP: lan.address4(GOBGP), asNumber: AS }),
+  ]);
+  const netns = nodeHost.netns;
+  let daemon = brindle(config, cleanup, netns);
+  const learned = [GOBGP_ROUTE, GONE_ROUTE].sort();
+  await waitFor(async () => (await kernelRoutes(netns)).join() === learned.join(), {
+    timeoutMs: 30_000,
+    intervalMs: 200,
+    what: "GoBGP's routes in the node's kernel",
+  }).catch((e) => {
+    t.log(daemon.output().slice(-3000));
+    throw e;
+  });
+
+  // 0.1 s apart for at most 40 s: every reply across the restart is counted.
+  const ping = run('ping', ['-n', '-q', '-i', '0.1', '-w', '40', PINGED], { netns, timeoutMs: 60_000 });
+  process.kill(daemon.pid, 'SIGKILL');
+  await daemon.exited;
+  await gobgp.withdrawRoute({ prefix: GONE_ROUTE });
+  await blockBgp(gobgpHost.netns, true);
+  daemon = brindle(config, cleanup, netns);
+  await waitFor(() => daemon.output().includes('"event":"graceful-restart-restarting"'), {
+    timeoutMs: 20_000,
+    intervalMs: 100,
+    what: 'the node to find its kernel routes and defer',
+  });
+  await sleep(3_000);
+  t.deepEqual(await kernelRoutes(netns), learned, 'every kernel route kept while the peer is awaited');
+
+  await blockBgp(gobgpHost.netns, false);
+  await gobgp.waitEstablished(lan.address4(BRINDLE), 30_000);
+  const view = await gobgp.gobgp('neighbor', lan.address4(BRINDLE));
+  t.regex(view, /restart flag set\s+ipv4-unicast, forward flag set/, 'GoBGP sees R and F');
+  await waitFor(async () => (await kernelRoutes(netns)).join() === GOBGP_ROUTE, {
+    timeoutMs: 20_000,
+    intervalMs: 100,
+    what: 'the route withdrawn while Brindle was down to leave the kernel after End-of-RIB',
+  });
+  const { stdout } = await ping;
+  const counts = /(\d+) packets transmitted, (\d+) received/.exec(stdout);
+  t.log(stdout.trim().split('\n').slice(-2).join(' | '));
+  t.truthy(counts, 'ping summary');
+  t.is(Number(counts?.[2]), Number(counts?.[1]), 'no ping lost across the restart');
   await daemon.stop();
 });
