@@ -33,7 +33,7 @@ export class RestartStateFile {
   /** The previous run ended without a Cease within the Restart Time it announced: peers still hold its routes. */
   previousRunRestarting(): boolean {
     const recorded = this.read();
-    if (!recorded) return false;
+    if (!recorded || recorded.restartTimeSec <= 0) return false;
     const ageMs = this.now() - recorded.aliveAt;
     return ageMs >= 0 && ageMs <= recorded.restartTimeSec * 1000 + HEARTBEAT_MS;
   }

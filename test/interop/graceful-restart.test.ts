@@ -154,37 +154,37 @@ async function gobgpUpdatesReceived(gobgp: GobgpHandle, brindle: string): Promis
   return Number(match[2]);
 }
 
-/**
- * Samples both clients' RIBs until stopped (bounded: at most `limitMs`); every sample that lacks a
- * route the client had is recorded.
- */
-function watchRibs(s: Setup, limitMs: number) {
-  const losses: string[] = [];
-  let samples = 0;
-  const started = Date.now();
-  let stopped = false;
-  const done = (async () => {
-    const until = Date.now() + limitMs;
-    while (!stopped && Date.now() < until) {
-      const [b, g] = await Promise.all([birdPrefixes(s.bird), gobgpPrefixes(s.gobgp)]);
-      samples += 1;
-      const at = `${Date.now() - started} ms ${watch.phase}`;
-      if (b.join() !== BOTH.join()) losses.push(`${at}: bird has ${b.join(' ')}`);
-      if (g.join() !== BOTH.join()) losses.push(`${at}: gobgp has ${g.join(' ')}`);
+/** Samples both clients' RIBs until stopped (at most `limitMs`); a sample missing a route is recorded. */
+class RibWatch {
+  readonly losses: string[] = [];
+  samples = 0;
+  /** What the test is doing now, for the record of a loss. */
+  phase = 'before the kill';
+  private stopped = false;
+  private readonly done: Promise<void>;
+
+  constructor(
+    private readonly s: Setup,
+    limitMs: number,
+  ) {
+    this.done = this.sample(Date.now(), Date.now() + limitMs);
+  }
+
+  private async sample(started: number, until: number): Promise<void> {
+    while (!this.stopped && Date.now() < until) {
+      const [b, g] = await Promise.all([birdPrefixes(this.s.bird), gobgpPrefixes(this.s.gobgp)]);
+      this.samples += 1;
+      const at = `${Date.now() - started} ms ${this.phase}`;
+      if (b.join() !== BOTH.join()) this.losses.push(`${at}: bird has ${b.join(' ')}`);
+      if (g.join() !== BOTH.join()) this.losses.push(`${at}: gobgp has ${g.join(' ')}`);
       await sleep(100);
     }
-  })();
-  const watch = {
-    /** What the test is doing now, for the record of a loss. */
-    phase: 'before the kill',
-    losses,
-    samples: () => samples,
-    stop: async () => {
-      stopped = true;
-      await done;
-    },
-  };
-  return watch;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.done;
+  }
 }
 
 async function blockBgp(netns: string | undefined, on: boolean): Promise<void> {
@@ -208,7 +208,7 @@ test('a restarted reflector sets R, sends nothing until it relearned every clien
     throw e;
   });
 
-  const watch = watchRibs(s, 90_000);
+  const watch = new RibWatch(s, 90_000);
   watch.phase = 'after the kill';
   process.kill(daemon.pid, 'SIGKILL'); // a crash: the clients' sessions end without a NOTIFICATION
   await daemon.exited;
@@ -246,7 +246,7 @@ test('a restarted reflector sets R, sends nothing until it relearned every clien
   });
   await sleep(1_000);
   await watch.stop();
-  t.log(`${watch.samples()} samples of both clients' RIBs across the restart`);
+  t.log(`${watch.samples} samples of both clients' RIBs across the restart`);
   if (watch.losses.length > 0) {
     t.log(s.bird.daemon.output().slice(-6000));
     t.log(daemon.output().slice(-6000));
