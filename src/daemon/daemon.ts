@@ -412,11 +412,15 @@ export class Daemon {
     const routing = this.nodeRouting;
     if (!routing) return;
     if (!this.deferral?.active) return routing.follow(router.locRib);
-    this.deferral.onDone(() => {
-      if (this.router !== router) return;
-      routing.follow(router.locRib);
-      routing.selectionDone();
-    });
+    // Decided first, so no route that came with the last End-of-RIB is pruned and added back.
+    this.deferral.onDone(
+      () =>
+        void router.locRib.settled().then(() => {
+          if (this.router !== router) return;
+          routing.follow(router.locRib);
+          routing.selectionDone();
+        }),
+    );
   }
 
   private applyPeerings(desired: ArmedPeering[], identity: SpeakerIdentity): void {

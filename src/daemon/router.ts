@@ -154,7 +154,8 @@ export class Router {
       options.stalePathTimeSec,
     );
     this.deferral = options.selectionDeferral;
-    this.deferral?.onDone(() => this.releaseDeferred());
+    // §4.1: the selection completes first — routes that came with the last End-of-RIB included.
+    this.deferral?.onDone(() => void this.locRib.settled().then(() => this.releaseDeferred()));
     this.localPeer = {
       id: 0,
       name: 'local',
