@@ -156,3 +156,14 @@ test('a peer that never comes back: the Selection_Deferral_Timer ends the wait',
     'End-of-RIB, its own route not reflected back',
   );
 });
+
+test('routes that arrive with the last End-of-RIB are decided before the dump: no End-of-RIB ahead of them', async (t) => {
+  const h = await harness(t);
+  const a = await h.connect('a', '10.1.0.0/24');
+  a.peer.send(Buffer.concat([encodeEndOfRib(1, 1, CTX), encodeEndOfRib(2, 1, CTX)]));
+  const b = await h.connect('b', '10.2.0.0/24');
+  b.peer.send(Buffer.concat([encodeEndOfRib(1, 1, CTX), encodeEndOfRib(2, 1, CTX)]));
+  const toA = await updatesWithin(a.peer, 5_000);
+  t.deepEqual(toA, ['10.2.0.0/24', ...toA.slice(1)], "b's route before any End-of-RIB");
+  t.deepEqual(toA.slice(1).sort(), ['EoR 1', 'EoR 2']);
+});
