@@ -103,6 +103,8 @@ function integerFormat(
   });
 }
 integerFormat('port-number', 1, 65535, '');
+// RFC 4724 §4.1 leaves the Selection_Deferral_Timer to configuration; FRR allows 0–3600 s.
+integerFormat('deferral-seconds', 0, 3600, '');
 // Table 0 is RT_TABLE_UNSPEC (the kernel picks main) and 255 the local table, which holds the
 // host's own addresses: Brindle's reconcile must never own either.
 integerFormat('fib-table', 1, 0xffff_ffff, ' (not 255, the local table)', [255]);
@@ -227,6 +229,18 @@ export const configSchema = {
       default: true,
       env: 'BRINDLE_BGP_GRACEFUL_RESTART',
     },
+    selectionDeferralTimeSec: {
+      doc: "After Brindle restarted (RFC 4724 §4.1): send no route and no End-of-RIB, and change no kernel route, until every peer sent End-of-RIB or this many seconds passed (BIRD's 'graceful restart wait', 240 s). 0: never wait.",
+      format: 'deferral-seconds',
+      default: 240,
+      env: 'BRINDLE_BGP_SELECTION_DEFERRAL_TIME',
+    },
+    restartStateFile: {
+      doc: 'File that records, while Brindle runs, that its peers would keep its routes if it stopped without a Cease: found on start within the restart time, this run is a graceful restart (Restart State bit, deferred selection). A reflector needs it to know it restarted; a node also knows from its kernel routes. Empty: not kept.',
+      format: String,
+      default: '',
+      env: 'BRINDLE_BGP_RESTART_STATE_FILE',
+    },
   },
   secrets: {
     dir: {
@@ -303,6 +317,8 @@ export interface BrindleConfig {
     readonly listenAddress: string;
     readonly listenPort: number;
     readonly gracefulRestart: boolean;
+    readonly selectionDeferralTimeSec: number;
+    readonly restartStateFile: string;
   };
   readonly secrets: { readonly dir: string };
   readonly api: { readonly listen: string; readonly socket: string };

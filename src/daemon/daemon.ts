@@ -27,6 +27,9 @@ import type { RouteAttributes } from '../rib/attr-set.ts';
 import type { BrindleConfig } from '../config/config.ts';
 import { Router } from './router.ts';
 import { BfdPeers } from './bfd-peers.ts';
+import { RestartStateFile } from './restart-state.ts';
+import { SelectionDeferral } from '../rib/selection-deferral.ts';
+import { systemClock } from '../lib/clock.ts';
 // Node mode only (the kernel FIB, IPAM block routes): imported when node mode starts, so a reflector
 // never loads them.
 import type { NodeRouting } from './node-routing.ts';
@@ -98,6 +101,11 @@ export class Daemon {
   readonly router$: Observable<Router | undefined> = this.routers.asObservable();
   /** BFD for the peers that ask for it (failureDetectionMode); Up → Down takes the BGP session down. */
   readonly bfd: BfdPeers;
+  /** RFC 4724 §4.1: this start is a graceful restart, and the first router defers its selection. */
+  private deferral: SelectionDeferral | undefined;
+  private restartState: RestartStateFile | undefined;
+  /** The previous run's forwarding (node: its kernel routes) or routing (reflector) state is kept. */
+  private restarted = false;
 
   private constructor(
     readonly config: BrindleConfig,
@@ -118,6 +126,7 @@ export class Daemon {
     );
     await daemon.registerNode();
     if (config.mode === 'node') await daemon.startNodeRouting();
+    daemon.detectRestart();
     daemon.subscription.add(
       daemon.cache.health$.subscribe((health) =>
         log.info({ event: 'datastore', health }, `datastore ${health}`),
@@ -147,6 +156,25 @@ export class Daemon {
     );
     this.subscription.add(ipam.routes$.subscribe((routes) => this.applyIpamRoutes(routes)));
     await ipam.start();
+  }
+
+  /**
+   * RFC 4724 §4.1: a node that finds its kernel routes, or a daemon whose restart state file says its
+   * peers still hold its routes, restarted: the Restart State bit goes into its OPENs and its
+   * selection waits for the peers' End-of-RIB (or the Selection_Deferral_Timer).
+   */
+  private detectRestart(): void {
+    const { bgp } = this.config;
+    if (bgp.restartStateFile) this.restartState = new RestartStateFile(bgp.restartStateFile, this.log);
+    const kernelRoutes = this.nodeRouting?.preservedRoutes ?? 0;
+    const fromFile = this.restartState?.previousRunRestarting() ?? false;
+    this.restarted = bgp.gracefulRestart && (kernelRoutes > 0 || fromFile);
+    if (!this.restarted || bgp.selectionDeferralTimeSec === 0) return;
+    this.deferral = new SelectionDeferral(systemClock, this.log, bgp.selectionDeferralTimeSec);
+    this.log.info(
+      { event: 'graceful-restart-restarting', kernelRoutes, fromFile, timeSec: bgp.selectionDeferralTimeSec },
+      'restarted: deferring route selection until every peer sent End-of-RIB (RFC 4724 §4.1)',
+    );
   }
 
   /** IPIP pools tunnel their blocks' routes; CrossSubnet needs this node's subnet (its Node resource). */
@@ -379,6 +407,8 @@ export class Daemon {
       await this.router.close(CeaseSubcode.OtherConfigurationChange);
       this.peerings = [];
     }
+    // Only the first router runs the restart's deferral; a replacement restarts every session anyway.
+    if (this.router && this.deferral?.active) this.deferral.finish('the speaker identity changed');
     const router = new Router({
       routerId: identity.routerId,
       localAs: identity.localAs,
@@ -386,8 +416,9 @@ export class Daemon {
       log: this.log,
       nextHops: this.nodeRouting?.ribResolver(),
       policy: this.policy,
+      selectionDeferral: this.deferral?.active ? this.deferral : undefined,
     });
-    this.nodeRouting?.follow(router.locRib);
+    this.followWhenSelected(router);
     for (const address of identity.listenAddresses) await router.listen(address, identity.listenPort);
     for (const [prefix, attributes] of this.originated) router.originate(prefix, attributes);
     this.router = router;
@@ -396,6 +427,25 @@ export class Daemon {
     this.log.info(
       { event: 'listening', addresses: identity.listenAddresses, port: identity.listenPort },
       'BGP listening',
+    );
+  }
+
+  /**
+   * Node mode: the kernel follows the Loc-RIB; after a restart only once the deferral ended (§4.1:
+   * the forwarding state kept meanwhile), and then the kernel routes it did not relearn go.
+   */
+  private followWhenSelected(router: Router): void {
+    const routing = this.nodeRouting;
+    if (!routing) return;
+    if (!this.deferral?.active) return routing.follow(router.locRib);
+    // Decided first, so no route that came with the last End-of-RIB is pruned and added back.
+    this.deferral.onDone(
+      () =>
+        void router.locRib.settled().then(() => {
+          if (this.router !== router) return;
+          routing.follow(router.locRib);
+          routing.selectionDone();
+        }),
     );
   }
 
@@ -424,6 +474,18 @@ export class Daemon {
     }
     this.peerings = desired;
     for (const p of desired) this.warnMissingFilters(p);
+    // §4.1: the peers to wait for are known once the resources were applied.
+    this.deferral?.configured();
+    this.recordRestartTime(desired);
+  }
+
+  /** The restart state file holds the longest Restart Time announced: how long peers keep our routes. */
+  private recordRestartTime(desired: readonly ArmedPeering[]): void {
+    if (!this.restartState) return;
+    const longest = this.config.bgp.gracefulRestart
+      ? Math.max(0, ...desired.map((p) => p.gracefulRestartTimeSec))
+      : 0;
+    this.restartState.alive(longest);
   }
 
   /** BGPPeer.filters changed: the session stays up, its routes are judged by the new list (§4.2). */
@@ -456,10 +518,18 @@ export class Daemon {
    * not claim preserved state.
    */
   private restartSettings(): RestartSettings {
+    const { bgp, fib, mode } = this.config;
+    const keepsKernel = fib.enabled && fib.keepRoutesOnStop;
+    // §4.1: after a restart, F only where the kernel routes really survived it.
+    const kernelKept = !this.restarted || (this.nodeRouting?.preservedRoutes ?? 0) > 0;
+    // A reflector forwards nothing; its state is the routes its clients hold. It claims F ("unless
+    // allowed via configuration", §4.1) only when it can tell a restart and defers after one, so a
+    // client keeps what it reflected until its End-of-RIB — sent once it relearned everything.
+    const reflectorKeeps = bgp.restartStateFile !== '' && bgp.selectionDeferralTimeSec > 0;
     return {
-      enabled: this.config.bgp.gracefulRestart,
-      forwardingState:
-        this.config.mode === 'node' && this.config.fib.enabled && this.config.fib.keepRoutesOnStop,
+      enabled: bgp.gracefulRestart,
+      forwardingState: mode === 'node' ? keepsKernel && kernelKept : reflectorKeeps,
+      restartState: this.deferral?.active ?? false,
     };
   }
 
@@ -515,7 +585,10 @@ export class Daemon {
     this.cache.stop();
     this.ipam?.stop();
     this.bfd.close();
+    this.deferral?.close();
     await this.router?.close(CeaseSubcode.AdministrativeShutdown, message);
+    // Every peer got a Cease and dropped our routes: the next start is no graceful restart.
+    this.restartState?.stoppedCleanly();
     this.routers.complete();
     await this.nodeRouting?.stop();
     await this.store.close();
@@ -538,6 +611,8 @@ function dedupe(peerings: readonly DesiredPeering[], log: Logger): DesiredPeerin
 interface RestartSettings {
   readonly enabled: boolean;
   readonly forwardingState: boolean;
+  /** §4.1 Restart State bit: the deferral after this restart is running. */
+  readonly restartState: boolean;
 }
 
 function routerPeer(p: ArmedPeering, identity: SpeakerIdentity, restart: RestartSettings): RouterPeerOptions {
@@ -546,6 +621,7 @@ function routerPeer(p: ArmedPeering, identity: SpeakerIdentity, restart: Restart
     ...config,
     gracefulRestartTimeSec: restart.enabled ? config.gracefulRestartTimeSec : undefined,
     gracefulRestartForwarding: restart.forwardingState,
+    gracefulRestartState: restart.restartState,
     routeReflectorClient: p.routeReflectorClient,
     nextHopMode: p.nextHopMode.toLowerCase() as NextHopMode,
     addPathSend: 'all',

@@ -24,7 +24,10 @@ import type { BrindleConfig } from '../config/config.ts';
 import { IPIP_DEVICE, NO_IPIP } from './ipip-routes.ts';
 import type { IpipPolicy } from './ipip-routes.ts';
 
-/** Stale routes from before a restart stay until the RIB has had this long to converge (RFC 4724 §4.1 spirit). */
+/**
+ * Without a deferred selection (RFC 4724 §4.1), stale routes from before a restart stay until the RIB
+ * has had this long to converge; with one, they go when it ends (selectionDone()).
+ */
 const PRUNE_AFTER_MS = 60_000;
 
 export class NodeRouting {
@@ -35,6 +38,11 @@ export class NodeRouting {
   private ipip: IpipPolicy = NO_IPIP;
   /** Service ranges: routes inside them are never installed. */
   private noKernel: readonly Prefix[] = [];
+  /**
+   * Brindle's routes the kernel still held at start: the forwarding state a previous run preserved
+   * (RFC 4724 §4.1), kept while the RIB relearns.
+   */
+  preservedRoutes = 0;
 
   private constructor(
     private readonly fib: Fib,
@@ -65,9 +73,21 @@ export class NodeRouting {
     const summary = await fib.start({ deferPrune: true });
     log.info({ event: 'fib-start', ...summary }, 'kernel FIB reconciled');
     const routing = new NodeRouting(fib, nextHops, config.fib.keepRoutesOnStop, log);
+    // Nothing is desired yet: every route of ours in the table was left by a previous run.
+    routing.preservedRoutes = fib.status.installed;
     routing.pruneTimer = setTimeout(() => void routing.prune(), PRUNE_AFTER_MS);
     routing.pruneTimer.unref();
     return routing;
+  }
+
+  /**
+   * §4.1: the deferred selection ended and the Loc-RIB is followed: the kernel routes it did not
+   * relearn go now.
+   */
+  selectionDone(): void {
+    if (this.pruneTimer) clearTimeout(this.pruneTimer);
+    this.pruneTimer = undefined;
+    void this.prune();
   }
 
   private async prune(): Promise<void> {

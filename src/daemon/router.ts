@@ -35,6 +35,7 @@ import { IngressBacklog } from '../rib/ingress-backlog.ts';
 import type { IngressBacklogOptions } from '../rib/ingress-backlog.ts';
 import { LocRib } from '../rib/loc-rib.ts';
 import { GracefulRestartHelper } from '../rib/graceful-restart.ts';
+import type { SelectionDeferral } from '../rib/selection-deferral.ts';
 import type { Dest, RibPeer } from '../rib/route.ts';
 import { Walker } from '../rib/walker.ts';
 import { ReflectorExport, ReflectorIngress } from '../reflector/reflection.ts';
@@ -59,6 +60,11 @@ export interface RouterOptions {
   readonly stalePathTimeSec?: number;
   /** BGPFilters, the export default, communities; without one, RFC 4456 alone decides (setPolicy). */
   readonly policy?: RoutingPolicy;
+  /**
+   * RFC 4724 §4.1: this speaker restarted; sessions get their routes and End-of-RIB only once the
+   * deferral ends (every peer's End-of-RIB, or its timer).
+   */
+  readonly selectionDeferral?: SelectionDeferral;
 }
 
 /** A peer as the router runs it: the session config plus its routing role. */
@@ -87,6 +93,8 @@ class RoutedPeer {
   gracefulRestart: GracefulRestartCapability | undefined;
   /** Prefixes received on this session in families it did not negotiate (ignored, logged once). */
   foreignFamilyPrefixes = 0;
+  /** Established while the selection is deferred: its member joins the Adj-RIB-Out when that ends. */
+  deferred = false;
 
   constructor(
     public options: RouterPeerOptions,
@@ -115,6 +123,7 @@ export class Router {
   private readonly log: Logger;
   private readonly localPeer: RibPeer;
   private readonly gracefulRestart: GracefulRestartHelper;
+  private readonly deferral: SelectionDeferral | undefined;
   private policy: RoutingPolicy | undefined;
   private readonly decision: DecisionOptions;
   /** Walks of the Adj-RIB-In when import policy changes, one after another. */
@@ -158,6 +167,9 @@ export class Router {
       this.log,
       options.stalePathTimeSec,
     );
+    this.deferral = options.selectionDeferral;
+    // §4.1: the selection completes first — routes that came with the last End-of-RIB included.
+    this.deferral?.onDone(() => void this.locRib.settled().then(() => this.releaseDeferred()));
     this.localPeer = {
       id: 0,
       name: 'local',
@@ -188,6 +200,8 @@ export class Router {
       if (options.ttlSecurityHops !== undefined) listener.enableGtsm();
     }
     this.peers.set(options.remoteAddress, routed);
+    // A peer that cannot start (its password unreadable) is not waited for.
+    if (options.configError === undefined) this.deferral?.expect(options.remoteAddress);
     peer.events$.subscribe((event) => this.onEvent(routed, event));
     peer.start();
     return peer;
@@ -201,6 +215,7 @@ export class Router {
     this.sessionDown(routed);
     this.gracefulRestart.remove(remoteAddress);
     this.peers.delete(remoteAddress);
+    this.deferral?.forget(remoteAddress);
     if (routed.options.md5Key) for (const listener of this.listeners) listener.setMd5Key(remoteAddress, '');
   }
 
@@ -395,8 +410,7 @@ export class Router {
         );
         this.ingressBacklog.applied(routed.peer);
         if (result.ignored > 0) this.foreignFamily(routed, result.ignored);
-        // RFC 4724 §4.2: a restarted peer's End-of-RIB ends the wait for that family.
-        if (result.endOfRib) this.gracefulRestart.endOfRib(routed.options.remoteAddress, result.endOfRib.afi);
+        if (result.endOfRib) this.endOfRib(routed, result.endOfRib.afi, result.endOfRib.safi);
         return;
       }
       case 'route-refresh':
@@ -409,6 +423,15 @@ export class Router {
       case 'state':
         return;
     }
+  }
+
+  /**
+   * End-of-RIB from the peer: a restarted peer's ends the wait for its stale paths (RFC 4724 §4.2),
+   * and while we restart, it counts towards ending our own deferral (§4.1).
+   */
+  private endOfRib(routed: RoutedPeer, afi: number, safi: number): void {
+    this.gracefulRestart.endOfRib(routed.options.remoteAddress, afi);
+    this.deferral?.endOfRib(routed.options.remoteAddress, familyKey(afi, safi));
   }
 
   /** RFC 4760 §7: NLRI of a family not negotiated is ignored rather than reset the session; said once. */
@@ -478,7 +501,22 @@ export class Router {
     };
     routed.member = member;
     routed.target = this.exportTarget(routed, negotiated, session.localAddress);
+    if (this.deferral?.active) {
+      // §4.1: the session receives and processes UPDATEs now; it is sent nothing until the end.
+      routed.deferred = true;
+      this.deferral.sessionUp(options.remoteAddress, endOfRibFamilies(negotiated));
+      return;
+    }
     this.adjRibOut.addMember(member, routed.target, options.addPathSend ?? 'best');
+  }
+
+  /** §4.1: the deferral ended: every session up gets the table, then End-of-RIB. */
+  private releaseDeferred(): void {
+    for (const routed of this.peers.values()) {
+      if (!routed.deferred || !routed.member || !routed.target) continue;
+      routed.deferred = false;
+      this.adjRibOut.addMember(routed.member, routed.target, routed.options.addPathSend ?? 'best');
+    }
   }
 
   private exportTarget(
@@ -510,6 +548,8 @@ export class Router {
       reason !== undefined &&
       this.gracefulRestart.sessionLost(routed.options.remoteAddress, ribPeer, routed.gracefulRestart, reason);
     if (ribPeer && !kept) this.locRib.withdrawPeer(ribPeer);
+    if (reason !== undefined) this.deferral?.sessionDown(routed.options.remoteAddress);
+    routed.deferred = false;
     routed.member = undefined;
     routed.target = undefined;
     routed.ribPeer = undefined;
@@ -523,4 +563,15 @@ function addressKey(address: string): string {
   const v4 = parseIpv4(address);
   if (v4 >= 0) return `4:${v4.toString(16).padStart(8, '0')}`;
   return `6:${Buffer.from(parseIpv6(address) ?? []).toString('hex')}`;
+}
+
+/**
+ * §4.1: the families whose End-of-RIB the deferral waits for: every negotiated one (§2: a speaker
+ * with the capability sends End-of-RIB for each after its initial update); none — the peer is not
+ * waited for — without the capability or with its Restart State bit set.
+ */
+function endOfRibFamilies(negotiated: NegotiatedSession): number[] | undefined {
+  const capability = negotiated.peerGracefulRestart;
+  if (!capability || capability.restartState) return undefined;
+  return [...negotiated.families];
 }

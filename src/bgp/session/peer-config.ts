@@ -34,6 +34,11 @@ export interface PeerConfig {
   readonly gracefulRestartTimeSec?: number;
   /** RFC 4724 §3 Forwarding State bit for every family: the FIB survives a restart of this speaker. */
   readonly gracefulRestartForwarding?: boolean;
+  /**
+   * RFC 4724 §4.1 Restart State bit: this speaker restarted and defers its selection; the peer must
+   * not wait for our End-of-RIB before sending its own routes (§3).
+   */
+  readonly gracefulRestartState?: boolean;
   readonly hostname?: string;
   readonly timers?: Partial<FsmTimers>;
   /**
@@ -87,7 +92,7 @@ export function localCapabilities(config: PeerConfig): Capability[] {
   if (config.gracefulRestartTimeSec !== undefined) {
     caps.push({
       code: 64,
-      restartState: false,
+      restartState: config.gracefulRestartState ?? false,
       notification: false,
       restartTimeSec: config.gracefulRestartTimeSec,
       families: config.families.map((f) => ({

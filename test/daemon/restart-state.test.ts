@@ -1,0 +1,53 @@
+// The restart state file (bgp.restartStateFile): a start within the Restart Time of the previous
+// run's last heartbeat is a graceful restart; a clean stop (Cease sent), a stale file, an absent or
+// unreadable one are not.
+import test from 'ava';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RestartStateFile } from '../../src/daemon/restart-state.ts';
+import { silentLogger } from '../../src/lib/log.ts';
+
+async function file(t: { teardown(fn: () => Promise<void>): void }): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'brindle-restart-state-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  return join(dir, 'sub', 'bgp-restart-state');
+}
+
+test('a start within the Restart Time of the last heartbeat is a restart; later it is not', async (t) => {
+  const path = await file(t);
+  let now = 1_000_000;
+  const previous = new RestartStateFile(path, silentLogger, () => now);
+  t.false(previous.previousRunRestarting(), 'first start: no file');
+  previous.alive(120);
+  previous.stopHeartbeat(); // a crash leaves the file
+  now += 100_000;
+  t.true(new RestartStateFile(path, silentLogger, () => now).previousRunRestarting());
+  now += 30_000;
+  t.false(
+    new RestartStateFile(path, silentLogger, () => now).previousRunRestarting(),
+    'peers dropped the routes',
+  );
+});
+
+test('a clean stop removes the file; a Restart Time of 0 (no graceful restart) is no restart', async (t) => {
+  const path = await file(t);
+  const now = () => 5_000;
+  const run = new RestartStateFile(path, silentLogger, now);
+  run.alive(120);
+  run.stoppedCleanly();
+  t.false(new RestartStateFile(path, silentLogger, now).previousRunRestarting());
+  const plain = new RestartStateFile(path, silentLogger, now);
+  plain.alive(0);
+  plain.stopHeartbeat();
+  t.false(new RestartStateFile(path, silentLogger, now).previousRunRestarting(), 'peers kept nothing');
+});
+
+test('an unreadable file is no restart', async (t) => {
+  const path = await file(t);
+  const state = new RestartStateFile(path, silentLogger);
+  state.alive(120);
+  state.stopHeartbeat();
+  await writeFile(path, 'not json');
+  t.false(new RestartStateFile(path, silentLogger).previousRunRestarting());
+});
