@@ -8,7 +8,9 @@
 //   - `brindle-ipam` ADD then DEL of one container, with the daemon running on the same datastore and
 //     without it (whatever bin/brindle-ipam does with a running daemon is what is measured);
 //   - idle RSS of the daemon in reflector mode and in node mode (kernel FIB on, in a network namespace
-//     of its own), 5 s after it is ready; an empty `node -e ''` is Node 20's own floor.
+//     of its own), 5 s after it is ready; an empty `node -e ''` is Node 20's own floor, and a node
+//     that only imports the daemon's dependencies, or all of its modules, and idles as long is the
+//     floor those impose.
 // Per case: median and p95 wall time, median CPU time (user + system), peak RSS. Targets (on the
 // project's 2-core machine): start to ready ≤ 1.0 s, idle RSS ≤ 60 MB in reflector mode, brindlectl
 // status ≤ 250 ms median. Every loop is bounded by a count and every wait by a deadline; daemons,
@@ -433,7 +435,35 @@ async function idleCases(ws: Workspace, bird: Bird | undefined): Promise<BenchRo
   }
   const floor = await repeat(CALL_RUNS, () => timed([process.execPath, '-e', ''], process.env));
   out.push(...rows("node -e '' (Node 20's floor)", 'node', floor));
+  for (const [what, modules] of LOADED_FLOORS)
+    out.push(row(`node idle, ${what} loaded (floor)`, 'node', await loadedIdle(ws, modules)));
   return out;
+}
+
+/** What a bare node imports for the floor rows: the daemon's dependencies, then its own modules. */
+const LOADED_FLOORS: readonly (readonly [string, readonly string[]])[] = [
+  ['its dependencies', ['rxjs', 'lmdb', 'pino', 'yaml', 'convict']],
+  [
+    "Brindle's modules",
+    ['dist/main/daemon-api.js', 'dist/daemon/daemon.js', 'dist/config/config.js', 'dist/lib/log.js'].map(
+      (file) => new URL(file, `file://${ROOT}`).href,
+    ),
+  ],
+];
+
+/** RSS of a node that imports `modules`, starts nothing, and idles IDLE_MS. */
+async function loadedIdle(ws: Workspace, modules: readonly string[]): Promise<Sample> {
+  const marker = join(ws.dir, `loaded-${process.hrtime.bigint()}`);
+  const code =
+    modules.map((m) => `await import(${JSON.stringify(m)});`).join('') +
+    `(await import('node:fs')).writeFileSync(${JSON.stringify(marker)}, '');setInterval(() => {}, 1000);`;
+  const loaded = () => Promise.resolve(existsSync(marker));
+  const started = await startUntilReady([process.execPath, '--input-type=module', '-e', code], loaded);
+  try {
+    return await idleRss(started);
+  } finally {
+    await stop(started.child);
+  }
 }
 
 export async function runStartupBench(): Promise<BenchRow[]> {

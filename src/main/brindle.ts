@@ -3,7 +3,7 @@
 // Shutdown and exit 0 within a bound; SIGHUP re-reads the config file (the log level applies at once,
 // any other changed setting is logged as needing a restart) and lists the resources again.
 //
-// Start-up time is module loading, so the daemon and its API (RxJS, the BGP stack, prom-client, the
+// Start-up time is module loading, so the daemon and its API (RxJS, the BGP stack, the metrics, the
 // datastore) are imported only once the config is valid and the process is to run: `--version`,
 // `--help` and `--check-config` load only what they print.
 

@@ -18,7 +18,6 @@ import { bfdDocument } from '../api/bfd-view.ts';
 import { registerBfdMetrics } from '../metrics/bfd-metrics.ts';
 import { ApiServer } from '../api/server.ts';
 import type { ExtensionView, PreviewHandler, ReloadResult } from '../api/server.ts';
-import { clusterGraph } from '../reflector/cluster-graph.ts';
 import type { ClusterGraph } from '../reflector/cluster-graph.ts';
 import { parsePreviewRequest, previewTopology } from '../reflector/session-preview.ts';
 
@@ -98,12 +97,16 @@ export async function startDaemonApi(
   }
 }
 
-/** The cluster graph of the current resources, computed once per datastore revision. */
+/**
+ * The cluster graph of the current resources, computed once per datastore revision (its module loads
+ * on the first request, not at start).
+ */
 function topologyView(daemon: Daemon): ExtensionView {
   let last: { revision: number; graph: ClusterGraph } | undefined;
-  return () => {
+  return async () => {
     const snapshot = daemon.cache.current;
     if (!snapshot) throw new HttpError(503, 'the resources have not been read from the datastore yet');
+    const { clusterGraph } = await import('../reflector/cluster-graph.ts');
     if (last?.revision !== snapshot.revision)
       last = { revision: snapshot.revision, graph: clusterGraph(snapshot, daemon.config.nodeName) };
     return last.graph;

@@ -5,7 +5,7 @@
 // for not reading), these show the bounded-memory policy at work. Labels: `peer` and `remote`, as on
 // every per-session series.
 
-import type { Registry } from 'prom-client';
+import type { Registry } from './exposition.ts';
 import type { Peer } from '../bgp/session/peer.ts';
 import { scrapedCounter, scrapedGauge } from './collect.ts';
 import type { Emit, Labels } from './collect.ts';

@@ -2,7 +2,7 @@
 // labels `peer` (the peer's address, as BFD knows it) and `interface`; the state is a one-hot state
 // set like brindle_bgp_session_state, and `brindle_bfd_sessions` counts sessions by state.
 
-import type { Registry } from 'prom-client';
+import type { Registry } from './exposition.ts';
 import { STATE_NAMES } from '../bfd/packet.ts';
 import type { BfdSessionView, DemuxDiscard } from '../bfd/sessions.ts';
 import { scrapedCounter, scrapedGauge } from './collect.ts';

@@ -7,7 +7,7 @@
 // decoding numbers. Time in state is exported as the Unix time of the last change (Prometheus: export
 // when something happened, not how long ago): `time() - brindle_bgp_session_state_change_timestamp_seconds`.
 
-import type { Registry } from 'prom-client';
+import type { Registry } from './exposition.ts';
 import { familyKeyName } from '../lib/family.ts';
 import { notificationName } from '../bgp/constants.ts';
 import { SessionState } from '../bgp/session/fsm.ts';

@@ -3,10 +3,10 @@
 // path. Counters come from monotonic counts the modules keep; when a peer is re-created its counts
 // restart from zero, which Prometheus treats as a counter reset.
 
-import { Counter, Gauge } from 'prom-client';
-import type { Registry } from 'prom-client';
+import { checkLabels, seriesKey } from './exposition.ts';
+import type { Labels, MetricFamily, MetricType, Registry, Sample } from './exposition.ts';
 
-export type Labels = Readonly<Record<string, string>>;
+export type { Labels, Registry } from './exposition.ts';
 /** Sets one series' value for this scrape. */
 export type Emit = (labels: Labels, value: number) => void;
 
@@ -20,43 +20,43 @@ export interface SeriesSpec {
 export type Fill = (emit: Emit) => void | Promise<void>;
 
 /**
- * Runs `fill` into a list, then replaces the metric's series in one synchronous step, so concurrent
- * scrapes of an async fill never interleave their values.
+ * A family whose series `fill` emits on each scrape, into a list of its own, so concurrent scrapes of
+ * an async fill never interleave their values. A gauge keeps the last value emitted for a label set, a
+ * counter adds them up; a family without labels reads 0 when nothing is emitted.
  */
-function collector(fill: Fill, apply: (series: [Labels, number][]) => void): () => void | Promise<void> {
-  return () => {
-    const series: [Labels, number][] = [];
-    const done = fill((labels, value) => series.push([labels, value]));
-    if (done instanceof Promise) return done.then(() => apply(series));
-    apply(series);
+function scraped(registry: Registry, type: MetricType, spec: SeriesSpec, fill: Fill): MetricFamily {
+  const labelNames = spec.labelNames ?? [];
+  const family: MetricFamily = {
+    name: spec.name,
+    help: spec.help,
+    type,
+    collect() {
+      const series = new Map<string, { labels: Labels; value: number }>();
+      if (labelNames.length === 0) series.set('', { labels: {}, value: 0 });
+      const done = fill((labels, value) => {
+        if (typeof value !== 'number') throw new TypeError(`${spec.name}: ${String(value)} is not a number`);
+        if (type === 'counter' && value < 0) throw new Error(`${spec.name}: a counter cannot decrease`);
+        checkLabels(spec.name, labelNames, labels);
+        const key = seriesKey(labelNames, labels);
+        const known = series.get(key);
+        if (known === undefined) series.set(key, { labels, value });
+        else known.value = type === 'counter' ? known.value + value : value;
+      });
+      const samples = (): Sample[] => [...series.values()];
+      return done instanceof Promise ? done.then(samples) : samples();
+    },
   };
+  registry.register(family);
+  return family;
 }
 
-export function scrapedGauge(registry: Registry, spec: SeriesSpec, fill: Fill): Gauge {
-  const gauge: Gauge = new Gauge({
-    ...spec,
-    labelNames: spec.labelNames ?? [],
-    registers: [registry],
-    collect: collector(fill, (series) => {
-      gauge.reset();
-      for (const [labels, value] of series) gauge.set(labels, value);
-    }),
-  });
-  return gauge;
+export function scrapedGauge(registry: Registry, spec: SeriesSpec, fill: Fill): MetricFamily {
+  return scraped(registry, 'gauge', spec, fill);
 }
 
-export function scrapedCounter(registry: Registry, spec: SeriesSpec, fill: Fill): Counter {
+export function scrapedCounter(registry: Registry, spec: SeriesSpec, fill: Fill): MetricFamily {
   if (!spec.name.endsWith('_total')) throw new Error(`counter ${spec.name} must end in _total`);
-  const counter: Counter = new Counter({
-    ...spec,
-    labelNames: spec.labelNames ?? [],
-    registers: [registry],
-    collect: collector(fill, (series) => {
-      counter.reset();
-      for (const [labels, value] of series) counter.inc(labels, value);
-    }),
-  });
-  return counter;
+  return scraped(registry, 'counter', spec, fill);
 }
 
 /** Emits every entry of a count map, with the key split into labels. */

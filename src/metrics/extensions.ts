@@ -4,7 +4,7 @@
 // garbage-collection and reservation series: Brindle reclaims no leaked addresses on its own (`brindlectl
 // ipam check --fix` does, when asked) and has no IPReservations, so those would only ever read 0.
 
-import type { Registry } from 'prom-client';
+import type { Registry } from './exposition.ts';
 import { scrapedCounter, scrapedGauge } from './collect.ts';
 import type { Emit } from './collect.ts';
 import type { FibStats } from '../fib/stats.ts';

@@ -1,10 +1,9 @@
 // Brindle's Prometheus registry: every `brindle_*` series (BGP sessions, Loc-RIB, Adj-RIB-Out, the
-// datastore, build info) plus prom-client's process and Node.js metrics. Series are computed on scrape
+// datastore, build info) plus the usual process_* and nodejs_* series. Series are computed on scrape
 // from the live objects; the registry holds a subscription to the Loc-RIB's changes (best-path change
 // counts) and to the datastore's health, both released by close().
 
 import { performance } from 'node:perf_hooks';
-import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Subscription } from 'rxjs';
 import type { StoreHealth } from '../datastore/store.ts';
 import { formatIpv4 } from '../lib/address.ts';
@@ -13,10 +12,12 @@ import type { Clock } from '../lib/clock.ts';
 import { registerBackpressureMetrics } from './backpressure-metrics.ts';
 import { registerBgpMetrics } from './bgp-metrics.ts';
 import { scrapedCounter, scrapedGauge } from './collect.ts';
+import { Registry } from './exposition.ts';
 import { registerFibMetrics, registerIpamMetrics } from './extensions.ts';
 import type { FibMetricsSource, IpamMetricsSource } from './extensions.ts';
 import { RibWatcher } from './rib-census.ts';
 import type { RibWatcherOptions } from './rib-census.ts';
+import { registerProcessMetrics } from './process-metrics.ts';
 import { registerRibMetrics } from './rib-metrics.ts';
 import type { BrindleSource } from './source.ts';
 
@@ -34,7 +35,7 @@ export interface BuildInfo {
 
 export interface MetricsOptions {
   readonly build?: BuildInfo;
-  /** prom-client's process_* and nodejs_* series (default on). */
+  /** The process_* and nodejs_* series (process-metrics.ts; default on). */
   readonly processMetrics?: boolean;
   readonly census?: RibWatcherOptions;
   /** Times the IPAM figures' reuse within one scrape (default: the system clock). */
@@ -49,6 +50,7 @@ export class BrindleMetrics {
   private fibRegistered = false;
   private ipamRegistered = false;
   private readonly clock: Clock;
+  private readonly stopProcessMetrics: (() => void) | undefined;
 
   constructor(
     readonly source: BrindleSource,
@@ -62,7 +64,7 @@ export class BrindleMetrics {
     registerBackpressureMetrics(this.registry, source);
     this.registerDaemonMetrics(options.build);
     if (options.processMetrics ?? true) {
-      collectDefaultMetrics({ register: this.registry });
+      this.stopProcessMetrics = registerProcessMetrics(this.registry);
       registerEventLoopUtilization(this.registry);
     }
   }
@@ -142,6 +144,7 @@ export class BrindleMetrics {
 
   close(): void {
     this.subscription?.unsubscribe();
+    this.stopProcessMetrics?.();
     this.rib.close();
     this.registry.clear();
   }
@@ -150,7 +153,7 @@ export class BrindleMetrics {
 /**
  * Event-loop utilisation as two counters (performance.eventLoopUtilization since start): the share of
  * an interval the loop was busy is Δactive / (Δactive + Δidle), whoever scrapes and however often.
- * prom-client's nodejs_eventloop_lag_* says how late timers fire, not how busy the loop is.
+ * nodejs_eventloop_lag_* says how late timers fire, not how busy the loop is.
  */
 function registerEventLoopUtilization(registry: Registry): void {
   const phases = [

@@ -1,7 +1,7 @@
 // Loc-RIB and Adj-RIB-Out series: table sizes per family (from the census walk), best-path changes as
 // the Loc-RIB decides them, and the update groups' state. Labelled by family at most.
 
-import type { Registry } from 'prom-client';
+import type { Registry } from './exposition.ts';
 import { scrapedCounter, scrapedGauge } from './collect.ts';
 import type { Emit } from './collect.ts';
 import type { FamilyFigures, RibWatcher } from './rib-census.ts';

@@ -156,5 +156,5 @@ test('Prometheus scrapes session state, update counters and Loc-RIB sizes', asyn
   const groups = await query(base, 'brindle_adj_rib_out_update_groups');
   t.true(value(groups[0]) >= 1);
   const cpu = await query(base, 'process_cpu_seconds_total{job="brindle"}');
-  t.is(cpu.length, 1, "prom-client's process metrics are exported");
+  t.is(cpu.length, 1, 'the process_* series are exported');
 });
