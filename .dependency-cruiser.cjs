@@ -52,7 +52,7 @@ const LAYERS = {
   ],
   cli: ['lib', 'datastore', 'resources', 'config', 'ipam'],
   cni: ['lib', 'datastore', 'config', 'ipam'],
-  main: ['lib', 'datastore', 'resources', 'config', 'reflector', 'ipam', 'metrics', 'daemon', 'api'],
+  main: ['lib', 'datastore', 'resources', 'config', 'reflector', 'ipam', 'metrics', 'daemon', 'api', 'cni'],
   ui: [],
 };
 

@@ -8,6 +8,10 @@
 //        → {addresses: WorkloadAddress[]}; idempotent: a handle keeps what it holds
 // GET    /api/v1/ipam/handles/HANDLE  → {addresses: ["10.65.0.5"]}
 // DELETE /api/v1/ipam/handles/HANDLE  → {released: [...]}; nothing held is success
+// POST   /api/v1/cni  {env: {CNI_*}, stdin: "network config"}  the whole plugin run, for the native
+//        front of brindle-ipam (native/cni-shim.c): 200 with the plugin's stdout then its stderr as
+//        the body, split by `brindle-cni-stdout-length`, and `brindle-cni-exit-code`; any other
+//        status means the plugin did not run and the front runs the Node plugin instead
 //
 // An IpamError answers with its code, `{error, status, code, details}`, so the plugin gives the runtime
 // the same CNI error either path would.
@@ -25,10 +29,18 @@ export interface WorkloadService {
   addresses(handleId: string): Promise<readonly string[]>;
 }
 
+/** One run of the CNI plugin (src/cni/plugin.ts) on the daemon's IPAM: what it prints, how it exits. */
+export type CniPluginRun = (
+  env: Readonly<Record<string, string>>,
+  stdin: string,
+) => Promise<{ readonly stdout: string; readonly stderr: string; readonly exitCode: number }>;
+
 export interface WorkloadApi {
   readonly ipam: WorkloadService;
   /** The daemon's node: allocations are for it unless the request names one. */
   readonly node: string;
+  /** POST /api/v1/cni; 501 when absent. */
+  readonly plugin?: CniPluginRun;
 }
 
 const STATUS: Partial<Record<IpamErrorCode, number>> = {
@@ -110,4 +122,32 @@ export function handleAddresses(api: WorkloadApi | undefined, request: ApiReques
 export function releaseHandle(api: WorkloadApi | undefined, request: ApiRequest): Promise<Reply> {
   const { ipam } = available(api);
   return answer(() => ipam.release(request.params.handle));
+}
+
+/** POST /api/v1/cni's body: the runtime's CNI_* variables and the network config, as strings. */
+function parsePluginCall(body: unknown): { env: Record<string, string>; stdin: string } {
+  if (!isRecord(body) || typeof body.stdin !== 'string') throw new HttpError(400, 'expected {env, stdin}');
+  const env = attributes(body.env);
+  if (!Object.keys(env).every((name) => name.startsWith('CNI_')))
+    throw new HttpError(400, 'env holds only CNI_* variables');
+  return { env, stdin: body.stdin };
+}
+
+/** The plugin's output written whole, with a length, so a cut-off answer is never taken for one. */
+export async function runCniPlugin(api: WorkloadApi | undefined, request: ApiRequest): Promise<Reply> {
+  const plugin = available(api).plugin;
+  if (!plugin) throw new HttpError(501, 'this daemon does not run the CNI plugin');
+  const { env, stdin } = parsePluginCall(await readJson(request.raw));
+  const output = await plugin(env, stdin);
+  const stdout = Buffer.from(output.stdout);
+  const body = Buffer.concat([stdout, Buffer.from(output.stderr)]);
+  request.response.writeHead(200, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': body.length,
+    'cache-control': 'no-store',
+    'brindle-cni-stdout-length': stdout.length,
+    'brindle-cni-exit-code': output.exitCode,
+  });
+  request.response.end(body);
+  return undefined;
 }

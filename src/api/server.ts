@@ -27,6 +27,7 @@
 // POST /api/v1/preview/sessions      {"operation": "apply"|"delete", "resources": [...]}: the sessions the
 //                                    change would add, remove or reset; writes nothing (apply --dry-run)
 // PUT|GET|DELETE /api/v1/ipam/handles/HANDLE  the CNI plugin's IPAM, node mode (ipam-api.ts)
+// POST /api/v1/cni                   a whole CNI plugin run, for brindle-ipam's native front (ipam-api.ts)
 
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
@@ -41,7 +42,7 @@ import type { BrindleMetrics } from '../metrics/registry.ts';
 import type { BrindleSource } from '../metrics/source.ts';
 import { READINESS_THRESHOLD_MS, readiness } from './health.ts';
 import { HttpError, readJson, RouteTable, serve } from './http.ts';
-import { assignHandle, handleAddresses, releaseHandle } from './ipam-api.ts';
+import { assignHandle, handleAddresses, releaseHandle, runCniPlugin } from './ipam-api.ts';
 import type { WorkloadApi } from './ipam-api.ts';
 import type { ApiRequest, Reply } from './http.ts';
 import { findPeer, peerDetail, sortedPeers, statusDocument } from './peer-view.ts';
@@ -56,6 +57,7 @@ import { parseUiRouteSearch, searchRoutes } from './ui-routes.ts';
 import { PeerTimeline } from './ui-timeline.ts';
 
 const HANDLE = '/api/v1/ipam/handles/:handle';
+const CNI = '/api/v1/cni';
 const PREVIEW = '/api/v1/preview/sessions';
 /** Per listener; Node closes connections beyond it at once. */
 const MAX_CONNECTIONS = 256;
@@ -265,7 +267,8 @@ export class ApiServer {
         .add('POST', PREVIEW, refuse)
         .add('PUT', HANDLE, refuse)
         .add('GET', HANDLE, refuse)
-        .add('DELETE', HANDLE, refuse);
+        .add('DELETE', HANDLE, refuse)
+        .add('POST', CNI, refuse);
     }
     return table
       .add('POST', '/api/v1/peers/:peer/reset', (r) => this.resetPeer(r.params.peer, r.query))
@@ -274,7 +277,8 @@ export class ApiServer {
       .add('POST', PREVIEW, (r) => this.previewSessions(r))
       .add('PUT', HANDLE, (r) => assignHandle(this.workloads, r))
       .add('GET', HANDLE, (r) => handleAddresses(this.workloads, r))
-      .add('DELETE', HANDLE, (r) => releaseHandle(this.workloads, r));
+      .add('DELETE', HANDLE, (r) => releaseHandle(this.workloads, r))
+      .add('POST', CNI, (r) => runCniPlugin(this.workloads, r));
   }
 
   private async previewSessions(request: ApiRequest): Promise<Reply> {
@@ -478,6 +482,7 @@ const ENDPOINTS = [
   'PUT /api/v1/log-level (control socket)',
   'POST /api/v1/preview/sessions (control socket)',
   'PUT|GET|DELETE /api/v1/ipam/handles/{handle} (control socket, node mode)',
+  'POST /api/v1/cni (control socket, node mode)',
 ];
 
 async function extension(

@@ -8,13 +8,11 @@ import { existsSync } from 'node:fs';
 import { loadConfig } from '../config/config.ts';
 import type { BrindleConfig } from '../config/config.ts';
 import { openStore, storeConfig } from '../datastore/open.ts';
-import { isStoreError } from '../datastore/store.ts';
 import type { Store } from '../datastore/store.ts';
-import { isIpamError } from '../ipam/errors.ts';
 import { WorkloadIpam } from '../ipam/workload.ts';
-import type { WorkloadAddress } from '../ipam/workload.ts';
-import { CNI_ERROR, cniCodeOfIpam, CniError } from './cni.ts';
-import type { IpamBackend, IpamSection, PluginRequest } from './cni.ts';
+import { CNI_ERROR, CniError } from './cni.ts';
+import type { IpamBackend, IpamSection } from './cni.ts';
+import { cniErrorOf, WorkloadBackend } from './workload-backend.ts';
 
 const SYSTEM_CONFIG = '/etc/brindle/brindle.yaml';
 const ETCD_REQUEST_TIMEOUT_MS = 5_000;
@@ -35,64 +33,11 @@ export function brindleConfig(section: IpamSection, env: NodeJS.ProcessEnv): Bri
   return result.config;
 }
 
-/** IPAM and datastore failures as CNI errors: transient ones are 11, so the runtime retries. */
-export function cniErrorOf(error: unknown): unknown {
-  if (isIpamError(error)) {
-    const cause = error.cause instanceof Error ? error.cause.message : '';
-    return new CniError(cniCodeOfIpam(error.code), error.message, cause);
-  }
-  if (isStoreError(error)) {
-    const transient = error.kind === 'unavailable' || error.kind === 'conflict';
-    const cause = error.cause instanceof Error ? error.cause.message : '';
-    return new CniError(
-      transient ? CNI_ERROR.tryAgainLater : CNI_ERROR.ioFailure,
-      `datastore ${transient ? 'unavailable' : 'error'}: ${error.message}`,
-      cause,
-    );
-  }
-  return error;
-}
-
 async function closeBounded(store: Store): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_BOUND_MS)));
   await Promise.race([store.close().catch(() => undefined), bound]);
   clearTimeout(timer);
-}
-
-class DatastoreBackend implements IpamBackend {
-  private readonly ipam: WorkloadIpam;
-
-  constructor(
-    private readonly store: Store,
-    private readonly node: string,
-  ) {
-    this.ipam = new WorkloadIpam({ store });
-  }
-
-  assign(request: PluginRequest): Promise<readonly WorkloadAddress[]> {
-    return this.call(() => this.ipam.assign({ ...request, node: request.node ?? this.node }));
-  }
-
-  async release(handleId: string): Promise<void> {
-    await this.call(() => this.ipam.release(handleId));
-  }
-
-  addresses(handleId: string): Promise<readonly string[]> {
-    return this.call(() => this.ipam.addresses(handleId));
-  }
-
-  close(): Promise<void> {
-    return closeBounded(this.store);
-  }
-
-  private async call<T>(body: () => Promise<T>): Promise<T> {
-    try {
-      return await body();
-    } catch (error) {
-      throw cniErrorOf(error);
-    }
-  }
 }
 
 /** Opens the datastore the Brindle config names; the node is ipam.nodeName, else the config's. */
@@ -107,5 +52,7 @@ export async function openDatastoreBackend(
   } catch (error) {
     throw cniErrorOf(error);
   }
-  return new DatastoreBackend(store, section.nodeName ?? config.nodeName);
+  return new WorkloadBackend(new WorkloadIpam({ store }), section.nodeName ?? config.nodeName, () =>
+    closeBounded(store),
+  );
 }

@@ -8,33 +8,15 @@
 // then a local operation on blocks and pools already in memory, and this process loads only `node:`
 // built-ins.
 // When no daemon answers, or it died mid-call, the plugin imports the datastore path (ipam-plugin.ts)
-// and does the same operation itself: today's behaviour, same result.
-//
-//   ADD      the addresses handle `<network name>.<containerID>` holds, assigning those it lacks
-//            (a retried ADD gets the same address, as with Calico); each with its pool's prefix
-//            length and the node's gateway in the pool, plus a default route per family.
-//   DEL      release by handle; a handle that holds nothing (a repeated DEL) is success.
-//   CHECK    the handle holds every address of prevResult.
-//   VERSION  the supported versions.
+// and does the same operation itself: today's behaviour, same result. What each command does is
+// plugin.ts. The installed /opt/cni/bin/brindle-ipam is the native front (native/cni-shim.c), which
+// has the daemon run plugin.ts and execs this plugin whenever the daemon does not answer.
 
-import {
-  addRequest,
-  addResult,
-  CNI_ERROR,
-  CniError,
-  DEFAULT_CNI_VERSION,
-  errorOutput,
-  handleIdOf,
-  parseNetConf,
-  peekVersion,
-  previousAddresses,
-  requireEnv,
-  versionOutput,
-} from './cni.ts';
-import type { IpamBackend, NetConf, PluginOutput } from './cni.ts';
+import { DEFAULT_CNI_VERSION, errorOutput, parseNetConf, peekVersion, versionOutput } from './cni.ts';
+import type { NetConf, PluginOutput } from './cni.ts';
 import { DaemonClient, DaemonUnavailable, DEFAULT_SOCKET } from './daemon-client.ts';
-
-type Command = 'ADD' | 'DEL' | 'CHECK';
+import { commandOf, execute, withoutStack } from './plugin.ts';
+import type { Command } from './plugin.ts';
 
 export interface PluginOptions {
   /** Wall-clock milliseconds stamped on allocations (Date.now when absent). */
@@ -48,14 +30,6 @@ export interface PluginOptions {
   readonly direct?: (env: NodeJS.ProcessEnv, stdin: string) => Promise<string>;
 }
 
-function commandOf(value: string | undefined): Command {
-  if (value === 'ADD' || value === 'DEL' || value === 'CHECK') return value;
-  throw new CniError(
-    CNI_ERROR.invalidEnv,
-    `CNI_COMMAND must be ADD, DEL, CHECK or VERSION, not ${JSON.stringify(value ?? '')}`,
-  );
-}
-
 /**
  * The daemon's socket: ipam `socket`, else $BRINDLE_API_SOCKET, else the default — unless ipam
  * `config` names a Brindle config without naming its socket: the daemon on the default socket need
@@ -65,34 +39,6 @@ export function socketOf(conf: NetConf, env: NodeJS.ProcessEnv): string | undefi
   if (conf.ipam.socket !== undefined) return conf.ipam.socket;
   if (conf.ipam.config !== undefined) return undefined;
   return env.BRINDLE_API_SOCKET || DEFAULT_SOCKET;
-}
-
-async function check(conf: NetConf, backend: IpamBackend, handleId: string): Promise<void> {
-  const wanted = previousAddresses(conf.prevResult);
-  const held = await backend.addresses(handleId);
-  const missing = wanted.filter((address) => !held.includes(address));
-  if (missing.length === 0) return;
-  throw new CniError(
-    CNI_ERROR.checkFailed,
-    `address ${missing.join(', ')} is not allocated to handle ${handleId}`,
-    `the handle holds: ${held.join(', ') || 'nothing'}`,
-  );
-}
-
-async function execute(
-  command: Command,
-  conf: NetConf,
-  env: NodeJS.ProcessEnv,
-  backend: IpamBackend,
-  now: () => number,
-): Promise<string> {
-  if (command === 'ADD') {
-    const addresses = await backend.assign(addRequest(conf, env, now()));
-    return `${JSON.stringify(addResult(conf, addresses))}\n`;
-  }
-  const handleId = handleIdOf(conf.name, requireEnv(env, 'CNI_CONTAINERID'));
-  await (command === 'DEL' ? backend.release(handleId) : check(conf, backend, handleId));
-  return '';
 }
 
 /** The datastore path: loaded only now, so the daemon path never pays for it. */
@@ -141,16 +87,6 @@ export async function runPlugin(
   } catch (error) {
     return errorOutput(cniVersion, withoutStack(error), note);
   }
-}
-
-/**
- * CNI spec ("Error"): the runtime gets the error result (code, msg, details) on stdout and the
- * operator one line on stderr, never a stack trace, even for an error nobody expected: that one is
- * "internal" (999) with the error's class in `details`.
- */
-function withoutStack(error: unknown): unknown {
-  if (error instanceof CniError || !(error instanceof Error)) return error;
-  return new CniError(CNI_ERROR.internal, `internal error: ${error.message}`, error.name);
 }
 
 async function readStdin(): Promise<string> {

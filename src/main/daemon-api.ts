@@ -2,7 +2,8 @@
 // daemon's routers and datastore health, the HTTP server listens on `api.listen` and the control
 // socket on `api.socket`. Node mode adds the kernel FIB (brindle_fib_*, GET /api/v1/fib) and this
 // node's IPAM figures (brindle_ipam_*, read from the datastore on scrape, cached) and the CNI plugin's
-// allocations on the control socket (api/ipam-api.ts). A daemon without a
+// allocations on the control socket (api/ipam-api.ts), whole plugin runs included (cni/daemon-side.ts,
+// for brindle-ipam's native front). A daemon without a
 // FIB answers GET /api/v1/fib with `enabled: false` and why — reflector mode, or fib.enabled false —
 // so `brindlectl fib` says so plainly instead of reporting an error. Every mode serves the web
 // console's cluster topology (from the resources) and IPAM page (from the datastore, loaded on first
@@ -77,11 +78,11 @@ export async function startDaemonApi(
       // The CNI plugin's fast path: pools from the resource cache, blocks remembered by the allocator.
       const { cachedResources } = await import('../ipam/resources.ts');
       const { WorkloadIpam } = await import('../ipam/workload.ts');
+      const { daemonPlugin } = await import('../cni/daemon-side.ts');
       const resources = cachedResources(daemon.cache, daemon.store);
-      api.setWorkloadIpam({
-        ipam: new WorkloadIpam({ store: daemon.store, resources }),
-        node: config.nodeName,
-      });
+      const ipam = new WorkloadIpam({ store: daemon.store, resources });
+      const plugin = daemonPlugin(ipam, config.nodeName);
+      api.setWorkloadIpam({ ipam, node: config.nodeName, plugin });
     }
     return {
       metrics,
