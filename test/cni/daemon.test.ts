@@ -14,24 +14,24 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { runPlugin } from '../../src/cni/main.ts';
-import type { PluginOutput } from '../../src/cni/cni.ts';
 import { checkIpam, IpamDatastore, showIpam } from '../../src/ipam/index.ts';
-import { createNetns, run, withCleanup } from '../helpers/netns.ts';
+import { run, withCleanup } from '../helpers/netns.ts';
 import type { Cleanup } from '../helpers/netns.ts';
 import {
-  CNI_BIN,
+  addPod,
   cniEnv,
+  cniPod,
   directInProcess,
   exec,
   killBrindle,
-  mainPlugin,
   netConf,
   PLUGIN,
   removeCniEnv,
+  requirePluginsAndFreePools,
   startBrindle,
   usedDatastore,
 } from './support.ts';
-import type { CniEnv, Exec } from './support.ts';
+import type { AddResult, CniEnv, CniPod } from './support.ts';
 
 const POOL = '10.67.0.0/16';
 const NODE = 'cni-daemon-node';
@@ -41,15 +41,7 @@ const BRIDGE = `brb${process.pid % 100_000}`;
 let env: CniEnv | undefined;
 
 test.before(async () => {
-  for (const plugin of ['ptp', 'bridge']) {
-    if (!existsSync(join(CNI_BIN, plugin)))
-      throw new Error(
-        `${CNI_BIN}/${plugin} is missing: run 'npm run setup:test' (containernetworking-plugins)`,
-      );
-  }
-  const routed = (await run('ip', ['-4', 'route', 'show', 'root', POOL])).stdout.trim();
-  if (routed !== '')
-    throw new Error(`${POOL} is already routed on this host, refusing to test in it:\n${routed}`);
+  await requirePluginsAndFreePools([POOL]);
   env = await cniEnv(NODE, [{ name: 'daemon-pool', cidr: POOL, blockSize: 26 }]);
 });
 
@@ -60,40 +52,12 @@ function current(): CniEnv {
   return env;
 }
 
-interface AddResult {
-  readonly cniVersion: string;
-  readonly ips: { readonly address: string; readonly gateway: string }[];
-  readonly routes: { readonly dst: string }[];
-  readonly dns: object;
+/** A pod of this test's network whose main plugin is `plugin`. */
+function pod(tag: string, plugin: string, config: string, cleanup: Cleanup): Promise<CniPod> {
+  return cniPod(current(), NETWORK, { tag, plugin, config }, cleanup);
 }
 
-function logged(t: ExecutionContext, what: string, result: Exec | PluginOutput): void {
-  t.log(`${what}:\n${result.stdout}\n${result.stderr}`);
-}
-
-/** A pod: its namespace, and a teardown that DELs it through `plugin` and removes its route. */
-async function pod(tag: string, plugin: string, config: string, cleanup: Cleanup) {
-  const containerId = `${tag}-${process.pid}-${Date.now()}`;
-  const netns = await createNetns(tag, cleanup);
-  const state: { address?: string } = {};
-  cleanup.add(async () => {
-    await mainPlugin(current(), plugin, { command: 'DEL', containerId, netns }, config).catch(
-      () => undefined,
-    );
-    if (state.address) await run('ip', ['route', 'del', `${state.address}/32`]).catch(() => undefined);
-  });
-  const call = (command: string) => mainPlugin(current(), plugin, { command, containerId, netns }, config);
-  return { containerId, netns, state, call, handleId: `${NETWORK}.${containerId}` };
-}
-
-async function add(t: ExecutionContext, p: Awaited<ReturnType<typeof pod>>): Promise<AddResult & Exec> {
-  const added = await p.call('ADD');
-  if (added.code !== 0) logged(t, `ADD ${p.containerId}`, added);
-  t.is(added.code, 0);
-  const result = JSON.parse(added.stdout) as AddResult;
-  p.state.address = result.ips[0]?.address.split('/')[0];
-  return { ...result, ...added };
-}
+const add = (t: ExecutionContext, p: CniPod) => addPod(t, p);
 
 function checkVars(containerId: string) {
   return { CNI_COMMAND: 'CHECK', CNI_CONTAINERID: containerId, CNI_IFNAME: 'eth0' };

@@ -9,18 +9,18 @@ import type { ExecutionContext } from 'ava';
 
 import { runPlugin } from '../../src/cni/main.ts';
 import type { PluginOutput } from '../../src/cni/cni.ts';
-import { showIpam } from '../../src/ipam/index.ts';
 import { withCleanup } from '../helpers/netns.ts';
 import {
   cniEnv,
   directInProcess,
   killBrindle,
   netConf,
+  raceForLastAddress,
   removeCniEnv,
   startBrindle,
   usedDatastore,
 } from './support.ts';
-import type { CniEnv } from './support.ts';
+import type { AddOutcome, CniEnv } from './support.ts';
 
 const NODE = 'cni-race-node';
 const NETWORK = 'brindle-race';
@@ -57,50 +57,16 @@ function ipamOf(): Record<string, unknown> {
   return (JSON.parse(netConf(current(), NETWORK)) as { ipam: Record<string, unknown> }).ipam;
 }
 
-function addressOf(output: PluginOutput): string {
-  return (JSON.parse(output.stdout) as { ips: { address: string }[] }).ips[0].address.split('/')[0];
-}
+/** runPlugin's ADD as a race outcome. */
+const outcome = (output: PluginOutput): AddOutcome => ({ ok: output.exitCode === 0, stdout: output.stdout });
 
-const blockOf = (address: string) => {
-  const parts = address.split('.').map(Number);
-  return `${parts.slice(0, 3).join('.')}.${parts[3] & ~3}/30`;
-};
-
-/** Fills the pool's first block up to its last free address: the gateway and two pods. */
-async function fillToLast(t: ExecutionContext, pool: string, tag: string, options = {}): Promise<string> {
-  const a = await add(pool, `${tag}-a`, options);
-  const b = await add(pool, `${tag}-b`, options);
-  t.is(a.exitCode, 0, a.stdout);
-  t.is(b.exitCode, 0, b.stdout);
-  t.is(blockOf(addressOf(a)), blockOf(addressOf(b)));
-  return blockOf(addressOf(a));
-}
-
-async function race(t: ExecutionContext, pools: { two: string; one: string }, tag: string, options = {}) {
-  // A second block to move on to: one of the racers gets the last address, the other the next block.
-  const first = await fillToLast(t, pools.two, `${tag}-two`, options);
-  const [x, y] = await Promise.all([
-    add(pools.two, `${tag}-x`, options),
-    add(pools.two, `${tag}-y`, options),
-  ]);
-  t.is(x.exitCode, 0, x.stdout);
-  t.is(y.exitCode, 0, y.stdout);
-  const blocks = [blockOf(addressOf(x)), blockOf(addressOf(y))].sort();
-  t.not(addressOf(x), addressOf(y));
-  t.true(blocks.includes(first), `one of ${blocks.join(', ')} is ${first}`);
-  t.is(new Set(blocks).size, 2, 'the other came from the next block');
-
-  // No other block: exactly one racer gets the last address, the other "pool exhausted".
-  await fillToLast(t, pools.one, `${tag}-one`, options);
-  const outcomes = await Promise.all([
-    add(pools.one, `${tag}-p`, options),
-    add(pools.one, `${tag}-q`, options),
-  ]);
-  const won = outcomes.filter((o) => o.exitCode === 0);
-  t.is(won.length, 1, outcomes.map((o) => o.stdout).join('\n'));
-  t.like(JSON.parse(outcomes.find((o) => o.exitCode !== 0)?.stdout ?? '{}'), { code: 102 });
-  const usage = (await showIpam(current().store, { ip: addressOf(won[0]) })).address;
-  t.like(usage, { state: 'in-use', handleId: `${NETWORK}.${tag}-${won[0] === outcomes[0] ? 'p' : 'q'}` });
+function race(pools: { two: string; one: string }, tag: string, options = {}) {
+  return (t: ExecutionContext) =>
+    raceForLastAddress(t, current(), async (pool, id) => outcome(await add(pool, id, options)), {
+      ...pools,
+      tag,
+      network: NETWORK,
+    });
 }
 
 test.serial(
@@ -108,7 +74,7 @@ test.serial(
   async (t) => {
     const cleanup = withCleanup(t);
     await startBrindle(current(), cleanup);
-    await race(t, { two: 'two-blocks-daemon', one: 'one-block-daemon' }, 'daemon');
+    await race({ two: 'two-blocks-daemon', one: 'one-block-daemon' }, 'daemon')(t);
   },
 );
 
@@ -120,5 +86,5 @@ test.serial('two plugin processes without the daemon: the same, decided by the b
   const probe = await add('two-blocks-direct', 'probe', { direct });
   t.true(usedDatastore(probe), probe.stderr);
   await runPlugin({ CNI_COMMAND: 'DEL', CNI_CONTAINERID: 'probe' }, netConf(current(), NETWORK), { direct });
-  await race(t, { two: 'two-blocks-direct', one: 'one-block-direct' }, 'direct', { direct });
+  await race({ two: 'two-blocks-direct', one: 'one-block-direct' }, 'direct', { direct })(t);
 });

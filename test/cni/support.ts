@@ -1,9 +1,11 @@
 // What the CNI tests share: a temp Brindle config with its own embedded store and an IPPool, a
 // node-mode daemon (`node bin/brindle`, FIB off, control socket in the temp dir) that the test starts
-// and may SIGKILL, and running CNI plugins as the runtime does (network config on stdin, CNI_* vars).
+// and may SIGKILL, and running CNI plugins as the runtime does (network config on stdin, CNI_* vars):
+// the Node plugin (bin/brindle-ipam) or the native front the package installs (SHIM).
 
+import type { ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,12 +15,15 @@ import { CniError } from '../../src/cni/cni.ts';
 import { DaemonClient } from '../../src/cni/daemon-client.ts';
 import { openStore } from '../../src/datastore/open.ts';
 import type { Store } from '../../src/datastore/store.ts';
+import { showIpam } from '../../src/ipam/index.ts';
 import { ResourceStore } from '../../src/resources/store.ts';
-import { freePort, startDaemon, waitFor } from '../helpers/netns.ts';
+import { createNetns, freePort, run, startDaemon, waitFor } from '../helpers/netns.ts';
 import type { Cleanup, Daemon } from '../helpers/netns.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const PLUGIN = join(ROOT, 'bin', 'brindle-ipam');
+/** brindle-ipam's native front (native/cni-shim.c), built by `npm run build:native` (`npm ci`). */
+export const SHIM = join(ROOT, 'build', 'Release', 'brindle-ipam');
 export const CNI_BIN = '/usr/lib/cni';
 const PLUGIN_TIMEOUT_MS = 30_000;
 
@@ -39,8 +44,10 @@ export interface PoolSpec {
   readonly blockSize: number;
 }
 
-/** A temp dir with a Brindle config (embedded store) holding `pools`. */
-export async function cniEnv(node: string, pools: readonly PoolSpec[]): Promise<CniEnv> {
+/** A temp dir with a Brindle config (embedded store) holding `pools`; `plugin` is on CNI_PATH. */
+export async function cniEnv(node: string, pools: readonly PoolSpec[], plugin = PLUGIN): Promise<CniEnv> {
+  if (!existsSync(plugin))
+    throw new Error(`${plugin} is missing: run 'npm run build:native' (npm ci runs it)`);
   const dir = await mkdtemp(join(tmpdir(), 'brindle-cni-'));
   const configFile = join(dir, 'brindle.yaml');
   const socket = join(dir, 'brindle.sock');
@@ -60,7 +67,7 @@ export async function cniEnv(node: string, pools: readonly PoolSpec[]): Promise<
   );
   const cniPath = join(dir, 'cni');
   mkdirSync(cniPath);
-  symlinkSync(PLUGIN, join(cniPath, 'brindle-ipam'));
+  symlinkSync(plugin, join(cniPath, 'brindle-ipam'));
   const store = await openStore({ backend: 'lmdb', path: join(dir, 'store') });
   for (const pool of pools) {
     const written = await new ResourceStore(store).write(
@@ -154,11 +161,11 @@ export function netConf(env: CniEnv, network: string, extra: Record<string, unkn
   });
 }
 
-/** A main plugin (ptp, bridge) from CNI_BIN, finding brindle-ipam on CNI_PATH. */
+/** A main plugin (ptp, bridge) from CNI_BIN, finding brindle-ipam on CNI_PATH; `path` is its PATH. */
 export function mainPlugin(
   env: CniEnv,
   plugin: string,
-  vars: { command: string; containerId: string; netns: string },
+  vars: { command: string; containerId: string; netns: string; path?: string },
   config: string,
 ): Promise<Exec> {
   return exec(
@@ -169,9 +176,115 @@ export function mainPlugin(
       CNI_NETNS: `/var/run/netns/${vars.netns}`,
       CNI_IFNAME: 'eth0',
       CNI_PATH: `${env.cniPath}:${CNI_BIN}`,
+      ...(vars.path === undefined ? {} : { PATH: vars.path }),
     },
     config,
   );
+}
+
+/** Refuses to run without ptp and bridge, or in a pool this host already routes. */
+export async function requirePluginsAndFreePools(pools: readonly string[]): Promise<void> {
+  for (const plugin of ['ptp', 'bridge']) {
+    if (!existsSync(join(CNI_BIN, plugin)))
+      throw new Error(
+        `${CNI_BIN}/${plugin} is missing: run 'npm run setup:test' (containernetworking-plugins)`,
+      );
+  }
+  for (const pool of pools) {
+    const routed = (await run('ip', ['-4', 'route', 'show', 'root', pool])).stdout.trim();
+    if (routed !== '')
+      throw new Error(`${pool} is already routed on this host, refusing to test in it:\n${routed}`);
+  }
+}
+
+export interface AddResult {
+  readonly cniVersion: string;
+  readonly ips: { readonly address: string; readonly gateway: string }[];
+  readonly routes: { readonly dst: string }[];
+  readonly dns: object;
+}
+
+/**
+ * A pod of `network`: its namespace, `call` running the main plugin for it (PATH `path` when given),
+ * and a teardown that DELs it and removes its host route.
+ */
+export async function cniPod(
+  env: CniEnv,
+  network: string,
+  pod: { tag: string; plugin: string; config: string },
+  cleanup: Cleanup,
+) {
+  const containerId = `${pod.tag}-${process.pid}-${Date.now()}`;
+  const netns = await createNetns(pod.tag, cleanup);
+  const state: { address?: string } = {};
+  const call = (command: string, path?: string) =>
+    mainPlugin(env, pod.plugin, { command, containerId, netns, path }, pod.config);
+  cleanup.add(async () => {
+    await call('DEL').catch(() => undefined);
+    if (state.address) await run('ip', ['route', 'del', `${state.address}/32`]).catch(() => undefined);
+  });
+  return { containerId, netns, state, call, handleId: `${network}.${containerId}` };
+}
+
+export type CniPod = Awaited<ReturnType<typeof cniPod>>;
+
+/** The pod's ADD, which must succeed; its address is remembered for the teardown. */
+export async function addPod(t: ExecutionContext, p: CniPod, path?: string): Promise<AddResult & Exec> {
+  const added = await p.call('ADD', path);
+  t.is(added.code, 0, `ADD ${p.containerId}:\n${added.stdout}\n${added.stderr}`);
+  const result = JSON.parse(added.stdout) as AddResult;
+  p.state.address = result.ips[0]?.address.split('/')[0];
+  return { ...result, ...added };
+}
+
+/** An ADD's outcome, from a plugin process or from runPlugin in this one. */
+export interface AddOutcome {
+  readonly ok: boolean;
+  readonly stdout: string;
+}
+
+export const addressOf = (output: { stdout: string }) =>
+  (JSON.parse(output.stdout) as AddResult).ips[0].address.split('/')[0];
+
+const blockOf = (address: string) => {
+  const parts = address.split('.').map(Number);
+  return `${parts.slice(0, 3).join('.')}.${parts[3] & ~3}/30`;
+};
+
+/**
+ * Two ADDs racing for the last free address of a /30 block (§7.2 steps 6–8), after the node's gateway
+ * and two pods took the rest. Pool `two` has a second block: one racer gets the last address, the
+ * other one of the next block. Pool `one` has none: exactly one gets it, the other CNI error 102.
+ */
+export async function raceForLastAddress(
+  t: ExecutionContext,
+  env: CniEnv,
+  add: (pool: string, containerId: string) => Promise<AddOutcome>,
+  race: { two: string; one: string; tag: string; network: string },
+): Promise<void> {
+  const fill = async (pool: string) => {
+    const a = await add(pool, `${race.tag}-${pool}-a`);
+    const b = await add(pool, `${race.tag}-${pool}-b`);
+    t.true(a.ok && b.ok, a.stdout + b.stdout);
+    t.is(blockOf(addressOf(a)), blockOf(addressOf(b)));
+    return blockOf(addressOf(a));
+  };
+  const first = await fill(race.two);
+  const [x, y] = await Promise.all([add(race.two, `${race.tag}-x`), add(race.two, `${race.tag}-y`)]);
+  t.true(x.ok && y.ok, x.stdout + y.stdout);
+  t.not(addressOf(x), addressOf(y));
+  const blocks = [blockOf(addressOf(x)), blockOf(addressOf(y))];
+  t.true(blocks.includes(first), `one of ${blocks.join(', ')} is ${first}`);
+  t.is(new Set(blocks).size, 2, 'the other came from the next block');
+
+  await fill(race.one);
+  const outcomes = await Promise.all([add(race.one, `${race.tag}-p`), add(race.one, `${race.tag}-q`)]);
+  const won = outcomes.filter((o) => o.ok);
+  t.is(won.length, 1, outcomes.map((o) => o.stdout).join('\n'));
+  t.like(JSON.parse(outcomes.find((o) => !o.ok)?.stdout ?? '{}'), { code: 102 });
+  const usage = (await showIpam(env.store, { ip: addressOf(won[0]) })).address;
+  const winner = won[0] === outcomes[0] ? 'p' : 'q';
+  t.like(usage, { state: 'in-use', handleId: `${race.network}.${race.tag}-${winner}` });
 }
 
 const DIRECT_PROCESSES = 4;
