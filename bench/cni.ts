@@ -1,22 +1,27 @@
 // brindle-ipam ADD latency as the container runtime sees it: one plugin process per call, spawned
 // with the network config on stdin, timed from spawn to exit (targets: with the node's daemon
 // running, median ≤ 100 ms and p95 ≤ 200 ms over 300 sequential ADDs and over 8 concurrent streams;
-// without it, no slower than the compiled datastore path). The plugin and the daemon run as they ship:
-// bin/brindle-ipam and bin/brindle on the compiled dist/ (`npm run build`, which `npm ci` runs), with
-// plain node. Each call's CPU time (user + system, GNU time) is reported next to its wall time. Cases:
+// without it, no slower than the compiled datastore path). The plugins and the daemon run as they
+// ship: the native front build/Release/brindle-ipam (what /opt/cni/bin/brindle-ipam links to), the
+// Node plugin bin/brindle-ipam, and bin/brindle, on the compiled dist/ (`npm ci` builds all three).
+// Each call's CPU time (user + system, GNU time) is reported next to its wall time, and with the
+// daemon up the daemon's own CPU time per ADD. Cases:
 //   - bare node: `node -e ''`, the floor any Node plugin pays on this machine;
-//   - daemon up: the entry asks the daemon over its control socket (src/cni/main.ts);
+//   - daemon up, native front: the daemon runs the plugin (POST /api/v1/cni); no Node process starts;
+//     its DELs are timed too;
+//   - daemon up, Node plugin: the entry asks the daemon over its control socket (src/cni/main.ts);
 //   - daemon up, in-process: the same request from this process (runPlugin), without a process start:
 //     what the daemon and the socket cost, so the rest of a plugin call is Node's own start-up;
-//   - daemon down: the socket is gone, the entry imports the datastore path and allocates itself.
+//   - daemon down, Node plugin and native front: the socket is gone, the Node plugin (exec'd by the
+//     front after one refused connect) imports the datastore path and allocates itself.
 // Each case uses an embedded store in a temp dir and DELs what it allocated. Counts and a deadline
-// bound every loop.
+// bound every loop; BENCH_SCALE=small runs a few calls of each, to check the suite works.
 
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -25,20 +30,23 @@ import { runPlugin } from '../src/cni/main.ts';
 import { openStore } from '../src/datastore/open.ts';
 import { ResourceStore } from '../src/resources/store.ts';
 import type { BenchRow } from './table.ts';
+import { procFigures } from './startup.ts';
 import { requireGnuTime, timedRun } from './timed.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const NODE = 'bench-cni-node';
-const SEQUENTIAL = 300;
+const SMALL = process.env.BENCH_SCALE === 'small';
+const SEQUENTIAL = SMALL ? 30 : 300;
 const STREAMS = 8;
-const PER_STREAM = 40;
+const PER_STREAM = SMALL ? 4 : 40;
 /** The datastore path costs ~0.5 s a call: fewer calls, same shape. */
-const DOWN_SEQUENTIAL = 40;
-const DOWN_PER_STREAM = 8;
-const BARE = 30;
+const DOWN_SEQUENTIAL = SMALL ? 8 : 40;
+const DOWN_PER_STREAM = SMALL ? 2 : 8;
+const BARE = SMALL ? 10 : 30;
 /** Per case. */
 const DEADLINE_MS = 180_000;
 const PLUGIN = join(ROOT, 'bin/brindle-ipam');
+const FRONT = join(ROOT, 'build/Release/brindle-ipam');
 const DAEMON = join(ROOT, 'bin/brindle');
 
 interface Setup {
@@ -51,6 +59,8 @@ async function setup(): Promise<Setup> {
   requireGnuTime();
   if (!existsSync(join(ROOT, 'dist/cni/main.js')))
     throw new Error('dist/ is missing: run `npm run build` (npm ci runs it)');
+  if (!existsSync(FRONT))
+    throw new Error(`${FRONT} is missing: run \`npm run build:native\` (npm ci runs it)`);
   const dir = await mkdtemp(join(tmpdir(), 'brindle-bench-cni-'));
   const socket = join(dir, 'brindle.sock');
   const config = join(dir, 'brindle.yaml');
@@ -136,17 +146,22 @@ interface Timing {
   readonly cpuMs?: number;
 }
 
-/** One plugin process, as the runtime starts it; its wall and CPU time in ms. */
-async function plugin(s: Setup, containerId: string, command: 'ADD' | 'DEL'): Promise<Timing> {
-  const env = {
-    PATH: process.env.PATH ?? '',
-    CNI_COMMAND: command,
-    CNI_CONTAINERID: containerId,
-    CNI_NETNS: join(s.dir, 'netns', containerId),
-    CNI_IFNAME: 'eth0',
+/** One plugin process running `argv`, as the runtime starts it; its wall and CPU time in ms. */
+const process_ =
+  (argv: readonly string[]): Call =>
+  (s, containerId, command) => {
+    const env = {
+      PATH: process.env.PATH ?? '',
+      CNI_COMMAND: command,
+      CNI_CONTAINERID: containerId,
+      CNI_NETNS: join(s.dir, 'netns', containerId),
+      CNI_IFNAME: 'eth0',
+    };
+    return timedRun(argv, { env, input: conf(s), check: failedResult(command) });
   };
-  return timedRun([process.execPath, PLUGIN], { env, input: conf(s), check: failedResult(command) });
-}
+
+const nodePlugin = process_([process.execPath, PLUGIN]);
+const front = process_([FRONT]);
 
 /** A CNI error result on stdout (exit code 0 is not enough to know the call worked). */
 const failedResult = (command: string) => (stdout: string) => {
@@ -163,19 +178,20 @@ interface Sample {
   readonly ids: string[];
 }
 
-type Call = typeof plugin;
+type Call = (s: Setup, containerId: string, command: 'ADD' | 'DEL') => Promise<Timing>;
 
 async function sequential(
   s: Setup,
   tag: string,
   count: number,
   deadline: number,
-  call: Call = plugin,
+  call: Call,
+  command: 'ADD' | 'DEL' = 'ADD',
 ): Promise<Sample> {
   const sample: Sample = { times: [], cpu: [], ids: [] };
   for (let i = 0; i < count && Date.now() < deadline; i += 1) {
     sample.ids.push(`${tag}-${i}`);
-    const timing = await call(s, `${tag}-${i}`, 'ADD');
+    const timing = await call(s, `${tag}-${i}`, command);
     sample.times.push(timing.wallMs);
     if (timing.cpuMs !== undefined) sample.cpu.push(timing.cpuMs);
   }
@@ -187,7 +203,7 @@ async function streams(
   tag: string,
   perStream: number,
   deadline: number,
-  call: Call = plugin,
+  call: Call,
 ): Promise<Sample> {
   const parts = await Promise.all(
     Array.from({ length: STREAMS }, (_, k) => sequential(s, `${tag}-${k}`, perStream, deadline, call)),
@@ -199,7 +215,7 @@ async function streams(
   };
 }
 
-async function release(s: Setup, ids: readonly string[], call: Call = plugin): Promise<void> {
+async function release(s: Setup, ids: readonly string[], call: Call): Promise<void> {
   for (let i = 0; i < ids.length; i += STREAMS) {
     await Promise.all(ids.slice(i, i + STREAMS).map((id) => call(s, id, 'DEL')));
   }
@@ -214,7 +230,7 @@ function rows(
   const sorted = [...sample.times].sort((a, b) => a - b);
   const median = quantile(sorted, 0.5);
   const p95 = quantile(sorted, 0.95);
-  const note = `${sorted.length} ADDs`;
+  const note = `${sorted.length} calls`;
   const cpu = [...sample.cpu].sort((a, b) => a - b);
   const cpuRow = {
     suite: 'cni',
@@ -251,10 +267,83 @@ function target(text: string | undefined, met: boolean | undefined) {
   return text === undefined ? {} : { target: text, met: met ?? false };
 }
 
+const TARGET = { median: '≤ 100', p95: '≤ 200' };
+const LIMITS: [number, number] = [100, 200];
+
+/** The daemon's CPU time per call over `body`: its share of each ADD, which the plugin's does not show. */
+async function withDaemonCpu(daemon: ChildProcess, name: string, body: () => Promise<Sample>) {
+  const before = procFigures(daemon.pid!).cpuMs;
+  const sample = await body();
+  const perCall = (procFigures(daemon.pid!).cpuMs - before) / Math.max(1, sample.times.length);
+  const row: BenchRow = {
+    suite: 'cni',
+    case: name,
+    metric: 'daemon CPU per call',
+    value: perCall,
+    unit: 'ms',
+    note: 'the daemon: user + system, 10 ms ticks',
+  };
+  return { sample, row };
+}
+
+/** With the daemon up: 300 sequential ADDs and 8 streams through `call`, then (front only) its DELs. */
+async function daemonUp(s: Setup, daemon: ChildProcess, label: string, call: Call): Promise<BenchRow[]> {
+  const deadline = () => Date.now() + DEADLINE_MS;
+  const tag = label.replaceAll(' ', '-');
+  const name = (what: string) => `daemon up, ${label}, ${what}`;
+  const seqName = name(`${SEQUENTIAL} sequential`);
+  const seq = await withDaemonCpu(daemon, seqName, () =>
+    sequential(s, `${tag}-seq`, SEQUENTIAL, deadline(), call),
+  );
+  const parName = name(`${STREAMS} concurrent streams`);
+  const par = await withDaemonCpu(daemon, parName, () =>
+    streams(s, `${tag}-par`, PER_STREAM, deadline(), call),
+  );
+  const out = [
+    ...rows(seqName, seq.sample, call === inProcess ? {} : TARGET, LIMITS),
+    seq.row,
+    ...rows(parName, par.sample, call === inProcess ? {} : TARGET, LIMITS),
+    par.row,
+  ];
+  if (call === front) {
+    const delName = name(`DEL, ${seq.sample.ids.length} sequential`);
+    const dels = await withDaemonCpu(daemon, delName, () =>
+      sequential(s, `${tag}-seq`, seq.sample.ids.length, deadline(), call, 'DEL'),
+    );
+    out.push(...rows(delName, dels.sample, {}), dels.row);
+    await release(s, par.sample.ids, inProcess);
+  } else {
+    // Untimed: DEL through the daemon, in-process.
+    await release(s, [...seq.sample.ids, ...par.sample.ids], inProcess);
+  }
+  return out;
+}
+
+/** With the daemon down: the datastore path, through `call`. */
+async function daemonDown(s: Setup, label: string, call: Call): Promise<BenchRow[]> {
+  const deadline = () => Date.now() + DEADLINE_MS;
+  const tag = `down-${label.replaceAll(' ', '-')}`;
+  const seq = await sequential(s, `${tag}-seq`, DOWN_SEQUENTIAL, deadline(), call);
+  const par = await streams(s, `${tag}-par`, DOWN_PER_STREAM, deadline(), call);
+  await release(s, [...seq.ids, ...par.ids], call);
+  return [
+    ...rows(`daemon down, ${label}, ${DOWN_SEQUENTIAL} sequential`, seq, {}),
+    ...rows(`daemon down, ${label}, ${STREAMS} concurrent streams`, par, {}),
+  ];
+}
+
 export async function runCniBench(): Promise<BenchRow[]> {
   const s = await setup();
-  const deadline = () => Date.now() + DEADLINE_MS;
-  const out: BenchRow[] = [];
+  const out: BenchRow[] = [
+    {
+      suite: 'cni',
+      case: 'machine',
+      metric: 'load average (1 min)',
+      value: loadavg()[0],
+      unit: '',
+      note: 'trust wall times near 0',
+    },
+  ];
   let daemon: ChildProcess | undefined;
   try {
     const bare: Sample = { times: [], cpu: [], ids: [] };
@@ -266,28 +355,14 @@ export async function runCniBench(): Promise<BenchRow[]> {
     out.push(...rows("bare `node -e ''`", bare, {}));
 
     daemon = await startBrindle(s);
-    const seq = await sequential(s, 'up-seq', SEQUENTIAL, deadline());
-    out.push(
-      ...rows(`daemon up, ${SEQUENTIAL} sequential`, seq, { median: '≤ 100', p95: '≤ 200' }, [100, 200]),
-    );
-    const par = await streams(s, 'up-par', PER_STREAM, deadline());
-    out.push(
-      ...rows(`daemon up, ${STREAMS} concurrent streams`, par, { median: '≤ 100', p95: '≤ 200' }, [100, 200]),
-    );
-    const local = await sequential(s, 'up-local', SEQUENTIAL, deadline(), inProcess);
-    out.push(...rows(`daemon up, in-process, ${SEQUENTIAL} sequential`, local, {}));
-    const localPar = await streams(s, 'up-local-par', PER_STREAM, deadline(), inProcess);
-    out.push(...rows(`daemon up, in-process, ${STREAMS} concurrent streams`, localPar, {}));
-    // Untimed: DEL through the daemon, in-process.
-    await release(s, [...seq.ids, ...par.ids, ...local.ids, ...localPar.ids], inProcess);
+    out.push(...(await daemonUp(s, daemon, 'native front', front)));
+    out.push(...(await daemonUp(s, daemon, 'Node plugin', nodePlugin)));
+    out.push(...(await daemonUp(s, daemon, 'in-process', inProcess)));
     daemon.kill('SIGKILL');
     daemon = undefined;
 
-    const downSeq = await sequential(s, 'down-seq', DOWN_SEQUENTIAL, deadline());
-    out.push(...rows(`daemon down, ${DOWN_SEQUENTIAL} sequential`, downSeq, {}));
-    const downPar = await streams(s, 'down-par', DOWN_PER_STREAM, deadline());
-    out.push(...rows(`daemon down, ${STREAMS} concurrent streams`, downPar, {}));
-    await release(s, [...downSeq.ids, ...downPar.ids]);
+    out.push(...(await daemonDown(s, 'Node plugin', nodePlugin)));
+    out.push(...(await daemonDown(s, 'native front', front)));
   } finally {
     daemon?.kill('SIGKILL');
     await rm(s.dir, { recursive: true, force: true });

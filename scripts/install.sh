@@ -5,6 +5,8 @@
 #     native addon, as scripts/layout.sh lists them) in /usr/lib/brindle, replaced whole so no stale file
 #     survives an upgrade;
 #   /usr/local/bin/brindle and brindlectl, relative symlinks into it;
+#   in node mode, the CNI plugin /opt/cni/bin/brindle-ipam, a relative symlink to its native front
+#     (build/Release/brindle-ipam; the Node plugin bin/brindle-ipam when the front was not built);
 #   the systemd units in /usr/lib/systemd/system and the sysusers file in /usr/lib/sysusers.d, and
 #     creates the brindle user, when systemd is installed (nothing is started without --enable);
 #   /etc/brindle/brindle.yaml from config/node.yaml or config/reflector.yaml (--mode); an existing
@@ -140,7 +142,7 @@ install_tree() {
   local target="$ROOT$LIB" what
   mapfile -t MODULES < <(production_modules)
   [ ${#MODULES[@]} -gt 0 ] || die "no production packages found in $SRC/package-lock.json and node_modules"
-  what="${TREE[*]} dist $ADDON, ${#MODULES[@]} production packages"
+  what="${TREE[*]} dist $ADDON $CNI_SHIM, ${#MODULES[@]} production packages"
   if $DRY; then
     report tree "$LIB" "$(outcome "$([ -d "$target" ] && echo replaced || echo installed)") ($what)"
     return
@@ -197,6 +199,23 @@ install_links() {
       report link "$BIN/$name" "$(outcome created) (-> $target)"
     fi
   done
+}
+
+# Where container runtimes look for plugins (CNI_PATH's default). A node only: pods run there.
+install_cni_link() {
+  local link="$ROOT$CNI_LINK" target
+  target="$(cni_link_target)"
+  if [ -L "$link" ] && [ "$(readlink "$link")" = "$target" ]; then
+    report link "$CNI_LINK" unchanged
+  elif [ -e "$link" ] && [ ! -L "$link" ]; then
+    warn "$CNI_LINK exists and is not a symlink: left as it is"
+  else
+    act mkdir -p "$(dirname "$link")"
+    act ln -sfn "$target" "$link"
+    report link "$CNI_LINK" "$(outcome created) (-> $target)"
+  fi
+  [ -f "$SRC/$CNI_SHIM" ] ||
+    warn "no $CNI_SHIM (npm run build:native): $CNI_LINK runs the Node plugin, about 80 ms more per call"
 }
 
 install_config() {
@@ -312,6 +331,7 @@ WAS_ACTIVE=false
 if systemd_running && systemctl is-active --quiet "$UNIT"; then WAS_ACTIVE=true; fi
 install_tree
 install_links
+if [ "$MODE" = node ]; then install_cni_link; fi
 install_config
 install_rt_protos
 install_systemd

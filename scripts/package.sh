@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Builds the Debian package brindle_VERSION_ARCH.deb (`npm run package`) from this checkout after
 # `npm ci`. It holds the package tree in /usr/lib/brindle (scripts/layout.sh: bin, dist/ compiled
-# afresh so no stale file ships, systemd, config, the production node_modules, the native addon — which
-# makes the package architecture-specific), /usr/bin/brindle and brindlectl, the CNI plugin
-# /opt/cni/bin/brindle-ipam, the systemd units, the sysusers file, the rt_protos entry (a conffile)
-# and the docs; the maintainer scripts in scripts/deb/ do what install.sh does after copying. Nothing is
+# afresh so no stale file ships, systemd, config, the production node_modules, the native addon and the
+# CNI plugin's native front — which make the package architecture-specific), /usr/bin/brindle and
+# brindlectl, the CNI plugin /opt/cni/bin/brindle-ipam (a link to the front), the systemd units, the
+# sysusers file, the rt_protos entry (a conffile) and the docs; the maintainer scripts in scripts/deb/ do what install.sh does after copying. Nothing is
 # fetched: every file comes from the checkout and its node_modules, so it builds without a network.
 set -euo pipefail
 
@@ -41,6 +41,7 @@ preflight() {
   command -v dpkg-deb >/dev/null 2>&1 || die 'dpkg-deb is not installed'
   [ -x "$SRC/node_modules/.bin/tsc" ] || die "no node_modules in $SRC: run \`npm ci\` first"
   [ -f "$SRC/$ADDON" ] || die "no $ADDON: build it (npm run build:native); node mode needs it"
+  [ -f "$SRC/$CNI_SHIM" ] || die "no $CNI_SHIM: build it (npm run build:native); the CNI plugin runs it"
   mkdir -p "$OUT"
 }
 
@@ -62,8 +63,9 @@ stage_files() {
   mkdir -p "$root/usr/bin" "$root/opt/cni/bin"
   ln -s ../lib/brindle/bin/brindle "$root/usr/bin/brindle"
   ln -s ../lib/brindle/bin/brindlectl "$root/usr/bin/brindlectl"
-  # A symlink, not a copy: the plugin resolves dist/ and node_modules from its real path.
-  ln -s ../../../usr/lib/brindle/bin/brindle-ipam "$root/opt/cni/bin/brindle-ipam"
+  # A symlink, not a copy: the native front finds the Node plugin, and that dist/ and node_modules,
+  # from its real path.
+  ln -s "$(cni_link_target)" "$root$CNI_LINK"
   for unit in "${UNITS[@]}"; do install -D -m 0644 "$SRC/systemd/$unit" "$root$UNIT_DIR/$unit"; done
   install -D -m 0644 "$SRC/systemd/brindle.sysusers.conf" "$root$SYSUSERS"
   mkdir -p "$root$RT_PROTOS_DIR"

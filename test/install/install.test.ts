@@ -48,6 +48,7 @@ const SNAPSHOT = [
   'native',
 ];
 const ADDON = 'build/Release/brindle_native.node';
+const CNI_SHIM = 'build/Release/brindle-ipam';
 let ROOT = CHECKOUT;
 let SCRIPT = join(CHECKOUT, 'scripts/install.sh');
 const LIB = 'usr/lib/brindle';
@@ -89,7 +90,8 @@ test.before(async () => {
   ROOT = await mkdtemp(join(tmpdir(), 'brindle-checkout-'));
   scratchDirs.push(ROOT);
   for (const entry of SNAPSHOT) await cp(join(CHECKOUT, entry), join(ROOT, entry), { recursive: true });
-  if (existsSync(join(CHECKOUT, ADDON))) await cp(join(CHECKOUT, ADDON), join(ROOT, ADDON));
+  for (const built of [ADDON, CNI_SHIM])
+    if (existsSync(join(CHECKOUT, built))) await cp(join(CHECKOUT, built), join(ROOT, built));
   await symlink(join(CHECKOUT, 'node_modules'), join(ROOT, 'node_modules'));
   SCRIPT = join(ROOT, 'scripts/install.sh');
 });
@@ -196,6 +198,13 @@ test('a DESTDIR install lays out the tree, links, config, units and route protoc
     t.true((await lstat(link)).isSymbolicLink());
     t.is(await readlink(link), `../../lib/brindle/bin/${name}`);
   }
+  // The CNI plugin: its native front when built (npm ci builds it), else the Node plugin.
+  const front = existsSync(join(ROOT, CNI_SHIM));
+  t.is(
+    await readlink(join(root, 'opt/cni/bin/brindle-ipam')),
+    `../../../${LIB}/${front ? CNI_SHIM : 'bin/brindle-ipam'}`,
+  );
+  if (front) t.true(existsSync(join(lib, CNI_SHIM)), 'the CNI front');
   t.true(await same(join(ROOT, 'config/node.yaml'), join(root, 'etc/brindle/brindle.yaml')));
   t.is((await lstat(join(root, 'etc/brindle/brindle.yaml'))).mode & 0o777, 0o644);
   t.is(await readFile(join(root, 'etc/iproute2/rt_protos.d/brindle.conf'), 'utf8'), RT_PROTOS);

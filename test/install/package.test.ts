@@ -126,6 +126,7 @@ test('the package holds the compiled tree, the programs, units and configs, and 
     `${LIB}/dist/cni/ipam-plugin.js`,
     `${LIB}/systemd/brindle-wait-live`,
     `${LIB}/build/Release/brindle_native.node`,
+    `${LIB}/build/Release/brindle-ipam`,
     `${LIB}/node_modules/lmdb/package.json`,
     `${LIB}/node_modules/etcd3/package.json`,
     `${LIB}/config/node.yaml`,
@@ -140,7 +141,9 @@ test('the package holds the compiled tree, the programs, units and configs, and 
     t.true(entries.has(path), path);
   t.is(entries.get('usr/bin/brindle'), '../lib/brindle/bin/brindle');
   t.is(entries.get('usr/bin/brindlectl'), '../lib/brindle/bin/brindlectl');
-  t.is(entries.get('opt/cni/bin/brindle-ipam'), '../../../usr/lib/brindle/bin/brindle-ipam');
+  // The CNI plugin is its native front, which runs bin/brindle-ipam when no daemon answers.
+  t.is(entries.get('opt/cni/bin/brindle-ipam'), '../../../usr/lib/brindle/build/Release/brindle-ipam');
+  t.true(entries.has(`${LIB}/bin/brindle-ipam`));
   t.false(entries.has('etc/brindle/brindle.yaml'), 'postinst writes the config, only when absent');
   const unwanted = [...entries.keys()].filter(
     (path) =>
