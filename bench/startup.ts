@@ -6,7 +6,9 @@
 //     greeting, which is when birdc answers), restarting on a datastore that exists;
 //   - `brindlectl status` against the running daemon (birdc `show protocols` against BIRD);
 //   - `brindle-ipam` ADD then DEL of one container, with the daemon running on the same datastore and
-//     without it (whatever bin/brindle-ipam does with a running daemon is what is measured);
+//     without it: the native front /opt/cni/bin/brindle-ipam links to (build/Release/brindle-ipam:
+//     the daemon runs the plugin; without it, it execs the Node plugin), beside the Node plugin itself
+//     (bin/brindle-ipam) and its tsx path;
 //   - idle RSS of the daemon in reflector mode and in node mode (kernel FIB on, in a network namespace
 //     of its own), 5 s after it is ready; an empty `node -e ''` is Node 20's own floor, and a node
 //     that only imports the daemon's dependencies, or all of its modules, and idles as long is the
@@ -46,6 +48,10 @@ const CLOCK_TICKS_PER_S = 100;
 /** Brindle's two ways to run: bin/* on dist/ (as shipped), or the TypeScript through tsx. */
 type Path = 'compiled' | 'tsx';
 const PATHS: readonly Path[] = ['compiled', 'tsx'];
+/** brindle-ipam's native front (native/cni-shim.c), built by `npm run build:native`. */
+const FRONT = join(ROOT, 'build/Release/brindle-ipam');
+/** The CNI plugin's ways to run: its native front too. */
+type IpamPath = Path | 'native front';
 
 export interface Workspace {
   readonly dir: string;
@@ -331,8 +337,9 @@ spec: { cidr: 10.77.0.0/16, blockSize: 26 }
 `;
 
 /** ADD then DEL of one container per run, on `path`; returns the ADD and the DEL samples. */
-async function ipamCalls(ws: Workspace, path: Path, config: DaemonConfig): Promise<[Sample[], Sample[]]> {
-  const argv = [process.execPath, ...programArgv(ws, path, 'brindle-ipam')];
+async function ipamCalls(ws: Workspace, path: IpamPath, config: DaemonConfig): Promise<[Sample[], Sample[]]> {
+  const argv =
+    path === 'native front' ? [FRONT] : [process.execPath, ...programArgv(ws, path, 'brindle-ipam')];
   const netconf = JSON.stringify({
     cniVersion: '1.0.0',
     name: 'bench',
@@ -343,7 +350,7 @@ async function ipamCalls(ws: Workspace, path: Path, config: DaemonConfig): Promi
   const env = (command: string, i: number) => ({
     ...process.env,
     CNI_COMMAND: command,
-    CNI_CONTAINERID: `bench-${path}-${i}`,
+    CNI_CONTAINERID: `bench-${path.replace(' ', '-')}-${i}`,
     CNI_NETNS: '/var/run/netns/bench',
     CNI_IFNAME: 'eth0',
   });
@@ -364,8 +371,10 @@ async function ipamCases(ws: Workspace): Promise<BenchRow[]> {
   const ctl = [process.execPath, join(ROOT, 'bin/brindlectl'), '--config', config.file, 'apply', '-f', pool];
   await execFileAsync(ctl[0], ctl.slice(1), { cwd: ROOT, timeout: 60_000 });
   const out: BenchRow[] = [];
+  const paths: IpamPath[] = existsSync(FRONT) ? ['native front', ...PATHS] : [...PATHS];
+  if (!existsSync(FRONT)) process.stderr.write(`no ${FRONT} (npm run build:native): no native front rows\n`);
   const measure = async (daemon: string) => {
-    for (const path of PATHS) {
+    for (const path of paths) {
       const [adds, dels] = await ipamCalls(ws, path, config);
       out.push(
         ...rows(`brindle-ipam ADD, ${daemon}`, path, adds),

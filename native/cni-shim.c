@@ -140,6 +140,8 @@ static void run_node_plugin(const struct buf *input) {
   char *slash = strrchr(self, '/');
   if (slash) *slash = '\0';
   strcat(self, NODE_PLUGIN);
+  // A copy of this program elsewhere (not a symlink) cannot find the Node plugin: say so.
+  if (access(self, R_OK) != 0) fail("no Node plugin next to this program (link it, do not copy it)", errno);
   pipe_stdin(input);
   fflush(stderr);
   char *argv[] = {"node", self, NULL};
@@ -316,6 +318,10 @@ static void json_string(struct buf *b, const char *text, size_t len) {
     if (c == '"' || c == '\\') {
       escaped[0] = '\\';
       escaped[1] = (char)c;
+      append(b, escaped, 2);
+    } else if (c == '\n' || c == '\t' || c == '\r') {
+      escaped[0] = '\\';
+      escaped[1] = c == '\n' ? 'n' : c == '\t' ? 't' : 'r';
       append(b, escaped, 2);
     } else if (c < 0x20) {
       snprintf(escaped, sizeof(escaped), "\\u%04x", c);

@@ -184,36 +184,28 @@ install_file() {
   report "$label" "$2" "$verb"
 }
 
+# Makes $1 (a path under the install root) a symlink to $2, unless it already is one, or is a file.
+install_link() {
+  local path="$1" target="$2" link="$ROOT$1"
+  if [ -L "$link" ] && [ "$(readlink "$link")" = "$target" ]; then
+    report link "$path" unchanged
+  elif [ -e "$link" ] && [ ! -L "$link" ]; then
+    warn "$path exists and is not a symlink: left as it is"
+  else
+    act mkdir -p "$(dirname "$link")"
+    act ln -sfn "$target" "$link"
+    report link "$path" "$(outcome created) (-> $target)"
+  fi
+}
+
 install_links() {
-  local name link target
-  for name in brindle brindlectl; do
-    link="$ROOT$BIN/$name"
-    target="../../lib/brindle/bin/$name"
-    if [ -L "$link" ] && [ "$(readlink "$link")" = "$target" ]; then
-      report link "$BIN/$name" unchanged
-    elif [ -e "$link" ] && [ ! -L "$link" ]; then
-      warn "$BIN/$name exists and is not a symlink: left as it is"
-    else
-      act mkdir -p "$ROOT$BIN"
-      act ln -sfn "$target" "$link"
-      report link "$BIN/$name" "$(outcome created) (-> $target)"
-    fi
-  done
+  local name
+  for name in brindle brindlectl; do install_link "$BIN/$name" "../../lib/brindle/bin/$name"; done
 }
 
 # Where container runtimes look for plugins (CNI_PATH's default). A node only: pods run there.
 install_cni_link() {
-  local link="$ROOT$CNI_LINK" target
-  target="$(cni_link_target)"
-  if [ -L "$link" ] && [ "$(readlink "$link")" = "$target" ]; then
-    report link "$CNI_LINK" unchanged
-  elif [ -e "$link" ] && [ ! -L "$link" ]; then
-    warn "$CNI_LINK exists and is not a symlink: left as it is"
-  else
-    act mkdir -p "$(dirname "$link")"
-    act ln -sfn "$target" "$link"
-    report link "$CNI_LINK" "$(outcome created) (-> $target)"
-  fi
+  install_link "$CNI_LINK" "$(cni_link_target)"
   [ -f "$SRC/$CNI_SHIM" ] ||
     warn "no $CNI_SHIM (npm run build:native): $CNI_LINK runs the Node plugin, about 80 ms more per call"
 }
