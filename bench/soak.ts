@@ -1,14 +1,19 @@
 // Memory across session churn (`npm run bench soak`): the real daemon, started as an operator starts
 // it (bin/brindle with a configuration file, its resources applied with brindlectl to its datastore),
-// reflects for one client while 2,000 iBGP peers come up, each announce a few hundred routes with an
-// attribute set of their own, and go away — by Cease, by TCP reset, or by hold-timer expiry. Reported:
-// the daemon's RSS and heap used at the start, at the peak, and 60 s after the last session went,
-// after a full GC (forced through --heapsnapshot-signal: writing a heap snapshot collects first; the
-// start is measured after one too, since writing it grows RSS). Target: back within 32 MB of the start. BENCH_SCALE=small runs 100 sessions and waits 10 s.
+// reflects for one client while 2,000 iBGP peers come up, 100 at a time, each announce 300 routes with
+// an attribute set of their own, and go away — by Cease, by TCP reset, or by hold-timer expiry.
+// The 2,000 are Nodes of the reflector's own cluster ID, so RFC 4456 §6 non-clients: their routes go
+// to the client alone. (As clients, every route would also go to every other session up at the
+// time: a fan-out test, not a churn test.)
+// Reported: the daemon's RSS and heap used at the start, at the peak (the kernel's VmHWM between
+// samples), and 60 s after the last session went, after a full GC (HeapProfiler.collectGarbage
+// over the inspector), then after a second GC 10 s later. Target: back within 32 MB of the start.
+// BENCH_SCALE=small runs 100 sessions of 50 routes and waits 10 s; BENCH_SESSIONS=N sets the count.
 // Every loop is bounded by a count and every wait by a deadline; the daemon is stopped on failure.
 
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { writeFileSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import net from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
@@ -25,6 +30,7 @@ import { BgpError } from '../src/bgp/errors.ts';
 import type { CodecContext, PathAttributes } from '../src/bgp/types.ts';
 import { Afi, Safi } from '../src/lib/family.ts';
 import { ipv4Prefix } from '../src/lib/prefix.ts';
+import { freePort } from '../test/helpers/netns.ts';
 import { procFigures, startUntilReady, stop, writeConfig } from './startup.ts';
 import type { DaemonConfig } from './startup.ts';
 import type { BenchRow } from './table.ts';
@@ -33,13 +39,21 @@ const execFileAsync = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 export const SMALL = process.env.BENCH_SCALE === 'small';
 export const AS = 64512;
-const SCALE = SMALL
-  ? { sessions: 100, routes: 50, concurrent: 50, settleMs: 10_000 }
-  : { sessions: 2000, routes: 300, concurrent: 250, settleMs: 60_000 };
+const CLUSTER_ID = '244.0.0.1';
+const SCALE = {
+  ...(SMALL
+    ? { sessions: 100, routes: 50, concurrent: 50, settleMs: 10_000 }
+    : { sessions: 2000, routes: 300, concurrent: 100, settleMs: 60_000 }),
+  ...(process.env.BENCH_SESSIONS ? { sessions: Number(process.env.BENCH_SESSIONS) } : {}),
+};
 const HOLD_TIME_EXPIRY_SEC = 3;
-const SESSION_DEADLINE_MS = 30_000;
+const SESSION_DEADLINE_MS = 60_000;
 const WAVE_DEADLINE_MS = 120_000;
 const SAMPLE_MS = 500;
+const REPORT_SIGNAL = 'SIGPWR';
+const REPORT_DEADLINE_MS = 30_000;
+const GC_DEADLINE_MS = 120_000;
+const SECOND_GC_AFTER_MS = 10_000;
 export const CTX: CodecContext = {
   fourOctetAs: true,
   addPath: new Set(),
@@ -51,28 +65,36 @@ const MB = 1024 * 1024;
 // ---------------------------------------------------------------------------------------------------
 // The daemon and its resources
 
-/** Loopback source address of generated peer `i` (127.90.0.0/16 and up). */
+/** Loopback source address of generated peer `i`: 127.90.1.1 on, 250 to a /24 (no .0, no .255). */
 export function peerAddress(i: number): string {
-  return `127.${90 + (i >> 16)}.${(i >> 8) & 255}.${(i & 255) + 1 > 255 ? 1 : (i & 255) + 1}`;
+  const block = Math.floor(i / 250);
+  return `127.${90 + Math.floor(block / 250)}.${(block % 250) + 1}.${(i % 250) + 1}`;
 }
 
 export interface Started {
   readonly dir: string;
   readonly config: DaemonConfig;
   readonly bgpPort: number;
+  readonly inspectPort: number;
   readonly pid: number;
   stop(): Promise<void>;
 }
 
-/** YAML documents: the reflector node, its clients as Nodes, `peers` as global BGPPeers. */
+/**
+ * YAML documents: the reflector node, its clients as Nodes, `peers` as global BGPPeers (clients too:
+ * iBGP to a route reflector without a cluster ID of their own), and `nonClients` as Nodes of the
+ * reflector's own cluster ID (RFC 4456 §6 non-clients: their routes go to the clients only, and they
+ * get only the clients' routes), peered by one selector BGPPeer.
+ */
 export function resources(
   clients: readonly string[],
   peers: readonly { address: string; as: number }[],
+  nonClients: readonly string[] = [],
 ): string {
   const docs = [
     `apiVersion: projectcalico.org/v3\nkind: BGPConfiguration\nmetadata: { name: default }\nspec: { nodeToNodeMeshEnabled: false, asNumber: ${AS} }`,
-    `apiVersion: projectcalico.org/v3\nkind: Node\nmetadata: { name: bench-node, labels: { route-reflector: 'true' } }\nspec: { bgp: { ipv4Address: 127.0.0.1/32, routeReflectorClusterID: 244.0.0.1 } }`,
-    `apiVersion: projectcalico.org/v3\nkind: BGPPeer\nmetadata: { name: peer-with-route-reflectors }\nspec: { nodeSelector: all(), peerSelector: route-reflector == 'true' }`,
+    `apiVersion: projectcalico.org/v3\nkind: Node\nmetadata: { name: bench-node, labels: { route-reflector: 'true' } }\nspec: { bgp: { ipv4Address: 127.0.0.1/32, routeReflectorClusterID: ${CLUSTER_ID} } }`,
+    `apiVersion: projectcalico.org/v3\nkind: BGPPeer\nmetadata: { name: peer-with-route-reflectors }\nspec: { nodeSelector: "!has(non-client)", peerSelector: route-reflector == 'true' }`,
     ...clients.map(
       (address, i) =>
         `apiVersion: projectcalico.org/v3\nkind: Node\nmetadata: { name: client-${i} }\nspec: { bgp: { ipv4Address: ${address}/32 } }`,
@@ -80,6 +102,15 @@ export function resources(
     ...peers.map(
       (p, i) =>
         `apiVersion: projectcalico.org/v3\nkind: BGPPeer\nmetadata: { name: bench-peer-${i} }\nspec: { nodeSelector: route-reflector == 'true', peerIP: ${p.address}, asNumber: ${p.as} }`,
+    ),
+    ...(nonClients.length > 0
+      ? [
+          `apiVersion: projectcalico.org/v3\nkind: BGPPeer\nmetadata: { name: non-clients }\nspec: { nodeSelector: route-reflector == 'true', peerSelector: has(non-client) }`,
+        ]
+      : []),
+    ...nonClients.map(
+      (address, i) =>
+        `apiVersion: projectcalico.org/v3\nkind: Node\nmetadata: { name: non-client-${i}, labels: { non-client: 'true' } }\nspec: { bgp: { ipv4Address: ${address}/32, routeReflectorClusterID: ${CLUSTER_ID} } }`,
     ),
   ];
   return docs.join('\n---\n') + '\n';
@@ -97,13 +128,22 @@ export async function startBrindle(name: string, yaml: string): Promise<Started>
     timeout: 120_000,
     maxBuffer: 64 * MB,
   });
-  const text = await import('node:fs/promises').then((fs) => fs.readFile(config.file, 'utf8'));
+  const text = await readFile(config.file, 'utf8');
   const bgpPort = Number(/listenPort: (\d+)/.exec(text)?.[1]);
-  // A heap snapshot (SIGUSR2) is how the benchmark forces a full GC from outside; it goes to `dir`.
+  // The inspector, on loopback, is how the benchmark forces a full GC from outside (see forceGc).
+  const inspectPort = await freePort();
   const argv = [
     process.execPath,
-    '--heapsnapshot-signal=SIGUSR2',
+    `--inspect=127.0.0.1:${inspectPort}`,
+    // A diagnostic report (SIGPWR) gives the heap used without /metrics, whose exposition grows
+    // with the peers (5 MB at 2,000) and costs the daemon a second of CPU per scrape.
+    '--report-on-signal',
+    `--report-signal=${REPORT_SIGNAL}`,
+    '--report-compact',
+    `--report-directory=${dir}`,
     `--diagnostic-dir=${dir}`,
+    // e.g. BENCH_DAEMON_FLAGS="--cpu-prof --cpu-prof-dir=/some/dir" to see where the daemon's time goes.
+    ...(process.env.BENCH_DAEMON_FLAGS?.split(' ').filter((f) => f !== '') ?? []),
     join(ROOT, 'bin/brindle'),
   ];
   // Live, not ready: ready waits for every configured peer, and these come later.
@@ -113,6 +153,7 @@ export async function startBrindle(name: string, yaml: string): Promise<Started>
     dir,
     config,
     bgpPort,
+    inspectPort,
     pid: daemon.child.pid!,
     stop: async () => {
       await stop(daemon.child);
@@ -136,52 +177,124 @@ function get(socket: string, path: string): Promise<string> {
   });
 }
 
-/** The daemon's V8 heap used (nodejs_heap_size_used_bytes on /metrics), in MB. */
+/** The daemon's V8 heap used, in MB, from a diagnostic report; NaN when none comes in time. */
 export async function heapUsedMb(daemon: Started): Promise<number> {
-  const text = await get(daemon.config.socket, '/metrics');
-  const value = /^nodejs_heap_size_used_bytes (\S+)/m.exec(text)?.[1];
-  return value === undefined ? NaN : Number(value) / MB;
-}
-
-/** Forces a full GC in the daemon: a heap snapshot, waited for, then removed. */
-export async function forceGc(daemon: Started): Promise<void> {
-  process.kill(daemon.pid, 'SIGUSR2');
-  const deadline = Date.now() + 120_000;
+  process.kill(daemon.pid, REPORT_SIGNAL);
+  const deadline = Date.now() + REPORT_DEADLINE_MS;
   while (Date.now() < deadline) {
-    await sleep(1000);
-    const files = (await readdir(daemon.dir)).filter((f) => f.endsWith('.heapsnapshot'));
-    // The file is complete once the daemon answers again (it writes synchronously).
-    if (files.length > 0 && (await get(daemon.config.socket, '/health/live')) !== '') {
-      for (const f of files) await rm(join(daemon.dir, f), { force: true });
-      return;
+    await sleep(100);
+    const [file] = (await readdir(daemon.dir)).filter((f) => f.startsWith('report.') && f.endsWith('.json'));
+    if (file === undefined) continue;
+    const path = join(daemon.dir, file);
+    try {
+      const report = JSON.parse(await readFile(path, 'utf8')) as { javascriptHeap: { usedMemory: number } };
+      await rm(path, { force: true });
+      return report.javascriptHeap.usedMemory / MB;
+    } catch {
+      // Still being written: read again on the next round.
     }
   }
+  return NaN;
+}
+
+/**
+ * Forces a full GC in the daemon: HeapProfiler.collectGarbage over its inspector, sent by a child
+ * Node with WebSocket. (A heap snapshot also collects first, but writing one takes hundreds of MB of
+ * malloc'd memory that stays in RSS afterwards: the figure after it measured the snapshot.)
+ */
+export async function forceGc(daemon: Started): Promise<void> {
+  const targets = JSON.parse(await httpGet(`http://127.0.0.1:${daemon.inspectPort}/json/list`)) as {
+    webSocketDebuggerUrl: string;
+  }[];
+  const script = `const ws = new WebSocket(process.argv[1]);
+ws.onopen = () => ws.send(JSON.stringify({ id: 1, method: 'HeapProfiler.collectGarbage' }));
+ws.onmessage = (m) => { if (JSON.parse(m.data).id === 1) { ws.close(); process.exit(0); } };
+ws.onerror = () => process.exit(1);`;
+  await execFileAsync(
+    process.execPath,
+    ['--experimental-websocket', '--no-warnings', '-e', script, targets[0].webSocketDebuggerUrl],
+    { timeout: GC_DEADLINE_MS },
+  );
+}
+
+/** What the daemon still holds, from one scrape of /metrics: paths, attribute sets, update groups. */
+async function ribState(daemon: Started): Promise<string> {
+  const text = await get(daemon.config.socket, '/metrics');
+  const sum = (name: string) =>
+    [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))].reduce(
+      (n, m) => n + Number(m[1]),
+      0,
+    );
+  return (
+    `${sum('brindle_rib_paths')} paths, ${sum('brindle_rib_attribute_sets')} attribute sets, ` +
+    `${sum('brindle_adj_rib_out_update_groups')} update groups, ` +
+    `${sum('brindle_adj_rib_out_backlog_destinations')} destinations staged`
+  );
+}
+
+function httpGet(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { timeout: 10_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve(body));
+    });
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error(`${url}: no answer`)));
+    req.end();
+  });
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** RSS and heap used of the daemon, sampled while `running` is true; the peaks. */
+/**
+ * RSS (from /proc) and heap used (from /metrics) of the daemon, sampled while started; the peaks. A
+ * sample starts only once the previous one is answered: a daemon slow to answer /metrics is not sent
+ * a pile of scrapes, each building the whole exposition.
+ */
 export class MemorySampler {
   peakRssMb = 0;
   peakHeapMb = 0;
-  private timer: ReturnType<typeof setInterval> | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private running = false;
+  private hwmReset = false;
 
   constructor(private readonly daemon: Started) {}
 
   start(): void {
-    this.timer = setInterval(() => void this.sample(), SAMPLE_MS);
+    // The kernel's high-water mark (VmHWM) catches peaks between samples; it is reset here, so the
+    // start's forced GC (a heap snapshot, which grows RSS while written) is not counted as the peak.
+    try {
+      writeFileSync(`/proc/${this.daemon.pid}/clear_refs`, '5');
+      this.hwmReset = true;
+    } catch {
+      this.hwmReset = false;
+    }
+    this.running = true;
+    const next = () => {
+      if (this.running) this.timer = setTimeout(() => void this.sample().then(next), SAMPLE_MS);
+    };
+    next();
+  }
+
+  /** RSS and heap used now, without counting them towards the peaks. */
+  async read(): Promise<{ rssMb: number; heapMb: number }> {
+    const rssMb = procFigures(this.daemon.pid).rssMb;
+    return { rssMb, heapMb: await heapUsedMb(this.daemon) };
   }
 
   async sample(): Promise<{ rssMb: number; heapMb: number }> {
-    const rssMb = procFigures(this.daemon.pid).rssMb;
-    const heapMb = await heapUsedMb(this.daemon);
-    this.peakRssMb = Math.max(this.peakRssMb, rssMb);
+    const { rssMb, heapMb } = await this.read();
+    const figures = procFigures(this.daemon.pid);
+    this.peakRssMb = Math.max(this.peakRssMb, rssMb, this.hwmReset ? figures.peakRssMb : figures.rssMb);
     if (Number.isFinite(heapMb)) this.peakHeapMb = Math.max(this.peakHeapMb, heapMb);
     return { rssMb, heapMb };
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    this.running = false;
+    clearTimeout(this.timer);
   }
 }
 
@@ -339,8 +452,8 @@ function prefixOf(k: number) {
 type Ending = 'cease' | 'reset' | 'hold-timer';
 const ENDINGS: Ending[] = ['cease', 'reset', 'hold-timer'];
 
-/** One generated session: up, its routes, then its ending; false when it never came up. */
-async function soakSession(daemon: Started, i: number): Promise<boolean> {
+/** One generated session: up, its routes, then its ending; why it never came up, or 'up'. */
+async function soakSession(daemon: Started, i: number): Promise<string> {
   const ending = ENDINGS[i % ENDINGS.length];
   const peer = new GeneratedPeer({
     host: '127.0.0.1',
@@ -352,9 +465,9 @@ async function soakSession(daemon: Started, i: number): Promise<boolean> {
   });
   try {
     await peer.up;
-  } catch {
+  } catch (error) {
     peer.close('reset');
-    return false;
+    return (error as Error).message.replace(/^\S+: /, '');
   }
   await peer.write(announcements(i * SCALE.routes, SCALE.routes, peerAddress(i), true));
   if (ending === 'hold-timer') {
@@ -362,17 +475,19 @@ async function soakSession(daemon: Started, i: number): Promise<boolean> {
     const deadline = Date.now() + (HOLD_TIME_EXPIRY_SEC + 10) * 1000;
     while (!peer.closed && Date.now() < deadline) await sleep(200);
     peer.close('reset');
-    return true;
+    return 'up';
   }
   await sleep(200);
   peer.close(ending);
-  return true;
+  return 'up';
 }
+
+const said = (outcomes: Map<string, number>) => [...outcomes].map(([k, n]) => `${n} ${k}`).join(', ');
 
 export async function runSoakBench(): Promise<BenchRow[]> {
   const reader = '127.89.0.1';
-  const peers = Array.from({ length: SCALE.sessions }, (_, i) => ({ address: peerAddress(i), as: AS }));
-  const daemon = await startBrindle('soak', resources([reader], peers));
+  const nonClients = Array.from({ length: SCALE.sessions }, (_, i) => peerAddress(i));
+  const daemon = await startBrindle('soak', resources([reader], [], nonClients));
   const sampler = new MemorySampler(daemon);
   let received = 0;
   const client = new GeneratedPeer({
@@ -389,25 +504,34 @@ export async function runSoakBench(): Promise<BenchRow[]> {
     client.keepAlive();
     await sleep(5000);
     await forceGc(daemon);
-    const start = await sampler.sample();
+    const start = await sampler.read();
     const load = loadavg()[0];
     sampler.start();
     const started = Date.now();
-    let up = 0;
+    const outcomes = new Map<string, number>();
+    const outcome = (what: string) => outcomes.set(what, (outcomes.get(what) ?? 0) + 1);
     for (let first = 0; first < SCALE.sessions; first += SCALE.concurrent) {
       const wave = Array.from({ length: Math.min(SCALE.concurrent, SCALE.sessions - first) }, (_, j) =>
-        soakSession(daemon, first + j).then((ok) => (up += ok ? 1 : 0)),
+        soakSession(daemon, first + j).then(outcome),
       );
       await Promise.race([Promise.all(wave), sleep(WAVE_DEADLINE_MS)]);
+      const took = ((Date.now() - started) / 1000).toFixed(0);
+      process.stderr.write(`soak: ${first + wave.length} sessions, ${said(outcomes)}, ${took} s\n`);
     }
     const churnSec = (Date.now() - started) / 1000;
     await sleep(SCALE.settleMs);
     const after = await sampler.sample();
     sampler.stop();
     await forceGc(daemon);
-    const afterGc = await sampler.sample();
+    const afterGc = await sampler.read();
+    // What the allocator gives back later: freed pages that glibc keeps (Node has no malloc_trim).
+    await sleep(SECOND_GC_AFTER_MS);
+    await forceGc(daemon);
+    const afterSecondGc = await sampler.read();
+    const loadAfter = loadavg()[0];
+    const left = await ribState(daemon);
     const base = { suite: 'soak', case: `${SCALE.sessions} sessions × ${SCALE.routes} distinct routes` };
-    const note = `load ${load.toFixed(1)}; ${up} sessions up; churn took ${churnSec.toFixed(0)} s; client got ${received} UPDATEs`;
+    const note = `load ${load.toFixed(1)} → ${loadAfter.toFixed(1)}; sessions: ${said(outcomes)}; churn took ${churnSec.toFixed(0)} s; client got ${received} UPDATEs; after: ${left}`;
     const within = (value: number, from: number) => ({
       target: `≤ start + 32`,
       met: value - from <= 32,
@@ -423,6 +547,12 @@ export async function runSoakBench(): Promise<BenchRow[]> {
         unit: 'MB',
         ...within(afterGc.rssMb, start.rssMb),
       },
+      {
+        ...base,
+        metric: `RSS after a second GC ${SECOND_GC_AFTER_MS / 1000} s later`,
+        value: afterSecondGc.rssMb,
+        unit: 'MB',
+      },
       { ...base, metric: 'heap used at start', value: start.heapMb, unit: 'MB' },
       { ...base, metric: 'heap used peak', value: sampler.peakHeapMb, unit: 'MB' },
       {
@@ -432,6 +562,7 @@ export async function runSoakBench(): Promise<BenchRow[]> {
         unit: 'MB',
         ...within(afterGc.heapMb, start.heapMb),
       },
+      { ...base, metric: 'heap used after the second GC', value: afterSecondGc.heapMb, unit: 'MB' },
     ];
   } finally {
     sampler.stop();

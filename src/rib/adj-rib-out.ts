@@ -78,7 +78,7 @@ interface RefreshRequest {
 export interface AdjRibOutOptions {
   /** Above this many queued octets a member of a shared group is split off; a group waits while a member is above it. */
   readonly memberBacklogLimit: number;
-  /** Destinations a group exports per event-loop turn. */
+  /** Destinations the groups export per event-loop turn, all groups together (see drainTurn). */
   readonly destsPerTurn: number;
 }
 
@@ -323,7 +323,8 @@ class UpdateGroup {
   readonly awaitingEndOfRib = new Set<GroupMember>();
   /** Members whose dump answers a ROUTE-REFRESH rather than a new session. */
   readonly refreshing = new Map<GroupMember, RefreshRequest>();
-  readonly exportCache: ExportCache;
+  /** Shared by every group of the same key (see AdjRibOut.exportCaches). */
+  exportCache: ExportCache;
 
   constructor(
     readonly id: number,
@@ -336,9 +337,9 @@ class UpdateGroup {
     readonly mode: AddPathSendMode,
     /** The families (familyKey()) every member negotiated: the only ones the group exports. */
     readonly families: ReadonlySet<number>,
-    attrSets: AttrSetTable,
+    exportCache: ExportCache,
   ) {
-    this.exportCache = new ExportCache(attrSets);
+    this.exportCache = exportCache;
   }
 
   /** The group sends routes of this destination's family. */
@@ -461,6 +462,16 @@ export class AdjRibOut {
   private readonly slotCounts: SlotCount[] = [];
   /** Exported sets referenced for one drain turn (see exported()). */
   private readonly turnExports: AttrSet[] = [];
+  /** Groups waiting for their drain, in the order they asked (see drainTurn). */
+  private readonly drainQueue: UpdateGroup[] = [];
+  private drainTurnScheduled = false;
+  /**
+   * One export cache per group key, shared by the groups of that key: they export alike. Every new
+   * session starts in a group of its own (its initial dump) until it merges, so a burst of sessions
+   * with a cache each held one entry per source set per session, and dropped them all in one turn
+   * when the groups merged.
+   */
+  private readonly exportCaches = new Map<string, { readonly cache: ExportCache; groups: number }>();
 
   constructor(
     private readonly rib: LocRib,
@@ -505,7 +516,7 @@ export class AdjRibOut {
   /** Source attribute sets the groups' export caches hold entries for (both families, all groups). */
   get exportCacheSize(): number {
     let n = 0;
-    for (const g of this.groups) n += g.exportCache.size;
+    for (const { cache } of this.exportCaches.values()) n += cache.size;
     return n;
   }
 
@@ -602,6 +613,7 @@ export class AdjRibOut {
    * exports and walks the Loc-RIB again, sending only what differs from what it has advertised.
    */
   reevaluate(): void {
+    for (const { cache } of this.exportCaches.values()) cache.clear();
     for (const group of this.groups) this.rewalk(group);
   }
 
@@ -614,8 +626,10 @@ export class AdjRibOut {
     const group = this.groupOf.get(member);
     if (!group || exportTargetKey(group.target) === exportTargetKey(target)) return;
     if (group.members.size === 1) {
+      this.releaseExportCache(group.key);
       group.target = target;
       group.key = groupKey(target, group.context, group.mode, group.families);
+      group.exportCache = this.takeExportCache(group.key);
       this.rewalk(group);
       return;
     }
@@ -624,7 +638,6 @@ export class AdjRibOut {
   }
 
   private rewalk(group: UpdateGroup): void {
-    group.exportCache.clear();
     group.walker = this.rib.dests();
     this.schedule(group);
   }
@@ -654,10 +667,26 @@ export class AdjRibOut {
       context,
       mode,
       families,
-      this.rib.attrSets,
+      this.takeExportCache(key),
     );
     this.groups.add(group);
     return group;
+  }
+
+  private takeExportCache(key: string): ExportCache {
+    let shared = this.exportCaches.get(key);
+    if (!shared)
+      this.exportCaches.set(key, (shared = { cache: new ExportCache(this.rib.attrSets), groups: 0 }));
+    shared.groups++;
+    return shared.cache;
+  }
+
+  /** The last group of a key gone, its cache's entries go (and their references on exported sets). */
+  private releaseExportCache(key: string): void {
+    const shared = this.exportCaches.get(key);
+    if (!shared || --shared.groups > 0) return;
+    this.exportCaches.delete(key);
+    shared.cache.clear();
   }
 
   /**
@@ -680,7 +709,7 @@ export class AdjRibOut {
    */
   private dropGroup(group: UpdateGroup): void {
     this.groups.delete(group);
-    group.exportCache.clear();
+    this.releaseExportCache(group.key);
     this.droppedSlots.push(group.slot);
     const done = () => {
       this.droppedSlots.splice(this.droppedSlots.indexOf(group.slot), 1);
@@ -742,16 +771,41 @@ export class AdjRibOut {
   private schedule(group: UpdateGroup): void {
     if (group.scheduled) return;
     group.scheduled = true;
-    setImmediate(() => {
-      group.scheduled = false;
-      if (this.groups.has(group)) this.drain(group);
-    });
+    this.drainQueue.push(group);
+    this.scheduleDrainTurn();
   }
 
-  /** Exports up to `budget` staged destinations and writes the UPDATEs to every member. */
-  private drain(group: UpdateGroup, budget = this.options.destsPerTurn): void {
-    if (!this.ready(group)) return;
+  private scheduleDrainTurn(): void {
+    if (this.drainTurnScheduled) return;
+    this.drainTurnScheduled = true;
+    setImmediate(() => this.drainTurn());
+  }
+
+  /**
+   * One event-loop turn of export: the groups in the order they asked, destsPerTurn destinations
+   * among them all (each group at least one), the rest in later turns. A burst of new sessions, each
+   * dumping the table in a group of its own, so takes turns with the sockets (their OPENs, the API)
+   * instead of holding the loop for a table per session.
+   */
+  private drainTurn(): void {
+    this.drainTurnScheduled = false;
+    const queued = this.drainQueue.length;
+    let budget = this.options.destsPerTurn;
+    let taken = 0;
+    while (taken < queued && budget > 0) {
+      const group = this.drainQueue[taken++];
+      group.scheduled = false;
+      if (this.groups.has(group)) budget -= Math.max(1, this.drain(group, budget));
+    }
+    this.drainQueue.splice(0, taken);
+    if (this.drainQueue.length > 0) this.scheduleDrainTurn();
+  }
+
+  /** Exports up to `budget` staged destinations, writes the UPDATEs to every member; how many. */
+  private drain(group: UpdateGroup, budget: number): number {
+    if (!this.ready(group)) return 0;
     const outbox = new Outbox();
+    const limit = budget;
     const pending = group.pending;
     while (group.cursor < pending.length && budget-- > 0)
       this.exportDest(group, pending[group.cursor++], outbox);
@@ -763,9 +817,12 @@ export class AdjRibOut {
     }
     this.write(group, outbox);
     this.releaseTurnExports();
-    if (!group.idle) return this.schedule(group);
-    this.finishDump(group);
-    this.scheduleMerge();
+    if (!group.idle) this.schedule(group);
+    else {
+      this.finishDump(group);
+      this.scheduleMerge();
+    }
+    return limit - Math.max(0, budget);
   }
 
   /** A group drains while every member keeps up; a member that backs up leaves a shared group. */
