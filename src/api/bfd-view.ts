@@ -27,6 +27,12 @@ export interface BfdSessionStatus {
   readonly lastDown: { readonly at: string; readonly diagnostic: string } | null;
   readonly packetsSent: number;
   readonly packetsReceived: number;
+  /** Our packets sent after more than the negotiated interval (RFC 5880 §6.8.7 allows no more). */
+  readonly lateTransmissions: number;
+  /** Of those, the gaps longer than the Detection Time the peer applies to us. */
+  readonly txGapsBeyondDetectionTime: number;
+  /** The longest gap between two of our packets while Up. */
+  readonly longestTxGapMs: number;
 }
 
 export interface BfdDocument {
@@ -76,6 +82,9 @@ export function bfdDocument(
         : null,
       packetsSent: v.packetsSent,
       packetsReceived: v.packetsReceived,
+      lateTransmissions: v.lateTransmissions,
+      txGapsBeyondDetectionTime: v.txGapsBeyondDetectionTime,
+      longestTxGapMs: Math.round(v.longestTxGapUpUs) / 1000,
     }));
   const failed = [...source.failed].map(([peer, reason]) => ({ peer, reason }));
   return { sessions, failed };

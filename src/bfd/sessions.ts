@@ -229,6 +229,10 @@ export interface BfdSessionView {
   readonly packetsSent: number;
   readonly stateChanges: number;
   readonly sourcePort: number;
+  /** Packets sent after more than the negotiated interval (§6.8.7), and after more than Detect Mult of them. */
+  readonly lateTransmissions: number;
+  readonly txGapsBeyondDetectionTime: number;
+  readonly longestTxGapUpUs: number;
 }
 
 function viewOf(session: BfdPeerSession): BfdSessionView {
@@ -257,6 +261,9 @@ function viewOf(session: BfdPeerSession): BfdSessionView {
     packetsSent: session.packetsSent,
     stateChanges: session.stateChanges,
     sourcePort: session.sender.sourcePort,
+    lateTransmissions: session.driver.txTiming.lateTransmissions,
+    txGapsBeyondDetectionTime: session.driver.txTiming.gapsBeyondDetectionTime,
+    longestTxGapUpUs: session.driver.txTiming.longestGapUpUs,
   };
 }
 
