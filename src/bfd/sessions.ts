@@ -34,6 +34,23 @@ export interface BfdSessionChange extends BfdStateChange {
 /** Why a received packet went nowhere, beyond the codec's reasons (§6.8.6). */
 export type DemuxDiscard = DiscardReason | 'no session';
 
+/**
+ * What the owner of the sessions uses: this module's BfdSessions in its own event loop, or the same
+ * run in a worker thread (sessions-thread.ts), whose timers no turn of the daemon's loop can delay.
+ */
+export interface BfdSessionTable {
+  /** Starts or retimes a session; an in-process table throws when its socket cannot be opened. */
+  add(spec: BfdPeerSpec): void;
+  remove(peerAddress: string): void;
+  get(peerAddress: string): BfdSessionView | undefined;
+  sessions(): BfdSessionView[];
+  readonly discarded: ReadonlyMap<DemuxDiscard, number>;
+  /** Packets refused for a TTL / Hop Limit other than 255 (RFC 5881 §5), over both families. */
+  readonly badTtl: number;
+  readonly changes$: Observable<BfdSessionChange>;
+  close(): void;
+}
+
 export interface BfdSessionsOptions {
   readonly native: NativeAddon;
   readonly clock: Clock;
@@ -56,7 +73,7 @@ class BfdPeerSession {
   ) {}
 }
 
-export class BfdSessions {
+export class BfdSessions implements BfdSessionTable {
   private readonly byPeer = new Map<string, BfdPeerSession>();
   private readonly byDiscriminator = new Map<number, BfdPeerSession>();
   private readonly receivers = new Map<IpFamily, BfdReceiver>();
@@ -123,7 +140,6 @@ export class BfdSessions {
     return [...this.byPeer.values()].map(viewOf);
   }
 
-  /** Packets refused for a TTL / Hop Limit other than 255 (RFC 5881 §5), over both families. */
   get badTtl(): number {
     let total = 0;
     for (const receiver of this.receivers.values()) total += receiver.counters.badTtl;
