@@ -9,6 +9,8 @@ export interface BfdSessionStatus {
   readonly peer: string;
   readonly local: string;
   readonly interface: string;
+  /** RFC 5883 multihop (port 4784) rather than RFC 5881 single hop. */
+  readonly multihop: boolean;
   readonly state: string;
   readonly remoteState: string;
   readonly localDiscriminator: number;
@@ -61,6 +63,7 @@ export function bfdDocument(
       peer: v.peerAddress,
       local: v.localAddress,
       interface: v.interfaceName,
+      multihop: v.multihop,
       state: STATE_NAMES[v.state],
       remoteState: STATE_NAMES[v.remoteState],
       localDiscriminator: v.localDiscr,

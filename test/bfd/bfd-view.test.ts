@@ -9,6 +9,7 @@ const VIEW: BfdSessionView = {
   peerAddress: '10.0.0.2',
   localAddress: '10.0.0.1',
   interfaceName: 'eth0',
+  multihop: false,
   state: BfdState.Up,
   remoteState: BfdState.Up,
   localDiscr: 0x11,
