@@ -404,7 +404,7 @@ bfdTest(
       const multihop = await waitFor(
         () => {
           const v = sessions.get(a.peer4);
-          return v?.state === BfdState.Up ? v : undefined;
+          return v !== undefined && up(v) && v.remoteMinRxIntervalUs === 300_000 ? v : undefined;
         },
         { timeoutMs: 15_000, intervalMs: 20, what: 'the multihop session Up' },
       );
