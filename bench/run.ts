@@ -16,6 +16,7 @@ const suites: Record<string, () => Promise<BenchRow[]>> = {
   cni: async () => (await import('./cni.ts')).runCniBench(),
   soak: async () => (await import('./soak.ts')).runSoakBench(),
   flood: async () => (await import('./flood.ts')).runFloodBench(),
+  bfd: async () => (await import('./bfd.ts')).runBfdBench(),
 };
 
 const wanted = process.argv.slice(2);

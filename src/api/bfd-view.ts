@@ -9,6 +9,8 @@ export interface BfdSessionStatus {
   readonly peer: string;
   readonly local: string;
   readonly interface: string;
+  /** RFC 5883 multihop (port 4784) rather than RFC 5881 single hop. */
+  readonly multihop: boolean;
   readonly state: string;
   readonly remoteState: string;
   readonly localDiscriminator: number;
@@ -27,6 +29,12 @@ export interface BfdSessionStatus {
   readonly lastDown: { readonly at: string; readonly diagnostic: string } | null;
   readonly packetsSent: number;
   readonly packetsReceived: number;
+  /** Our packets sent after more than the negotiated interval (RFC 5880 §6.8.7 allows no more). */
+  readonly lateTransmissions: number;
+  /** Of those, the gaps longer than the Detection Time the peer applies to us. */
+  readonly txGapsBeyondDetectionTime: number;
+  /** The longest gap between two of our packets while Up. */
+  readonly longestTxGapMs: number;
 }
 
 export interface BfdDocument {
@@ -55,6 +63,7 @@ export function bfdDocument(
       peer: v.peerAddress,
       local: v.localAddress,
       interface: v.interfaceName,
+      multihop: v.multihop,
       state: STATE_NAMES[v.state],
       remoteState: STATE_NAMES[v.remoteState],
       localDiscriminator: v.localDiscr,
@@ -76,6 +85,9 @@ export function bfdDocument(
         : null,
       packetsSent: v.packetsSent,
       packetsReceived: v.packetsReceived,
+      lateTransmissions: v.lateTransmissions,
+      txGapsBeyondDetectionTime: v.txGapsBeyondDetectionTime,
+      longestTxGapMs: Math.round(v.longestTxGapUpUs) / 1000,
     }));
   const failed = [...source.failed].map(([peer, reason]) => ({ peer, reason }));
   return { sessions, failed };

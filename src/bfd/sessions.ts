@@ -1,7 +1,8 @@
-// The BFD sessions of one speaker: one session per peer address (RFC 5881 single hop, IPv4 and
-// IPv6), the receiving socket per family they share, and the demultiplexing of received Control
-// packets to their session — by Your Discriminator, or while that is zero by the source address
-// (RFC 5880 §6.8.6). State changes leave as plain data on `changes$`; who acts on them (the daemon
+// The BFD sessions of one speaker: one session per peer address (RFC 5881 single hop or RFC 5883
+// multihop, IPv4 and IPv6), the receiving sockets per family and kind they share, and the
+// demultiplexing of received Control packets to their session — by Your Discriminator, or while that
+// is zero by the source address (RFC 5880 §6.8.6; one session per peer address makes the source
+// enough for multihop too, RFC 5883 §3). State changes leave as plain data on `changes$`; who acts on them (the daemon
 // taking a BGP session down) is not this module's business.
 
 import { Subject } from 'rxjs';
@@ -14,7 +15,7 @@ import { BfdState } from './packet.ts';
 import type { ControlPacket, DiscardReason } from './packet.ts';
 import { BfdSessionDriver } from './session.ts';
 import type { BfdStateChange } from './session.ts';
-import { BFD_CONTROL_PORT, BfdReceiver, BfdSender } from './transport.ts';
+import { BFD_CONTROL_PORT, BFD_MULTIHOP_PORT, BFD_TTL, BfdReceiver, BfdSender } from './transport.ts';
 import type { ReceivedPacket } from './transport.ts';
 
 /** What a session is for, as the owner describes it. */
@@ -25,6 +26,11 @@ export interface BfdPeerSpec {
   /** The interface the subnet is on, for the operator. */
   readonly interfaceName: string;
   readonly timers: BfdTimers;
+  /**
+   * RFC 5883: a peer not on a shared subnet. Packets go to port 4784, and a received packet's TTL
+   * only has to reach `minTtl` (default 1: any; 5883 §5 leaves the bound to the operator).
+   */
+  readonly multihop?: { readonly minTtl?: number };
 }
 
 export interface BfdSessionChange extends BfdStateChange {
@@ -34,12 +40,30 @@ export interface BfdSessionChange extends BfdStateChange {
 /** Why a received packet went nowhere, beyond the codec's reasons (§6.8.6). */
 export type DemuxDiscard = DiscardReason | 'no session';
 
+/**
+ * What the owner of the sessions uses: this module's BfdSessions in its own event loop, or the same
+ * run in a worker thread (sessions-thread.ts), whose timers no turn of the daemon's loop can delay.
+ */
+export interface BfdSessionTable {
+  /** Starts or retimes a session; an in-process table throws when its socket cannot be opened. */
+  add(spec: BfdPeerSpec): void;
+  remove(peerAddress: string): void;
+  get(peerAddress: string): BfdSessionView | undefined;
+  sessions(): BfdSessionView[];
+  readonly discarded: ReadonlyMap<DemuxDiscard, number>;
+  /** Packets refused for their TTL / Hop Limit (RFC 5881 §5, RFC 5883 §5), over both families. */
+  readonly badTtl: number;
+  readonly changes$: Observable<BfdSessionChange>;
+  close(): void;
+}
+
 export interface BfdSessionsOptions {
   readonly native: NativeAddon;
   readonly clock: Clock;
   readonly random?: Random;
-  /** Tests: a port other than 3784, and loopback addresses to receive on. */
+  /** Tests: ports other than 3784 and 4784, and loopback addresses to receive on. */
   readonly port?: number;
+  readonly multihopPort?: number;
   readonly receiveAddress?: Readonly<Record<IpFamily, string>>;
 }
 
@@ -56,10 +80,13 @@ class BfdPeerSession {
   ) {}
 }
 
-export class BfdSessions {
+export class BfdSessions implements BfdSessionTable {
   private readonly byPeer = new Map<string, BfdPeerSession>();
   private readonly byDiscriminator = new Map<number, BfdPeerSession>();
-  private readonly receivers = new Map<IpFamily, BfdReceiver>();
+  /** By family and kind: `4s`, `6s` single hop, `4m`, `6m` multihop. */
+  private readonly receivers = new Map<string, BfdReceiver>();
+  /** Multihop packets below their session's minimum TTL. */
+  private multihopBadTtl = 0;
   private readonly subject = new Subject<BfdSessionChange>();
   readonly changes$: Observable<BfdSessionChange> = this.subject.asObservable();
   /** Received packets that selected no session, by reason. */
@@ -73,18 +100,19 @@ export class BfdSessions {
   /** Starts a session to the peer; an existing one with other addresses is replaced. */
   add(spec: BfdPeerSpec): void {
     const existing = this.byPeer.get(spec.peerAddress);
-    if (existing && existing.spec.localAddress === spec.localAddress) {
+    const multihop = spec.multihop !== undefined;
+    if (existing && existing.spec.localAddress === spec.localAddress && isMultihop(existing) === multihop) {
       this.retime(existing, spec);
       return;
     }
     if (existing) this.remove(spec.peerAddress);
-    this.receiverFor(family(spec.peerAddress));
+    this.receiverFor(family(spec.peerAddress), multihop);
     const sender = BfdSender.open(
       this.options.native,
       spec.localAddress,
       spec.peerAddress,
       this.random,
-      this.options.port,
+      this.portFor(multihop),
     );
     const localDiscr = this.newDiscriminator();
     let session: BfdPeerSession | undefined = undefined;
@@ -123,9 +151,8 @@ export class BfdSessions {
     return [...this.byPeer.values()].map(viewOf);
   }
 
-  /** Packets refused for a TTL / Hop Limit other than 255 (RFC 5881 §5), over both families. */
   get badTtl(): number {
-    let total = 0;
+    let total = this.multihopBadTtl;
     for (const receiver of this.receivers.values()) total += receiver.counters.badTtl;
     return total;
   }
@@ -149,33 +176,58 @@ export class BfdSessions {
     if (!same) session.driver.setTimers(spec.timers);
   }
 
-  private receiverFor(f: IpFamily): void {
-    if (this.receivers.has(f)) return;
+  private portFor(multihop: boolean): number {
+    return multihop
+      ? (this.options.multihopPort ?? BFD_MULTIHOP_PORT)
+      : (this.options.port ?? BFD_CONTROL_PORT);
+  }
+
+  private receiverFor(f: IpFamily, multihop: boolean): void {
+    const key = receiverKey(f, multihop);
+    if (this.receivers.has(key)) return;
     const address = this.options.receiveAddress?.[f];
-    const port = this.options.port ?? BFD_CONTROL_PORT;
-    const receiver = BfdReceiver.open(this.options.native, f, (p) => this.demultiplex(p), address, port);
-    this.receivers.set(f, receiver);
+    const deliver = (p: ReceivedPacket) => this.demultiplex(p, multihop);
+    // Multihop: any TTL reaches the session, which applies its own minimum (RFC 5883 §5).
+    const minTtl = multihop ? 1 : BFD_TTL;
+    const receiver = BfdReceiver.open(
+      this.options.native,
+      f,
+      deliver,
+      address,
+      this.portFor(multihop),
+      minTtl,
+    );
+    this.receivers.set(key, receiver);
   }
 
   private closeIdleReceivers(): void {
-    for (const [f, receiver] of this.receivers) {
-      if ([...this.byPeer.keys()].some((peer) => family(peer) === f)) continue;
+    const used = new Set(
+      [...this.byPeer.values()].map((s) => receiverKey(family(s.spec.peerAddress), isMultihop(s))),
+    );
+    for (const [key, receiver] of this.receivers) {
+      if (used.has(key)) continue;
       receiver.close();
-      this.receivers.delete(f);
+      this.receivers.delete(key);
     }
   }
 
   // §6.8.6: a nonzero Your Discriminator selects the session; zero selects by source address (single
   // hop: the peer's address). A session found by discriminator must also be this peer's: a stale or
-  // forged discriminator from another address does not move another peer's session.
-  private demultiplex({ source, result }: ReceivedPacket): void {
+  // forged discriminator from another address does not move another peer's session, nor does a
+  // packet that arrived on the other kind's port.
+  private demultiplex({ source, result }: ReceivedPacket, multihop: boolean): void {
     if (!result.ok) return this.discard(result.reason);
     const packet = result.packet;
     const session =
       packet.yourDiscriminator !== 0
         ? this.byDiscriminator.get(packet.yourDiscriminator)
         : this.byPeer.get(source.address);
-    if (!session || session.spec.peerAddress !== source.address) return this.discard('no session');
+    if (!session || session.spec.peerAddress !== source.address || isMultihop(session) !== multihop)
+      return this.discard('no session');
+    if (multihop && source.ttl < (session.spec.multihop?.minTtl ?? 1)) {
+      this.multihopBadTtl++;
+      return;
+    }
     session.packetsReceived++;
     session.driver.receive(packet);
   }
@@ -209,6 +261,8 @@ export interface BfdSessionView {
   readonly peerAddress: string;
   readonly localAddress: string;
   readonly interfaceName: string;
+  /** RFC 5883 (port 4784) rather than RFC 5881. */
+  readonly multihop: boolean;
   readonly state: BfdState;
   readonly remoteState: BfdState;
   readonly localDiscr: number;
@@ -229,6 +283,10 @@ export interface BfdSessionView {
   readonly packetsSent: number;
   readonly stateChanges: number;
   readonly sourcePort: number;
+  /** Packets sent after more than the negotiated interval (§6.8.7), and after more than Detect Mult of them. */
+  readonly lateTransmissions: number;
+  readonly txGapsBeyondDetectionTime: number;
+  readonly longestTxGapUpUs: number;
 }
 
 function viewOf(session: BfdPeerSession): BfdSessionView {
@@ -237,6 +295,7 @@ function viewOf(session: BfdPeerSession): BfdSessionView {
     peerAddress: session.spec.peerAddress,
     localAddress: session.spec.localAddress,
     interfaceName: session.spec.interfaceName,
+    multihop: isMultihop(session),
     state: s.sessionState,
     remoteState: s.remoteSessionState,
     localDiscr: s.localDiscr,
@@ -257,7 +316,18 @@ function viewOf(session: BfdPeerSession): BfdSessionView {
     packetsSent: session.packetsSent,
     stateChanges: session.stateChanges,
     sourcePort: session.sender.sourcePort,
+    lateTransmissions: session.driver.txTiming.lateTransmissions,
+    txGapsBeyondDetectionTime: session.driver.txTiming.gapsBeyondDetectionTime,
+    longestTxGapUpUs: session.driver.txTiming.longestGapUpUs,
   };
+}
+
+function isMultihop(session: BfdPeerSession): boolean {
+  return session.spec.multihop !== undefined;
+}
+
+function receiverKey(f: IpFamily, multihop: boolean): string {
+  return `${f}${multihop ? 'm' : 's'}`;
 }
 
 function family(address: string): IpFamily {

@@ -1,6 +1,9 @@
-// BFD's UDP transport for single-hop sessions (RFC 5881): Control packets arrive on port 3784 (§4)
-// and leave from a source port in 49152–65535 with TTL / Hop Limit 255; a received packet whose TTL is
-// not 255 is discarded (§5, the GTSM of RFC 5082) so only a directly connected system can reach us.
+// BFD's UDP transport (RFC 5881 single hop, RFC 5883 multihop): Control packets arrive on port 3784
+// (5881 §4), or 4784 for multihop sessions (5883 §4), and leave from a source port in 49152–65535 with
+// TTL / Hop Limit 255. Single hop: a received packet whose TTL is not 255 is discarded (5881 §5, the
+// GTSM of RFC 5082) so only a directly connected system can reach us. Multihop: the TTL cannot say
+// where a packet came from (5883 §5), so the receiver takes any and the session checks the TTL
+// against the number of hops it allows.
 //
 // Node's dgram cannot report a datagram's TTL, and IP_MINTTL does not filter UDP on Linux (it is a
 // TCP-only check), so the sockets come from the native addon: recvmsg with IP_RECVTTL /
@@ -25,6 +28,8 @@ import type { ControlPacket, DecodeResult } from './packet.ts';
 
 /** RFC 5881 §4: single-hop Control packets go to this port. */
 export const BFD_CONTROL_PORT = 3784;
+/** RFC 5883 §4: multihop Control packets go to this port. */
+export const BFD_MULTIHOP_PORT = 4784;
 /** RFC 5881 §4: the source port range. */
 export const SOURCE_PORT_MIN = 49152;
 export const SOURCE_PORT_MAX = 65535;
@@ -45,7 +50,10 @@ export interface ReceiverCounters {
   malformed: number;
 }
 
-/** The listening socket on port 3784 for one family; hands every datagram with a TTL of 255 on. */
+/**
+ * The listening socket on port 3784 (4784) for one family; hands every datagram whose TTL is at least
+ * `minTtl` on: 255 for single hop, 1 for multihop (each session then applies its own bound).
+ */
 export class BfdReceiver {
   readonly counters: ReceiverCounters = { received: 0, badTtl: 0, malformed: 0 };
   private readonly buffer = Buffer.alloc(64);
@@ -57,6 +65,7 @@ export class BfdReceiver {
     private readonly native: NativeAddon,
     private readonly fd: number,
     private readonly deliver: (packet: ReceivedPacket) => void,
+    private readonly minTtl: number,
   ) {
     this.watchHandle = native.watch(fd, (status) => this.onReadable(status));
   }
@@ -68,6 +77,7 @@ export class BfdReceiver {
     deliver: (packet: ReceivedPacket) => void,
     localAddress = family === 4 ? '0.0.0.0' : '::',
     port = BFD_CONTROL_PORT,
+    minTtl = BFD_TTL,
   ): BfdReceiver {
     const fd = native.udpSocket(family);
     try {
@@ -81,7 +91,7 @@ export class BfdReceiver {
       native.close(fd);
       throw error;
     }
-    return new BfdReceiver(native, fd, deliver);
+    return new BfdReceiver(native, fd, deliver, minTtl);
   }
 
   close(): void {
@@ -103,7 +113,7 @@ export class BfdReceiver {
   private accept(length: number): void {
     this.counters.received++;
     const source = readDatagramSource(this.meta);
-    if (source.ttl !== BFD_TTL) {
+    if (source.ttl < this.minTtl) {
       this.counters.badTtl++;
       return;
     }
@@ -113,7 +123,7 @@ export class BfdReceiver {
   }
 }
 
-/** One session's sending socket: a source port of its own (RFC 5881 §4), TTL 255, to port 3784. */
+/** One session's sending socket: a source port of its own (RFC 5881 §4), TTL 255, to port 3784 (4784). */
 export class BfdSender {
   private readonly out = Buffer.alloc(24);
   private readonly to: Buffer;

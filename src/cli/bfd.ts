@@ -24,6 +24,8 @@ interface BfdSessionRow {
   lastDown: { at: string; diagnostic: string } | null;
   packetsSent: number;
   packetsReceived: number;
+  lateTransmissions: number;
+  longestTxGapMs: number;
 }
 
 interface BfdDoc {
@@ -50,6 +52,8 @@ const WIDE = [
   'DETECT',
   'SENT',
   'RECEIVED',
+  'LATE',
+  'LONGEST GAP',
   'LAST DOWN',
 ];
 const NARROW = ['PEER', 'INTERFACE', 'STATE', 'LOCAL DISCR', 'REMOTE DISCR', 'TX', 'DETECT', 'LAST DOWN'];
@@ -71,6 +75,8 @@ function wideRow(r: BfdSessionRow): string[] {
     `${r.detectionTimeMs}ms`,
     String(r.packetsSent),
     String(r.packetsReceived),
+    String(r.lateTransmissions),
+    `${r.longestTxGapMs}ms`,
     lastDown(r),
   ];
 }
@@ -95,7 +101,9 @@ export const bfdCommand: Command = {
 The BFD sessions (RFC 5880/5881) of the BGP peers with failureDetectionMode BFDIfDirectlyConnected:
 state, local and remote discriminators, the negotiated transmit interval (TX) and Detection Time
 (DETECT), and when the session last went Down with the diagnostic. -o wide adds both sides'
-advertised intervals and the packet counts.`,
+advertised intervals, the packet counts, LATE (our packets sent after more than the negotiated
+interval, which RFC 5880 §6.8.7 does not allow: a sign of a busy daemon) and the longest gap between
+two of our packets while Up.`,
   options: [OUTPUT_OPTION],
   async run(args, context) {
     const doc = (await callDaemon(context.config().api.socket, '/api/v1/bfd')) as BfdDoc;

@@ -18,7 +18,8 @@ import type { Logger } from '../lib/log.ts';
 import { loadNative } from '../lib/native.ts';
 import { BfdState, DIAG_NAMES, STATE_NAMES } from '../bfd/packet.ts';
 import { BfdSessions } from '../bfd/sessions.ts';
-import type { BfdPeerSpec, BfdSessionChange, BfdSessionView } from '../bfd/sessions.ts';
+import type { BfdPeerSpec, BfdSessionChange, BfdSessionTable, BfdSessionView } from '../bfd/sessions.ts';
+import { BfdSessionsThread } from '../bfd/sessions-thread.ts';
 import { bfdSettingsFor } from '../resources/bfd-configuration.ts';
 import type { ResourceSnapshot } from '../resources/store.ts';
 import type { DesiredPeering } from '../reflector/topology.ts';
@@ -41,15 +42,11 @@ export type InterfaceTable = NodeJS.Dict<NetworkInterfaceInfo[]>;
  * on a subnet of an interface a BFDConfiguration for this node matches. Pure: interfaces are passed in.
  */
 export function desiredBfdSessions(input: BfdInputs, interfaces: InterfaceTable): BfdPeerSpec[] {
-  const wanting = new Set(
-    input.peers
-      .filter((p) => p.spec.failureDetectionMode === 'BFDIfDirectlyConnected')
-      .map((p) => p.metadata.name),
-  );
+  const wanting = peeringsWantingBfd(input);
   const labels = input.nodes.find((n) => n.metadata.name === input.nodeName)?.metadata.labels ?? {};
   const specs: BfdPeerSpec[] = [];
   for (const peering of input.peerings) {
-    if (peering.bgpPeer === undefined || !wanting.has(peering.bgpPeer)) continue;
+    if (!wanting.has(peering.remoteAddress)) continue;
     const connected = connectedInterface(interfaces, peering.remoteAddress);
     if (!connected) continue;
     const settings = bfdSettingsFor(input.bfdConfigs, labels, connected.interfaceName);
@@ -63,6 +60,17 @@ export function desiredBfdSessions(input: BfdInputs, interfaces: InterfaceTable)
     });
   }
   return specs;
+}
+
+/** The addresses of the peerings whose BGPPeer asks for BFD. */
+function peeringsWantingBfd(input: BfdInputs): Set<string> {
+  const names = new Set(
+    input.peers
+      .filter((p) => p.spec.failureDetectionMode === 'BFDIfDirectlyConnected')
+      .map((p) => p.metadata.name),
+  );
+  const wanting = input.peerings.filter((p) => p.bgpPeer !== undefined && names.has(p.bgpPeer));
+  return new Set(wanting.map((p) => p.remoteAddress));
 }
 
 /** The interface and our address on it whose subnet holds `peer` (not our own address). */
@@ -92,12 +100,20 @@ export interface BfdPeersOptions {
   readonly onDown: (peerAddress: string, change: BfdSessionChange) => void;
   readonly clock?: Clock;
   readonly interfaces?: () => InterfaceTable;
+  /**
+   * Run the sessions in a worker thread (the daemon does): their timers then keep their deadlines
+   * while this event loop is busy converging a large table. Without it they share this loop (tests
+   * that drive the sessions directly).
+   */
+  readonly thread?: boolean;
 }
 
 export class BfdPeers {
-  private sessions: BfdSessions | undefined;
+  private sessions: BfdSessionTable | undefined;
   private subscription: Subscription | undefined;
   private inputs: BfdInputs | undefined;
+  /** The sessions last wanted, by peer: what a late report from the worker is about. */
+  private desired = new Map<string, BfdPeerSpec>();
   private readonly timer: ReturnType<typeof setInterval>;
   private unavailable = false;
   /** Sessions that could not be opened, by peer, with why (retried on the next check). */
@@ -118,7 +134,7 @@ export class BfdPeers {
   }
 
   /** The session table (discards by reason, TTL refusals) for the metrics; undefined before use. */
-  get sessionTable(): BfdSessions | undefined {
+  get sessionTable(): BfdSessionTable | undefined {
     return this.sessions;
   }
 
@@ -131,42 +147,57 @@ export class BfdPeers {
 
   private check(): void {
     if (!this.inputs) return;
-    const desired = desiredBfdSessions(this.inputs, (this.options.interfaces ?? networkInterfaces)());
+    const interfaces = (this.options.interfaces ?? networkInterfaces)();
+    const desired = desiredBfdSessions(this.inputs, interfaces);
+    this.desired = new Map(desired.map((d) => [d.peerAddress, d]));
     const table = desired.length > 0 ? this.openTable() : this.sessions;
     if (!table) return;
     const wanted = new Set(desired.map((d) => d.peerAddress));
+    // The system lists only interfaces that are up and running: a session whose interface lost its
+    // carrier stays (Down, with its reason) while its BGPPeer still asks, and comes Up with the link.
+    const stillAsked = peeringsWantingBfd(this.inputs);
     for (const view of table.sessions()) {
       if (wanted.has(view.peerAddress)) continue;
+      if (interfaces[view.interfaceName] === undefined && stillAsked.has(view.peerAddress)) continue;
       this.options.log.info({ event: 'bfd-removed', peer: view.peerAddress }, 'BFD session removed');
       table.remove(view.peerAddress);
     }
     for (const spec of desired) this.start(table, spec);
   }
 
-  private start(table: BfdSessions, spec: BfdPeerSpec): void {
-    const existing = table.get(spec.peerAddress);
+  private start(table: BfdSessionTable, spec: BfdPeerSpec): void {
+    const known = table.get(spec.peerAddress) !== undefined;
     try {
       table.add(spec);
-      this.failed.delete(spec.peerAddress);
     } catch (error) {
-      const reason = String(error);
-      if (this.failed.get(spec.peerAddress) !== reason)
-        this.options.log.warn(
-          { event: 'bfd-failed', peer: spec.peerAddress, reason },
-          'cannot open the BFD session; retrying',
-        );
-      this.failed.set(spec.peerAddress, reason);
+      this.added(spec.peerAddress, String(error), known);
       return;
     }
-    if (!existing)
+    // A worker answers later (onAdded); an in-process table has opened the session by now.
+    if (!(table instanceof BfdSessionsThread)) this.added(spec.peerAddress, undefined, known);
+  }
+
+  private added(peerAddress: string, error: string | undefined, known: boolean): void {
+    const spec = this.desired.get(peerAddress);
+    if (error !== undefined) {
+      if (this.failed.get(peerAddress) !== error)
+        this.options.log.warn(
+          { event: 'bfd-failed', peer: peerAddress, reason: error },
+          'cannot open the BFD session; retrying',
+        );
+      this.failed.set(peerAddress, error);
+      return;
+    }
+    this.failed.delete(peerAddress);
+    if (!known && spec)
       this.options.log.info(
-        { event: 'bfd-added', peer: spec.peerAddress, interface: spec.interfaceName, ...spec.timers },
+        { event: 'bfd-added', peer: peerAddress, interface: spec.interfaceName, ...spec.timers },
         'BFD session added',
       );
   }
 
   /** The session table, opened on first use; undefined (said once) without the native addon. */
-  private openTable(): BfdSessions | undefined {
+  private openTable(): BfdSessionTable | undefined {
     if (this.sessions || this.unavailable) return this.sessions;
     const load = loadNative();
     if (!load.ok) {
@@ -177,14 +208,20 @@ export class BfdPeers {
       );
       return undefined;
     }
-    const sessions = new BfdSessions({ native: load.native, clock: this.options.clock ?? systemClock });
+    const sessions: BfdSessionTable = this.options.thread
+      ? new BfdSessionsThread({
+          onAdded: (peer, error) => this.added(peer, error, this.sessions?.get(peer) !== undefined),
+          onUnavailable: (reason) =>
+            this.options.log.error({ event: 'bfd-unavailable', reason }, 'BFD stopped: no BFD sessions'),
+        })
+      : new BfdSessions({ native: load.native, clock: this.options.clock ?? systemClock });
     this.subscription = sessions.changes$.subscribe((change) => this.changed(sessions, change));
     this.sessions = sessions;
     return sessions;
   }
 
   // RFC 5882 §3.2: a peer that signals AdminDown did not lose the path; the BGP session stays.
-  private changed(sessions: BfdSessions, change: BfdSessionChange): void {
+  private changed(sessions: BfdSessionTable, change: BfdSessionChange): void {
     const fields = {
       event: 'bfd-state',
       peer: change.peerAddress,

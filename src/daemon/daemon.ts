@@ -114,7 +114,7 @@ export class Daemon {
     readonly cache: ResourceCache,
     private readonly log: Logger,
   ) {
-    this.bfd = new BfdPeers({ log, onDown: (peer) => this.router?.bfdDown(peer) });
+    this.bfd = new BfdPeers({ log, onDown: (peer) => this.router?.bfdDown(peer), thread: true });
   }
 
   static async start(config: BrindleConfig, log: Logger): Promise<Daemon> {

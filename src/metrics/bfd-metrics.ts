@@ -85,6 +85,15 @@ function registerPacketMetrics(
   scrapedCounter(
     registry,
     {
+      name: 'brindle_bfd_late_transmissions_total',
+      help: 'BFD Control packets sent after more than the negotiated interval (RFC 5880 §6.8.7).',
+      labelNames,
+    },
+    eachSession((emit, v, labels) => emit(labels, v.lateTransmissions)),
+  );
+  scrapedCounter(
+    registry,
+    {
       name: 'brindle_bfd_packets_discarded_total',
       help: 'Received BFD packets discarded: TTL not 255 (RFC 5881 §5), §6.8.6 checks, or no session.',
       labelNames: ['reason'],

@@ -9,6 +9,7 @@ const VIEW: BfdSessionView = {
   peerAddress: '10.0.0.2',
   localAddress: '10.0.0.1',
   interfaceName: 'eth0',
+  multihop: false,
   state: BfdState.Up,
   remoteState: BfdState.Up,
   localDiscr: 0x11,
@@ -28,6 +29,9 @@ const VIEW: BfdSessionView = {
   packetsSent: 8,
   stateChanges: 4,
   sourcePort: 49152,
+  lateTransmissions: 2,
+  txGapsBeyondDetectionTime: 0,
+  longestTxGapUpUs: 123_456,
 };
 
 test('one session, with its last Down and the sessions not started', (t) => {
@@ -48,6 +52,8 @@ test('one session, with its last Down and the sessions not started', (t) => {
     transmitIntervalMs: 100,
     detectionTimeMs: 500,
     remoteMinRxIntervalMs: 50,
+    lateTransmissions: 2,
+    longestTxGapMs: 123.456,
     lastDown: { at: '2026-01-01T00:00:00.000Z', diagnostic: 'Control Detection Time Expired' },
   });
   t.is(doc.sessions[1].lastDown, null);

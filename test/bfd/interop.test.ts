@@ -4,7 +4,8 @@
 // IPv6 in both directions; a change of the peer's interval and of ours runs a Poll Sequence without
 // a flap; a packet with TTL 254 is refused (RFC 5881 §5); the peer's link going down, and its BFD
 // daemon being SIGKILLed, bring BFD Down within the Detection Time and take the BGP session down with
-// Cease/BFD Down (RFC 9384) and its routes out of the Loc-RIB at once.
+// Cease/BFD Down (RFC 9384) and its routes out of the Loc-RIB at once. A multihop session (RFC 5883,
+// port 4784) with bfdd comes Up beside the single-hop one.
 //
 // One setup for the file (BFD listens on port 3784 of the root namespace: the tests run serially).
 import test from 'ava';
@@ -13,7 +14,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BfdDocument } from '../../src/api/bfd-view.ts';
 import { BfdState, Diag } from '../../src/bfd/packet.ts';
+import { BfdSessions } from '../../src/bfd/sessions.ts';
 import type { BfdSessionView } from '../../src/bfd/sessions.ts';
+import { systemClock } from '../../src/lib/clock.ts';
 import { SessionState } from '../../src/bgp/session/fsm.ts';
 import { peerConfig } from '../../src/bgp/session/peer-config.ts';
 import { BfdPeers } from '../../src/daemon/bfd-peers.ts';
@@ -65,7 +68,9 @@ const FRR_BFDD = (intervalMs: number) => {
   const a = addresses('frr');
   const peer = (remote: string, local: string) =>
     ` peer ${remote} local-address ${local}\n  receive-interval 300\n  transmit-interval ${intervalMs}\n  detect-multiplier ${MULT}\n exit\n`;
-  return `bfd\n${peer(a.brindle4, a.peer4)}${peer(a.brindle6, a.peer6)}exit\n`;
+  // RFC 5883: a multihop session to the same address, on port 4784 (the multihop test brings it Up).
+  const multihop = ` peer ${a.brindle4} multihop local-address ${a.peer4}\n  receive-interval 300\n  transmit-interval ${intervalMs}\n  detect-multiplier ${MULT}\n exit\n`;
+  return `bfd\n${peer(a.brindle4, a.peer4)}${peer(a.brindle6, a.peer6)}${multihop}exit\n`;
 };
 
 // Calico Enterprise's default multiplier; 5 × 100 ms rides out scheduling delays on a busy machine.
@@ -375,6 +380,45 @@ bfdTest(
     t.is(peer.counters.notificationsSent.get('6/10'), 1, 'Cease/BFD Down sent');
     t.not(peer.state, SessionState.Established);
     await routesGone(r);
+  },
+);
+
+bfdTest(
+  'multihop (RFC 5883): a session with bfdd on port 4784 comes Up beside the single-hop one',
+  async (t) => {
+    const s = setup!;
+    const a = addresses('frr');
+    const sessions = new BfdSessions({
+      native: native.ok ? native.native : (undefined as never),
+      clock: systemClock,
+    });
+    try {
+      const timers = { detectMult: MULT, desiredMinTxIntervalUs: 100_000, requiredMinRxIntervalUs: 100_000 };
+      sessions.add({
+        peerAddress: a.peer4,
+        localAddress: a.brindle4,
+        interfaceName: '',
+        timers,
+        multihop: {},
+      });
+      const multihop = await waitFor(
+        () => {
+          const v = sessions.get(a.peer4);
+          return v !== undefined && up(v) && v.remoteMinRxIntervalUs === 300_000 ? v : undefined;
+        },
+        { timeoutMs: 15_000, intervalMs: 20, what: 'the multihop session Up' },
+      );
+      t.true(multihop.multihop);
+      t.is(multihop.transmitIntervalUs, 300_000, "bfdd's multihop receive interval");
+      const shown = await bfddShow(
+        s.bfddDir,
+        `show bfd peer ${a.brindle4} multihop local-address ${a.peer4}`,
+      );
+      t.regex(shown, /Status: up/);
+      t.is(view(s, a.peer4)?.state, BfdState.Up, 'the single-hop session is unaffected');
+    } finally {
+      sessions.close();
+    }
   },
 );
 

@@ -5,6 +5,7 @@ import { BfdSessionDriver } from '../../src/bfd/session.ts';
 import type { BfdStateChange } from '../../src/bfd/session.ts';
 import { BfdState, Diag } from '../../src/bfd/packet.ts';
 import { ManualClock } from '../../src/lib/clock.ts';
+import type { Clock } from '../../src/lib/clock.ts';
 
 const TIMERS = { detectMult: 3, desiredMinTxIntervalUs: 100_000, requiredMinRxIntervalUs: 100_000 };
 
@@ -62,4 +63,39 @@ test('silence is detected within detectMult × interval and reported with diag 1
   t.is(drivers.a.lastDown, down);
   drivers.a.stop();
   drivers.b.stop();
+});
+
+test('transmissions keep the negotiated interval; a stalled timer counts as late (§6.8.7)', (t) => {
+  const clock = new ManualClock();
+  const { drivers } = pair(clock);
+  drivers.a.start();
+  drivers.b.start();
+  clock.advance(3000);
+  t.like(drivers.a.txTiming, { lateTransmissions: 0, gapsBeyondDetectionTime: 0 });
+  t.true(drivers.a.txTiming.longestGapUpUs <= 100_000, `${drivers.a.txTiming.longestGapUpUs} µs`);
+  // Alone (Down, 1 s apart), on a clock whose timers fire late by `stallMs` as behind a held event loop.
+  const manual = new ManualClock();
+  let stallMs = 0;
+  const held: Clock = {
+    now: () => manual.now(),
+    setTimer: (delayMs, fire) => manual.setTimer(delayMs + stallMs, fire),
+  };
+  const late = new BfdSessionDriver({
+    clock: held,
+    localDiscr: 9,
+    timers: TIMERS,
+    random: () => 0,
+    send: () => undefined,
+    onStateChange: () => undefined,
+  });
+  late.start();
+  manual.advance(1000);
+  t.is(late.state.sessionState, BfdState.Down);
+  t.is(late.txTiming.lateTransmissions, 0, 'armed a millisecond early: the full interval is kept');
+  stallMs = 400;
+  manual.advance(2500);
+  t.like(late.txTiming, { lateTransmissions: 1, gapsBeyondDetectionTime: 0 });
+  drivers.a.stop();
+  drivers.b.stop();
+  late.stop();
 });

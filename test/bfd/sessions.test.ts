@@ -126,3 +126,57 @@ nativeTest('new timers on an Up session run a Poll Sequence and then apply (RFC 
     close();
   }
 });
+
+// RFC 5883: multihop sessions meet on port 4784 (a test port here) and take packets of any TTL unless
+// the session sets a minimum; the single-hop port has no receiver for them.
+nativeTest(
+  'multihop: sessions come Up on their own port; the TTL bound is the session’s (RFC 5883)',
+  async (t) => {
+    const port = 30_000 + Math.floor(Math.random() * 20_000);
+    const multihopPort = port + 1;
+    const open = (local: string) =>
+      new BfdSessions({
+        native,
+        clock: systemClock,
+        port,
+        multihopPort,
+        receiveAddress: { 4: local, 6: '::1' },
+      });
+    const a = open('127.0.0.1');
+    const b = open('127.0.0.2');
+    const spec = (peer: string, local: string, minTtl?: number) => ({
+      peerAddress: peer,
+      localAddress: local,
+      interfaceName: '',
+      timers: FAST,
+      multihop: minTtl === undefined ? {} : { minTtl },
+    });
+    const socket = createSocket('udp4');
+    try {
+      a.add(spec('127.0.0.2', '127.0.0.1'));
+      b.add(spec('127.0.0.1', '127.0.0.2'));
+      t.true(await waitFor(() => a.get('127.0.0.2')?.state === BfdState.Up));
+      t.true(a.get('127.0.0.2')!.multihop);
+      // From 127.0.0.3 with TTL 64, as from a system a few hops away that sends with its default TTL.
+      a.add(spec('127.0.0.3', '127.0.0.1'));
+      socket.bind(0, '127.0.0.3');
+      await once(socket, 'listening');
+      socket.setTTL(64);
+      const send = (p: number) =>
+        new Promise((sent) => socket.send(encodeControlPacket(DOWN_PACKET), p, '127.0.0.1', sent));
+      await send(multihopPort);
+      t.true(await waitFor(() => a.get('127.0.0.3')?.packetsReceived === 1));
+      a.add(spec('127.0.0.3', '127.0.0.1', 254));
+      await send(multihopPort);
+      t.true(await waitFor(() => a.badTtl === 1));
+      t.is(a.get('127.0.0.3')?.packetsReceived, 1);
+      await send(port);
+      await new Promise((r) => setTimeout(r, 50));
+      t.is(a.get('127.0.0.3')?.packetsReceived, 1, 'nothing listens on the single-hop port');
+    } finally {
+      socket.close();
+      a.close();
+      b.close();
+    }
+  },
+);
