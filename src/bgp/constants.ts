@@ -87,9 +87,13 @@ export const EXTENDED_OPT_PARAMS_MARKER = 255;
 export const AddPathMode = { Receive: 1, Send: 2, Both: 3 } as const;
 export type AddPathMode = (typeof AddPathMode)[keyof typeof AddPathMode];
 
-/** Well-known communities, RFC 1997 and RFC 8326. */
+/** Well-known communities, RFC 1997, RFC 8326 and RFC 9494. */
 export const WellKnownCommunity = {
   GracefulShutdown: 0xffff0000,
+  /** RFC 9494 §3.2: a stale route kept by Long-Lived Graceful Restart; least preferred. */
+  LlgrStale: 0xffff0006,
+  /** RFC 9494 §3.3: not to be kept as LLGR-stale; removed when its session's LLGR period begins. */
+  NoLlgr: 0xffff0007,
   NoExport: 0xffffff01,
   NoAdvertise: 0xffffff02,
   NoExportSubconfed: 0xffffff03,

@@ -12,7 +12,7 @@ import type { Logger } from '../lib/log.ts';
 import { parsePrefix } from '../lib/prefix.ts';
 import type { Nlri } from '../lib/prefix.ts';
 import { CeaseSubcode, Origin, RouteRefreshSubtype, Safi } from '../bgp/constants.ts';
-import type { GracefulRestartCapability, RouteRefreshMessage } from '../bgp/types.ts';
+import type { RouteRefreshMessage } from '../bgp/types.ts';
 import type { DownReason } from '../bgp/session/fsm.ts';
 import { familyKey } from '../lib/family.ts';
 import { BgpListener } from '../bgp/session/listener.ts';
@@ -34,7 +34,8 @@ import type { IngressPolicy } from '../rib/ingress.ts';
 import { IngressBacklog } from '../rib/ingress-backlog.ts';
 import type { IngressBacklogOptions } from '../rib/ingress-backlog.ts';
 import { LocRib } from '../rib/loc-rib.ts';
-import { GracefulRestartHelper } from '../rib/graceful-restart.ts';
+import { GracefulRestartHelper, restartTerms } from '../rib/graceful-restart.ts';
+import type { RestartTerms } from '../rib/graceful-restart.ts';
 import type { SelectionDeferral } from '../rib/selection-deferral.ts';
 import type { Dest, RibPeer } from '../rib/route.ts';
 import { Walker } from '../rib/walker.ts';
@@ -89,8 +90,8 @@ class RoutedPeer {
   target: ExportTarget | undefined;
   /** Loop checks, and the peer's import filters when it has any. */
   ingress: IngressPolicy;
-  /** The peer's Graceful Restart capability on the current session (RFC 4724 §3). */
-  gracefulRestart: GracefulRestartCapability | undefined;
+  /** What the current session negotiated for graceful restart (RFC 4724, RFC 8538, RFC 9494). */
+  restartTerms: RestartTerms | undefined;
   /** Prefixes received on this session in families it did not negotiate (ignored, logged once). */
   foreignFamilyPrefixes = 0;
   /** Established while the selection is deferred: its member joins the Adj-RIB-Out when that ends. */
@@ -465,12 +466,12 @@ export class Router {
     const { options, peer } = routed;
     const session = peer.session;
     if (!session) return;
-    routed.gracefulRestart = negotiated.peerGracefulRestart;
+    routed.restartTerms = restartTerms(negotiated);
     const routeReflectorClient = options.routeReflectorClient ?? false;
     // A restarted peer takes its stale paths back: what it re-announces replaces them (RFC 4724 §4.2).
     const retained = this.gracefulRestart.sessionUp(
       options.remoteAddress,
-      negotiated.peerGracefulRestart,
+      routed.restartTerms,
       (previous) =>
         previous.bgpIdentifier === negotiated.peerBgpIdentifier &&
         previous.peerAs === negotiated.peerAs &&
@@ -535,6 +536,7 @@ export class Router {
       localAddress4: o.nextHopAddress4 ?? (sessionV4 ? localAddress : undefined),
       localAddress6: o.nextHopAddress6 ?? (sessionV4 ? undefined : localAddress),
       filters: o.filters,
+      longLivedGracefulRestart: negotiated.longLivedGracefulRestart,
     };
   }
 
@@ -546,14 +548,14 @@ export class Router {
     const kept =
       ribPeer !== undefined &&
       reason !== undefined &&
-      this.gracefulRestart.sessionLost(routed.options.remoteAddress, ribPeer, routed.gracefulRestart, reason);
+      this.gracefulRestart.sessionLost(routed.options.remoteAddress, ribPeer, routed.restartTerms, reason);
     if (ribPeer && !kept) this.locRib.withdrawPeer(ribPeer);
     if (reason !== undefined) this.deferral?.sessionDown(routed.options.remoteAddress);
     routed.deferred = false;
     routed.member = undefined;
     routed.target = undefined;
     routed.ribPeer = undefined;
-    routed.gracefulRestart = undefined;
+    routed.restartTerms = undefined;
     routed.foreignFamilyPrefixes = 0;
   }
 }

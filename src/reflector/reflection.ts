@@ -48,9 +48,12 @@ function mayReflect(source: RibPeer, target: ExportTarget): boolean {
   return source.routeReflectorClient || target.routeReflectorClient;
 }
 
-/** RFC 1997 well-known communities. */
+/** RFC 1997 well-known communities, and RFC 9494's LLGR_STALE. */
 function blockedByCommunity(attrs: AttrSet, target: ExportTarget): boolean {
   if (attrs.hasCommunity(WellKnownCommunity.NoAdvertise)) return true;
+  // RFC 9494 §4.3: a long-lived stale route goes only to peers that announced LLGR (the optional
+  // §4.6 partial deployment — NO_EXPORT and LOCAL_PREF 0 to other iBGP peers — is not done).
+  if (!target.longLivedGracefulRestart && attrs.hasCommunity(WellKnownCommunity.LlgrStale)) return true;
   if (!target.external) return false;
   return (
     attrs.hasCommunity(WellKnownCommunity.NoExport) ||

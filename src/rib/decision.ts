@@ -4,6 +4,7 @@
 // total order, so "compare with the best so far" would not be); it is what other implementations call
 // deterministic MED.
 
+import { WellKnownCommunity } from '../bgp/constants.ts';
 import { DecisionStep } from './decision-step.ts';
 import type { LostAt } from './decision-step.ts';
 import type { Path } from './route.ts';
@@ -37,6 +38,14 @@ function keepLowest(candidates: Path[], value: (p: Path) => number): Path[] {
   return candidates.filter((p) => value(p) === lowest);
 }
 
+/**
+ * RFC 9494 §4.3–4.4: a route carrying LLGR_STALE (kept by long-lived graceful restart, here or
+ * upstream) is less preferred than any route without it, before any other comparison.
+ */
+const llgrStale: Rule = (c) => {
+  const fresh = c.filter((p) => !p.attrs.hasCommunity(WellKnownCommunity.LlgrStale));
+  return fresh.length === 0 ? c : fresh;
+};
 /** §9.1.2.1: highest degree of preference, i.e. LOCAL_PREF. */
 const localPref: Rule = (c) => keepLowest(c, (p) => -p.attrs.localPref);
 /** §9.1.2.2 (a): shortest AS_PATH (AS_SET counts 1, confederation segments 0). */
@@ -74,6 +83,7 @@ const peerAddress: Rule = (c) => {
 const pathId: Rule = (c) => keepLowest(c, (p) => p.pathId);
 
 const BEFORE_MULTIPATH: readonly [DecisionStep, Rule][] = [
+  [DecisionStep.LlgrStale, llgrStale],
   [DecisionStep.LocalPref, localPref],
   [DecisionStep.AsPathLength, asPathLength],
   [DecisionStep.Origin, origin],

@@ -21,6 +21,8 @@ export interface ExportTarget {
   readonly localAddress6?: string;
   /** The BGPFilters of these peers' export policy, in the order the BGPPeer lists them. */
   readonly filters?: readonly string[];
+  /** RFC 9494 §4.3: these peers negotiated Long-Lived Graceful Restart, so LLGR_STALE routes go to them. */
+  readonly longLivedGracefulRestart?: boolean;
 }
 
 /**
@@ -67,5 +69,6 @@ export function exportTargetKey(t: ExportTarget): string {
     t.localAddress6 ?? '',
     // Names cannot hold a comma (RFC 1123 subdomain names), so the list joins unambiguously.
     (t.filters ?? []).join(','),
+    t.longLivedGracefulRestart ? 'llgr' : '',
   ].join('/');
 }

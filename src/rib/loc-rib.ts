@@ -314,6 +314,41 @@ export class LocRib {
     return new Promise((resolve) => this.walker.add(this.table.values(), visit, resolve));
   }
 
+  /**
+   * RFC 9494 §4.2: the peer's paths that are stale now in `afi` take the attributes `restamp` gives
+   * (LLGR_STALE attached) and stay stale; where it gives undefined (NO_LLGR) they go. A bounded walk;
+   * resolves to how many went.
+   */
+  restampStale(
+    peer: RibPeer,
+    afi: number,
+    restamp: (attrs: AttrSet) => AttrSet | undefined,
+  ): Promise<number> {
+    const below = this.peers.get(peer)?.staleBelow[afiIndex(afi)] ?? -1;
+    if (below < 0) return Promise.resolve(0);
+    const visit = (dest: Dest): number => {
+      if (dest.afi !== afi) return 0;
+      let removed = 0;
+      for (let i = dest.pathCount - 1; i >= 0; i--) {
+        const p = dest.pathAt(i);
+        if (p.peer !== peer || !epochBefore(p.epoch, below)) continue;
+        const attrs = restamp(p.attrs);
+        if (attrs === p.attrs) continue;
+        if (attrs === undefined) {
+          this.removeAt(dest, i);
+          removed++;
+        } else {
+          // The NEXT_HOP is unchanged, so its index entry and its resolution stay.
+          dest.replacePathAt(i, new Path(peer, p.pathId, attrs, p.loopFree, p.nextHop, p.epoch));
+          this.attrSets.release(p.attrs);
+        }
+        this.enqueue(dest);
+      }
+      return removed;
+    };
+    return new Promise((resolve) => this.walker.add(this.table.values(), visit, resolve));
+  }
+
   /** Removes `peer`'s paths in `dest` that `which` picks, and queues the destination for a decision. */
   private removeFrom(dest: Dest, peer: RibPeer, which: (p: Path) => boolean): number {
     let removed = 0;

@@ -1,6 +1,7 @@
 // NOTIFICATION (RFC 4271 §4.5) with the RFC 9003 shutdown communication of Cease / Administrative
-// Shutdown and Administrative Reset. Decoding never throws: a NOTIFICATION is never answered with one
-// (§6.4), so whatever the data holds is kept as received and only read where it is well formed.
+// Shutdown and Administrative Reset, and the RFC 8538 Hard Reset that carries another NOTIFICATION in
+// its data. Decoding never throws: a NOTIFICATION is never answered with one (§6.4), so whatever the
+// data holds is kept as received and only read where it is well formed.
 
 import {
   CeaseSubcode,
@@ -115,12 +116,69 @@ export function notificationFromError(e: BgpError): Buffer {
 }
 
 /**
- * One line for logs: `Cease/Administrative Shutdown "maintenance window"`, or
- * `OPEN Message Error/Unsupported Version Number, data 00 04`. The communication is quoted and
+ * RFC 8538 §5.1: the Cease subcodes that end a session for good once both sides set the N bit, sent
+ * as a Hard Reset so the peer flushes the routes instead of keeping them stale. Administrative Reset
+ * is "provisional" there; Brindle sends it as a Hard Reset, as FRR does by default: an operator's
+ * reset asks for the routes to be learned anew. BFD Down (RFC 9384) too: the forwarding path is gone,
+ * so routes kept through it would black-hole traffic.
+ */
+const HARD_RESET_SUBCODES: ReadonlySet<number> = new Set([
+  CeaseSubcode.MaximumNumberOfPrefixesReached,
+  CeaseSubcode.AdministrativeShutdown,
+  CeaseSubcode.PeerDeConfigured,
+  CeaseSubcode.AdministrativeReset,
+  CeaseSubcode.HardReset,
+  CeaseSubcode.BfdDown,
+]);
+
+/** RFC 8538 §5.1: this NOTIFICATION goes as a Hard Reset when the N bit was negotiated. */
+export function callsForHardReset(code: number, subcode: number): boolean {
+  return code === ErrorCode.Cease && HARD_RESET_SUBCODES.has(subcode);
+}
+
+/** Cease/Hard Reset: the NOTIFICATION that ends a session without graceful restart (RFC 8538 §4). */
+export function isHardReset(n: { readonly code: number; readonly subcode: number }): boolean {
+  return n.code === ErrorCode.Cease && n.subcode === CeaseSubcode.HardReset;
+}
+
+/**
+ * RFC 8538 §3: a Hard Reset carrying `inner` — its data is the inner NOTIFICATION's ErrCode(1),
+ * Subcode(1) and Data, so the peer still learns why (a shutdown communication included).
+ */
+export function hardReset(inner: NotificationFields): NotificationFields {
+  const innerData = dataOf(inner);
+  const data = new Uint8Array(CODES_LENGTH + innerData.length);
+  data[0] = inner.code;
+  data[1] = inner.subcode;
+  data.set(innerData, CODES_LENGTH);
+  return { code: ErrorCode.Cease, subcode: CeaseSubcode.HardReset, data };
+}
+
+/**
+ * The NOTIFICATION a Hard Reset carries (RFC 8538 §3), with its RFC 9003 communication read;
+ * undefined for any other NOTIFICATION, or a Hard Reset whose data is too short to hold one.
+ */
+export function hardResetCause(n: NotificationFields): NotificationFields | undefined {
+  if (!isHardReset(n) || n.data === undefined || n.data.length < CODES_LENGTH) return undefined;
+  const code = n.data[0];
+  const subcode = n.data[1];
+  const data = n.data.subarray(CODES_LENGTH);
+  const communication = carriesCommunication(code, subcode) ? decodeShutdownCommunication(data) : undefined;
+  return communication === undefined
+    ? { code, subcode, data }
+    : { code, subcode, data, shutdownCommunication: communication };
+}
+
+/**
+ * One line for logs: `Cease/Administrative Shutdown "maintenance window"`,
+ * `OPEN Message Error/Unsupported Version Number, data 00 04`, or for a Hard Reset the NOTIFICATION it
+ * carries: `Cease/Hard Reset (Cease/Peer De-configured)`. The communication is quoted and
  * escaped: it is the peer's text (RFC 9003 §6).
  */
 export function describeNotification(n: NotificationFields): string {
   const name = notificationName(n.code, n.subcode);
+  const cause = hardResetCause(n);
+  if (cause) return `${name} (${describeNotification(cause)})`;
   if (n.shutdownCommunication !== undefined) return `${name} ${JSON.stringify(n.shutdownCommunication)}`;
   if (n.data === undefined || n.data.length === 0) return name;
   const shown = [...n.data.subarray(0, MAX_DESCRIBED_DATA)].map((b) => b.toString(16).padStart(2, '0'));

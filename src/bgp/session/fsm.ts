@@ -15,6 +15,8 @@
 
 import { CeaseSubcode, ErrorCode, FsmSubcode, MessageType } from '../constants.ts';
 import { BgpError } from '../errors.ts';
+import { callsForHardReset, hardReset } from '../codec/notification.ts';
+import type { NotificationFields } from '../codec/notification.ts';
 import type {
   BgpMessage,
   NotificationMessage,
@@ -246,18 +248,27 @@ function stop(
     s.state === SessionState.OpenSent ||
     s.state === SessionState.OpenConfirm ||
     s.state === SessionState.Established;
-  const pre = connected
-    ? [sendNotification(ErrorCode.Cease, input.subcode, undefined, input.shutdownCommunication)]
-    : [];
-  const reason: DownReason = {
-    kind: 'stopped',
-    notification: {
-      code: ErrorCode.Cease,
-      subcode: input.subcode,
-      shutdownCommunication: input.shutdownCommunication,
-    },
-    text: 'stopped locally',
+  const cease: NotificationFields = {
+    code: ErrorCode.Cease,
+    subcode: input.subcode,
+    shutdownCommunication: input.shutdownCommunication,
   };
+  // RFC 8538 §5.1: with the N bit negotiated, a Cease that means "no graceful restart" goes as a Hard Reset.
+  const notification =
+    s.negotiated?.gracefulNotification && callsForHardReset(cease.code, cease.subcode)
+      ? hardReset(cease)
+      : cease;
+  const pre = connected
+    ? [
+        sendNotification(
+          notification.code,
+          notification.subcode,
+          notification.data,
+          notification.shutdownCommunication,
+        ),
+      ]
+    : [];
+  const reason: DownReason = { kind: 'stopped', notification, text: 'stopped locally' };
   return toIdle(config, s, input.restart ?? false, pre, reason);
 }
 

@@ -45,6 +45,16 @@ export interface NegotiatedSession {
   /** The peer's RFC 4724 capability, when it announced one. */
   readonly peerGracefulRestart?: GracefulRestartCapability;
   readonly peerLongLivedGracefulRestart?: LongLivedGracefulRestartCapability;
+  /**
+   * RFC 8538 §2: both sides set the N bit, so a hold-timer expiry or a NOTIFICATION other than Hard
+   * Reset ends the session with graceful restart, as a lost connection does.
+   */
+  readonly gracefulNotification: boolean;
+  /**
+   * RFC 9494: both sides announced Long-Lived Graceful Restart, each with Graceful Restart (§4.5: an
+   * LLGR capability without GR is ignored). LLGR_STALE routes go only to such peers (§4.3).
+   */
+  readonly longLivedGracefulRestart: boolean;
   readonly peerHostname?: string;
   readonly localCapabilities: readonly Capability[];
   readonly peerCapabilities: readonly Capability[];
@@ -162,6 +172,9 @@ export function negotiate(
       : Math.min(local.keepaliveTimeSec ?? Math.floor(holdTimeSec / 3), Math.floor(holdTimeSec / 3)) || 1;
   const addPath = negotiateAddPath(localOpen.capabilities, peer.capabilities, families);
   const both = (code: number) => has(localOpen.capabilities, code) && has(peer.capabilities, code);
+  const gr = CapabilityCode.GracefulRestart;
+  const localGracefulRestart = find<GracefulRestartCapability>(localOpen.capabilities, gr);
+  const peerGracefulRestart = find<GracefulRestartCapability>(peer.capabilities, gr);
   return {
     peerAs,
     peerBgpIdentifier: peer.bgpIdentifier,
@@ -175,11 +188,15 @@ export function negotiate(
     routeRefresh: both(CapabilityCode.RouteRefresh),
     enhancedRouteRefresh: both(CapabilityCode.EnhancedRouteRefresh),
     extendedMessage: both(CapabilityCode.ExtendedMessage),
-    peerGracefulRestart: find<GracefulRestartCapability>(peer.capabilities, CapabilityCode.GracefulRestart),
+    peerGracefulRestart,
     peerLongLivedGracefulRestart: find<LongLivedGracefulRestartCapability>(
       peer.capabilities,
       CapabilityCode.LongLivedGracefulRestart,
     ),
+    gracefulNotification:
+      localGracefulRestart?.notification === true && peerGracefulRestart?.notification === true,
+    longLivedGracefulRestart:
+      both(CapabilityCode.GracefulRestart) && both(CapabilityCode.LongLivedGracefulRestart),
     peerHostname: find<FqdnCapability>(peer.capabilities, CapabilityCode.Fqdn)?.hostname,
     localCapabilities: localOpen.capabilities,
     peerCapabilities: peer.capabilities,

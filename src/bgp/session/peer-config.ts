@@ -39,6 +39,17 @@ export interface PeerConfig {
    * not wait for our End-of-RIB before sending its own routes (§3).
    */
   readonly gracefulRestartState?: boolean;
+  /**
+   * RFC 8538 §2 N bit in the Graceful Restart capability (on unless false): a hold-timer expiry or a
+   * NOTIFICATION other than Hard Reset keeps the routes stale on both sides, as a lost connection does.
+   */
+  readonly gracefulRestartNotification?: boolean;
+  /**
+   * RFC 9494 Long-Lived Stale Time to announce for every family (BGPPeer restartMode
+   * LongLivedGracefulRestart); undefined announces no LLGR capability. Also the longest this side
+   * keeps the peer's routes LLGR-stale (§4.2: "MAY be reduced by local configuration").
+   */
+  readonly longLivedStaleTimeSec?: number;
   readonly hostname?: string;
   readonly timers?: Partial<FsmTimers>;
   /**
@@ -93,7 +104,7 @@ export function localCapabilities(config: PeerConfig): Capability[] {
     caps.push({
       code: 64,
       restartState: config.gracefulRestartState ?? false,
-      notification: false,
+      notification: config.gracefulRestartNotification ?? true,
       restartTimeSec: config.gracefulRestartTimeSec,
       families: config.families.map((f) => ({
         afi: familyAfi(f),
@@ -115,6 +126,19 @@ export function localCapabilities(config: PeerConfig): Capability[] {
     });
   }
   caps.push({ code: 70 });
+  // RFC 9494 §4.1: only alongside Graceful Restart; a peer ignores it alone (§4.5).
+  const staleTimeSec = config.longLivedStaleTimeSec;
+  if (staleTimeSec !== undefined && config.gracefulRestartTimeSec !== undefined) {
+    caps.push({
+      code: 71,
+      families: config.families.map((f) => ({
+        afi: familyAfi(f),
+        safi: familySafi(f),
+        forwardingState: config.gracefulRestartForwarding ?? false,
+        staleTimeSec,
+      })),
+    });
+  }
   if (config.hostname) caps.push({ code: 73, hostname: config.hostname, domainName: '' });
   return caps;
 }

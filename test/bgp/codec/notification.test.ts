@@ -1,12 +1,17 @@
 // NOTIFICATION (RFC 4271 §4.5): every registered code/subcode both ways, the RFC 9003 shutdown
-// communication (with UTF-8 truncation), data that must never make decoding throw, and tshark.
+// communication (with UTF-8 truncation), the RFC 8538 Hard Reset and what it carries, data that must
+// never make decoding throw, and tshark.
 
 import test from 'ava';
 
 import {
+  callsForHardReset,
   decodeNotification,
   describeNotification,
   encodeNotification,
+  hardReset,
+  hardResetCause,
+  isHardReset,
   notificationFromError,
   shutdownCommunicationData,
 } from '../../../src/bgp/codec/notification.ts';
@@ -120,7 +125,21 @@ const WITH_DATA: [name: string, wire: string, message: NotificationMessage, desc
     'Hard Reset wrapping Cease / Maximum Number of Prefixes Reached',
     `${MARKER} 0017 03 06 09 06 01   # 6/9 (RFC 8538 §5), data: the wrapped code and subcode`,
     notification(6, 9, '06 01'),
-    'Cease/Hard Reset, data 06 01',
+    'Cease/Hard Reset (Cease/Maximum Number of Prefixes Reached)',
+  ],
+  [
+    'Hard Reset wrapping an Administrative Shutdown with its communication',
+    `${MARKER} 001b 03 06 09   # length 27, Cease / Hard Reset (RFC 8538 §3)
+     06 02                     # the wrapped NOTIFICATION: Cease / Administrative Shutdown
+     03 627965                 # its data: RFC 9003 communication of 3 octets, "bye"`,
+    notification(6, 9, '06 02 03 627965'),
+    'Cease/Hard Reset (Cease/Administrative Shutdown "bye")',
+  ],
+  [
+    'Hard Reset too short to carry a NOTIFICATION',
+    `${MARKER} 0016 03 06 09 06   # one octet of data: no code and subcode to read`,
+    notification(6, 9, '06'),
+    'Cease/Hard Reset, data 06',
   ],
 ];
 
@@ -132,6 +151,38 @@ for (const [name, wire, message, described] of WITH_DATA) {
     t.is(describeNotification(message), described);
   });
 }
+
+// ---------------------------------------------------------------------------------------------------
+// RFC 8538 Hard Reset
+
+test('hardReset() wraps a NOTIFICATION as RFC 8538 §3 lays it out; hardResetCause() reads it back', (t) => {
+  const inner = { code: 6, subcode: 2, shutdownCommunication: 'bye' };
+  const wrapped = hardReset(inner);
+  t.deepEqual(encodeNotification(wrapped), hex(`${MARKER} 001b 03 06 09 06 02 03 627965`));
+  t.deepEqual(hardResetCause(decodeNotification(encodeNotification(wrapped))), {
+    code: 6,
+    subcode: 2,
+    data: new Uint8Array(hex('03 627965')),
+    shutdownCommunication: 'bye',
+  });
+  t.deepEqual(hardResetCause(hardReset({ code: 6, subcode: 3 })), {
+    code: 6,
+    subcode: 3,
+    data: new Uint8Array(0),
+  });
+  t.is(hardResetCause({ code: 6, subcode: 2 }), undefined);
+  t.is(hardResetCause({ code: 6, subcode: 9 }), undefined);
+  t.true(isHardReset(wrapped));
+  t.false(isHardReset({ code: 4, subcode: 0 }));
+});
+
+test('RFC 8538 §5.1: the Cease subcodes that go as a Hard Reset once the N bit is negotiated', (t) => {
+  const hard = [1, 2, 3, 4, 9, 10];
+  for (let subcode = 0; subcode <= 11; subcode++)
+    t.is(callsForHardReset(6, subcode), hard.includes(subcode), `Cease subcode ${subcode}`);
+  // Only Cease: an error the peer caused (hold timer, UPDATE error, FSM error) keeps graceful restart.
+  for (const code of [1, 2, 3, 4, 5, 7, 8]) t.false(callsForHardReset(code, 2), `code ${code}`);
+});
 
 test('notificationFromError sends the error code, subcode and data', (t) => {
   const error = new BgpError(2, 1, 'version 3', Uint8Array.of(0, 4));
