@@ -620,6 +620,7 @@ function routerPeer(p: ArmedPeering, identity: SpeakerIdentity, restart: Restart
   return {
     ...config,
     gracefulRestartTimeSec: restart.enabled ? config.gracefulRestartTimeSec : undefined,
+    longLivedStaleTimeSec: restart.enabled ? config.longLivedStaleTimeSec : undefined,
     gracefulRestartForwarding: restart.forwardingState,
     gracefulRestartState: restart.restartState,
     routeReflectorClient: p.routeReflectorClient,

@@ -63,6 +63,8 @@ export interface DesiredPeering {
   readonly nextHopMode: NextHopMode;
   readonly keepaliveTimeSec?: number;
   readonly gracefulRestartTimeSec: number;
+  /** RFC 9494 long-lived stale time (BGPPeer restartMode LongLivedGracefulRestart); absent: no LLGR. */
+  readonly longLivedStaleTimeSec?: number;
   /** GTSM hop count; absent means `ttl security off` (every session is multihop, §3.3). */
   readonly ttlSecurityHops?: number;
   readonly numAllowedLocalASNumbers?: number;
@@ -429,7 +431,7 @@ function explicitPeering(kind: 'global' | 'node', c: Candidate, local: NodeView)
     clusterId: routeReflectorClient ? local.clusterId : undefined,
     nextHopMode: nextHopMode(spec, c.keepNextHop, internal),
     keepaliveTimeSec: durationSeconds(spec.keepaliveTime),
-    gracefulRestartTimeSec: durationSeconds(spec.maxRestartTime) ?? DEFAULTS.BGPPeer.maxRestartTimeSec,
+    ...restartTimes(spec),
     ttlSecurityHops: spec.ttlSecurity ? spec.ttlSecurity : undefined,
     numAllowedLocalASNumbers: c.numAllowedLocalASNumbers ? c.numAllowedLocalASNumbers : undefined,
     password: spec.password?.secretKeyRef,
@@ -437,6 +439,22 @@ function explicitPeering(kind: 'global' | 'node', c: Candidate, local: NodeView)
     reachableBy: spec.reachableBy === undefined ? undefined : parseIp(spec.reachableBy)?.address,
     bgpPeer: c.peer.metadata.name,
   });
+}
+
+/**
+ * Calico Enterprise's restartMode: with LongLivedGracefulRestart, maxRestartTime is the long-lived
+ * stale time and the graceful restart time is BIRD's default; otherwise it is the restart time.
+ */
+function restartTimes(
+  spec: BGPPeerSpec,
+): Pick<DesiredPeering, 'gracefulRestartTimeSec' | 'longLivedStaleTimeSec'> {
+  const configured = durationSeconds(spec.maxRestartTime);
+  if (spec.restartMode !== 'LongLivedGracefulRestart')
+    return { gracefulRestartTimeSec: configured ?? DEFAULTS.BGPPeer.maxRestartTimeSec };
+  return {
+    gracefulRestartTimeSec: DEFAULTS.BGPPeer.maxRestartTimeSec,
+    longLivedStaleTimeSec: configured ?? DEFAULTS.BGPPeer.longLivedStaleTimeSec,
+  };
 }
 
 /**
@@ -589,6 +607,7 @@ export function toPeerConfig(peering: DesiredPeering, routerId: number | string)
       passive: peering.passive,
       families: SESSION_FAMILIES[peering.family],
       gracefulRestartTimeSec: peering.gracefulRestartTimeSec,
+      longLivedStaleTimeSec: peering.longLivedStaleTimeSec,
       bgpPeer: peering.bgpPeer,
     }),
   );

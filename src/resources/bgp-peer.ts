@@ -4,9 +4,15 @@
 import { bool, crossChecked, integer, listOf, object, oneOf, text } from './checks.ts';
 import type { Issue } from './checks.ts';
 import { asNumber, duration, ipAddress, password, resourceName, selector } from './common.ts';
-import { FAILURE_DETECTION_MODES, NEXT_HOP_MODES, REVERSE_PEERINGS, SOURCE_ADDRESSES } from './types.ts';
+import {
+  FAILURE_DETECTION_MODES,
+  NEXT_HOP_MODES,
+  RESTART_MODES,
+  REVERSE_PEERINGS,
+  SOURCE_ADDRESSES,
+} from './types.ts';
 import type { BGPPeerSpec } from './types.ts';
-import { parseIp, parsePeerIp } from './values.ts';
+import { durationSeconds, parseIp, parsePeerIp } from './values.ts';
 
 const peerIP = text((value) => parsePeerIp(value) !== undefined, 'is not an IP address or ip:port', 64);
 
@@ -31,6 +37,7 @@ export const bgpPeerSpec = crossChecked(
     localWorkloadSelector: selector,
     reversePeering: oneOf(REVERSE_PEERINGS),
     failureDetectionMode: oneOf(FAILURE_DETECTION_MODES),
+    restartMode: oneOf(RESTART_MODES),
   }),
   (spec, path) =>
     PEER_RULES.flatMap((rule) => rule(spec)).map((issue) => ({ ...issue, path: `${path}.${issue.path}` })),
@@ -75,6 +82,7 @@ const PEER_RULES: readonly PeerRule[] = [
     !set(spec.peerIP) && !set(spec.peerSelector) && !set(spec.localWorkloadSelector)
       ? [{ path: 'peerIP', reason: 'one of peerIP, peerSelector or localWorkloadSelector is required' }]
       : [],
+  restartTimeRule,
   // Brindle: confd would render `neighbor <ip> as 0`, which BIRD refuses, taking every session down.
   (spec) =>
     set(spec.peerIP) && spec.asNumber === undefined
@@ -96,4 +104,18 @@ function reachableByRule(spec: BGPPeerSpec): Issue[] {
     ];
   }
   return [];
+}
+
+/**
+ * Brindle: maxRestartTime must fit the capability it is announced in — the 12-bit Restart Time of
+ * RFC 4724 §3, or with restartMode LongLivedGracefulRestart the 24-bit Long-Lived Stale Time of
+ * RFC 9494 §3.1 — or no session could be opened.
+ */
+function restartTimeRule(spec: BGPPeerSpec): Issue[] {
+  const seconds = durationSeconds(spec.maxRestartTime);
+  const longLived = spec.restartMode === 'LongLivedGracefulRestart';
+  const max = longLived ? 0xffffff : 0xfff;
+  if (seconds === undefined || seconds <= max) return [];
+  const what = longLived ? 'a long-lived stale time' : 'a graceful restart time';
+  return [{ path: 'maxRestartTime', reason: `${what} is at most ${max} s` }];
 }

@@ -42,6 +42,8 @@ export const DEFAULTS = {
     keepOriginalNextHop: false,
     /** §3.1: BIRD's graceful restart time when maxRestartTime is unset. */
     maxRestartTimeSec: 120,
+    /** Calico Enterprise: BIRD's long-lived stale time when restartMode is LongLivedGracefulRestart. */
+    longLivedStaleTimeSec: 3600,
   },
   IPPool: {
     /** §6 */

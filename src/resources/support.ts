@@ -91,13 +91,18 @@ export const SUPPORTED: Table<Supported> = {
     'spec.nextHopMode': acts('Self or Keep the NEXT_HOP on export'),
     'spec.password': acts('TCP MD5 (the secret is read from `secrets.dir`)'),
     'spec.sourceAddress': acts('UseNodeIP: sessions start from the node address'),
-    'spec.maxRestartTime': acts('the graceful restart time announced'),
+    'spec.maxRestartTime': acts(
+      'the graceful restart time announced; with restartMode LongLivedGracefulRestart, the long-lived stale time (default 3600 s)',
+    ),
     'spec.keepaliveTime': acts('the keepalive interval'),
     'spec.ttlSecurity': acts('GTSM (RFC 5082) for this many hops'),
     'spec.filters': policy('BGPFilters applied in order on import and export'),
     'spec.reversePeering': acts('Auto: the remote Calico nodes peer back'),
     'spec.failureDetectionMode': acts(
       'BFDIfDirectlyConnected: a BFD session (RFC 5881) when the peer is on a BFDConfiguration interface; BFD Down resets BGP with Cease/BFD Down',
+    ),
+    'spec.restartMode': acts(
+      "Brindle's extension, spelled as in Calico Enterprise: LongLivedGracefulRestart announces and honours long-lived graceful restart (RFC 9494) after the 120 s graceful restart",
     ),
   },
   BGPFilter: {

@@ -122,6 +122,12 @@ export type ReversePeering = (typeof REVERSE_PEERINGS)[number];
 /** Calico Enterprise: BFD (RFC 5881) for a peer on a directly connected subnet. */
 export const FAILURE_DETECTION_MODES = ['None', 'BFDIfDirectlyConnected'] as const;
 export type FailureDetectionMode = (typeof FAILURE_DETECTION_MODES)[number];
+/**
+ * Calico Enterprise: graceful restart (RFC 4724) or long-lived graceful restart (RFC 9494) on the
+ * sessions of a BGPPeer; Brindle's extension to Calico OSS's resource, with Enterprise's spelling.
+ */
+export const RESTART_MODES = ['GracefulRestart', 'LongLivedGracefulRestart'] as const;
+export type RestartMode = (typeof RESTART_MODES)[number];
 
 export interface BGPPeerSpec {
   node?: string;
@@ -145,6 +151,7 @@ export interface BGPPeerSpec {
   localWorkloadSelector?: string;
   reversePeering?: ReversePeering;
   failureDetectionMode?: FailureDetectionMode;
+  restartMode?: RestartMode;
 }
 
 export type BGPPeer = KindedResource<'BGPPeer', BGPPeerSpec>;

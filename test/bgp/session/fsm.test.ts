@@ -277,6 +277,51 @@ test('ManualStop sends Cease with the shutdown communication and does not restar
   t.deepEqual(kinds(run(config, [{ kind: 'start' }, { kind: 'stop', subcode: 2 }]).actions), ['close']);
 });
 
+test('RFC 8538 §5.1: with the N bit on both sides, a stop that means "gone for good" goes as a Hard Reset', (t) => {
+  const withN = (c: Capability[]): Capability[] => [
+    ...c,
+    { code: 64, restartState: false, notification: true, restartTimeSec: 120, families: [] },
+  ];
+  const nConfig: FsmConfig = { ...config, localOpen: open(64512, 0x0a000001, 240, withN(CAPS)) };
+  const nEstablished: FsmInput[] = [
+    ...toEstablished.slice(0, 3),
+    { kind: 'message', message: open(64512, 0x0a000002, 90, withN(CAPS)) },
+    KEEPALIVE,
+  ];
+  const stop = (cfg: FsmConfig, inputs: FsmInput[], subcode: number) =>
+    run(cfg, [...inputs, { kind: 'stop', subcode, shutdownCommunication: 'bye' }]).actions;
+  const shutdown = stop(nConfig, nEstablished, CeaseSubcode.AdministrativeShutdown);
+  // The wrapped NOTIFICATION travels in the data: Cease / Administrative Shutdown, "bye".
+  t.like(
+    shutdown.find((a) => a.kind === 'send-notification'),
+    {
+      code: 6,
+      subcode: CeaseSubcode.HardReset,
+      data: Uint8Array.of(6, 2, 3, 0x62, 0x79, 0x65),
+    },
+  );
+  t.like(
+    shutdown.find((a) => a.kind === 'down'),
+    {
+      reason: { kind: 'stopped', notification: { code: 6, subcode: CeaseSubcode.HardReset } },
+    },
+  );
+  // A configuration change is not "gone for good": plain Cease, the peer keeps the routes stale.
+  t.like(
+    stop(nConfig, nEstablished, CeaseSubcode.OtherConfigurationChange).find(
+      (a) => a.kind === 'send-notification',
+    ),
+    { code: 6, subcode: CeaseSubcode.OtherConfigurationChange },
+  );
+  // Only one side sets N: no Hard Reset.
+  t.like(
+    stop(nConfig, toEstablished, CeaseSubcode.AdministrativeShutdown).find(
+      (a) => a.kind === 'send-notification',
+    ),
+    { code: 6, subcode: CeaseSubcode.AdministrativeShutdown, shutdownCommunication: 'bye' },
+  );
+});
+
 test('collision dump sends Cease/Connection Collision Resolution without damping', (t) => {
   const { state, actions } = run(config, [...toEstablished.slice(0, 4), { kind: 'collision-dump' }]);
   t.is(state.state, SessionState.Idle);
