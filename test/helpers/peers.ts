@@ -41,6 +41,12 @@ export interface PeerNeighbor {
    * FRR send them regardless.
    */
   readonly gracefulRestart?: boolean;
+  /** GoBGP: the restart time it announces (default 120 s). */
+  readonly restartTime?: number;
+  /** GoBGP: the RFC 8538 N bit (notification-enabled). */
+  readonly gracefulNotification?: boolean;
+  /** GoBGP: Long-Lived Graceful Restart (RFC 9494) with this long-lived stale time, per family. */
+  readonly longLivedStaleTime?: number;
   /** RFC 2385 TCP MD5 password of the session. */
   readonly password?: string;
 }
@@ -300,7 +306,10 @@ function gobgpNeighbor(options: PeerOptions, n: PeerNeighbor): string {
   lines.push('  [neighbors.timers.config]', '    connect-retry = 5');
   if (n.holdTime !== undefined) lines.push(`    hold-time = ${n.holdTime}`);
   if (n.gracefulRestart === true) {
-    lines.push('  [neighbors.graceful-restart.config]', '    enabled = true', '    restart-time = 120');
+    lines.push('  [neighbors.graceful-restart.config]', '    enabled = true');
+    lines.push(`    restart-time = ${n.restartTime ?? 120}`);
+    if (n.gracefulNotification === true) lines.push('    notification-enabled = true');
+    if (n.longLivedStaleTime !== undefined) lines.push('    long-lived-enabled = true');
   }
   if (n.rrClient === true) {
     lines.push(
@@ -314,6 +323,10 @@ function gobgpNeighbor(options: PeerOptions, n: PeerNeighbor): string {
     lines.push(`      afi-safi-name = "${GOBGP_FAMILY[family]}"`);
     if (n.gracefulRestart === true)
       lines.push('    [neighbors.afi-safis.mp-graceful-restart.config]', '      enabled = true');
+    if (n.gracefulRestart === true && n.longLivedStaleTime !== undefined) {
+      lines.push('    [neighbors.afi-safis.long-lived-graceful-restart.config]', '      enabled = true');
+      lines.push(`      restart-time = ${n.longLivedStaleTime}`);
+    }
     if (n.addPath !== undefined && n.addPath !== false) {
       lines.push('    [neighbors.afi-safis.add-paths.config]');
       if (receivesAddPath(n)) lines.push('      receive = true');
