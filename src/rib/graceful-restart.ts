@@ -11,7 +11,6 @@
 // Hard Reset (sent or received) ends the session the same way as a lost connection.
 
 import { CapabilityCode, WellKnownCommunity } from '../bgp/constants.ts';
-import { isHardReset } from '../bgp/codec/notification.ts';
 import type { DownReason } from '../bgp/session/fsm.ts';
 import type { NegotiatedSession } from '../bgp/session/negotiate.ts';
 import type {
@@ -332,5 +331,5 @@ function forwardingPreserved(terms: RestartTerms, afi: number): boolean {
 function restartable(reason: DownReason, notification: boolean): boolean {
   if (reason.kind === 'connection-lost') return true;
   if (!notification) return false;
-  return reason.notification === undefined || !isHardReset(reason.notification);
+  return reason.hardReset !== true;
 }

@@ -164,7 +164,8 @@ test.serial(
       /multiprotocol:\s+ipv4-unicast:\s+advertised and received\s+ipv6-unicast:\s+advertised and received/,
       /^\s*route-refresh:\s+advertised and received$/m,
       /^\s*4-octet-as:\s+advertised and received$/m,
-      /^\s*graceful-restart:\s+advertised and received\n[\s\S]*?Remote: restart time 120 sec\s+ipv4-unicast\s+ipv6-unicast/m,
+      // RFC 8538: Brindle sets the N bit.
+      /^\s*graceful-restart:\s+advertised and received\n[\s\S]*?Remote: restart time 120 sec, notification flag set\s+ipv4-unicast\s+ipv6-unicast/m,
       /^\s*add-path:\s+advertised and received\n[\s\S]*?Remote:\s+ipv4-unicast:\s+receive\/send\s+ipv6-unicast:\s+receive\/send/m,
       /^\s*enhanced-route-refresh:\s+received$/m,
       // Extended Message (RFC 8654, code 6): unknown to GoBGP 3.10, but listed as received.

@@ -16,7 +16,9 @@ import { DecisionStep } from '../../src/rib/decision.ts';
 import { GracefulRestartHelper } from '../../src/rib/graceful-restart.ts';
 import type { RestartTerms } from '../../src/rib/graceful-restart.ts';
 import { LocRib } from '../../src/rib/loc-rib.ts';
+import type { ExportTarget } from '../../src/rib/export.ts';
 import type { RibPeer } from '../../src/rib/route.ts';
+import { ReflectorExport } from '../../src/reflector/reflection.ts';
 
 const KEY = '192.0.2.7';
 const RESTART_TIME_SEC = 120;
@@ -288,7 +290,8 @@ const ADMIN_RESET_RECEIVED: DownReason = {
 };
 const HARD_RESET_RECEIVED: DownReason = {
   kind: 'notification-received',
-  notification: { code: 6, subcode: 9, data: Uint8Array.of(6, 2) },
+  notification: { code: 6, subcode: 2 },
+  hardReset: true,
   text: 'NOTIFICATION received',
 };
 const HARD_RESET_SENT: DownReason = { ...HARD_RESET_RECEIVED, kind: 'stopped', text: 'stopped locally' };
@@ -317,4 +320,26 @@ test('RFC 8538: with the N bit, a hold-timer expiry or a NOTIFICATION other than
     const grOnly = terms({ notification, longLived: undefined });
     t.is(helper.sessionLost(KEY, RESTARTER, grOnly, reason), kept, what);
   }
+});
+
+test('an LLGR-stale route is re-advertised with LLGR_STALE to LLGR peers only (RFC 9494 §4.3)', async (t) => {
+  const { rib, helper, announce, advance } = setup();
+  announce(RESTARTER, A);
+  await rib.settled();
+  helper.sessionLost(KEY, RESTARTER, terms(), LOST);
+  await advance(RESTART_TIME_SEC);
+  const best = rib.get(A)!.best!;
+  const reflector = new ReflectorExport({ routerId: 1, clusterId: 1, localAs: 64512 });
+  const client = (longLivedGracefulRestart: boolean): ExportTarget => ({
+    external: false,
+    routeReflectorClient: true,
+    localAs: 64512,
+    peerAs: 64512,
+    nextHopMode: 'auto',
+    longLivedGracefulRestart,
+  });
+  t.deepEqual(reflector.exportAttributes(best, Afi.Ipv4, client(true))?.communities, [
+    WellKnownCommunity.LlgrStale,
+  ]);
+  t.is(reflector.exportAttributes(best, Afi.Ipv4, client(false)), undefined);
 });

@@ -16,7 +16,8 @@ import type { CodecContext, OpenMessage, RouteRefreshMessage, UpdateMessage } fr
 import { MessageFramer } from '../codec/framer.ts';
 import { decodeMessage, encodeKeepalive, InternalCodecError } from '../codec/message.ts';
 import { encodeOpen } from '../codec/open.ts';
-import { describeNotification, encodeNotification } from '../codec/notification.ts';
+import { describeNotification, encodeNotification, hardReset } from '../codec/notification.ts';
+import type { NotificationFields } from '../codec/notification.ts';
 import type { Clock, TimerHandle } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/log.ts';
 import { INITIAL_STATE, SessionState, step } from './fsm.ts';
@@ -493,7 +494,9 @@ export class Connection {
       reason.kind === 'connection-lost'
     ) {
       this.counters.error(
-        reason.notification ? `received ${describeNotification(reason.notification)}` : reason.text,
+        reason.notification
+          ? `received ${describeNotification(received(reason.notification, reason))}`
+          : reason.text,
       );
     }
     this.owner.onEvent(this, { kind: 'down', reason });
@@ -549,4 +552,9 @@ export class Connection {
     for (const timer of [...this.timers.keys()]) this.disarm(timer);
     this.closeSocket();
   }
+}
+
+/** The NOTIFICATION as it came: a Hard Reset wrapped around its cause again (RFC 8538 §3). */
+function received(cause: NotificationFields, reason: DownReason): NotificationFields {
+  return reason.hardReset ? hardReset(cause) : cause;
 }

@@ -15,7 +15,7 @@
 
 import { CeaseSubcode, ErrorCode, FsmSubcode, MessageType } from '../constants.ts';
 import { BgpError } from '../errors.ts';
-import { callsForHardReset, hardReset } from '../codec/notification.ts';
+import { callsForHardReset, hardReset, hardResetCause, isHardReset } from '../codec/notification.ts';
 import type { NotificationFields } from '../codec/notification.ts';
 import type {
   BgpMessage,
@@ -111,12 +111,15 @@ export type FsmInput =
 export interface DownReason {
   readonly kind:
     'notification-sent' | 'notification-received' | 'hold-timer-expired' | 'connection-lost' | 'stopped';
+  /** The NOTIFICATION's cause: for a Hard Reset, the NOTIFICATION it carries (RFC 8538 §3). */
   readonly notification?: {
     code: number;
     subcode: number;
     data?: Uint8Array;
     shutdownCommunication?: string;
   };
+  /** RFC 8538: it was a Cease/Hard Reset, sent or received: no graceful restart. */
+  readonly hardReset?: boolean;
   readonly text: string;
 }
 
@@ -212,14 +215,16 @@ function fsmError(config: FsmConfig, s: FsmState, message: BgpMessage): FsmStep 
 }
 
 function notificationReceived(config: FsmConfig, s: FsmState, n: NotificationMessage): FsmStep {
+  const received = {
+    code: n.code,
+    subcode: n.subcode,
+    data: n.data,
+    shutdownCommunication: n.shutdownCommunication,
+  };
   const reason: DownReason = {
     kind: 'notification-received',
-    notification: {
-      code: n.code,
-      subcode: n.subcode,
-      data: n.data,
-      shutdownCommunication: n.shutdownCommunication,
-    },
+    notification: hardResetCause(n) ?? received,
+    hardReset: isHardReset(n),
     text: 'NOTIFICATION received',
   };
   // An administrative Cease from the peer is not a failure of ours to damp, but it still waits one
@@ -254,21 +259,17 @@ function stop(
     shutdownCommunication: input.shutdownCommunication,
   };
   // RFC 8538 §5.1: with the N bit negotiated, a Cease that means "no graceful restart" goes as a Hard Reset.
-  const notification =
-    s.negotiated?.gracefulNotification && callsForHardReset(cease.code, cease.subcode)
-      ? hardReset(cease)
-      : cease;
+  const hard = s.negotiated?.gracefulNotification === true && callsForHardReset(cease.code, cease.subcode);
+  const sent = hard ? hardReset(cease) : cease;
   const pre = connected
-    ? [
-        sendNotification(
-          notification.code,
-          notification.subcode,
-          notification.data,
-          notification.shutdownCommunication,
-        ),
-      ]
+    ? [sendNotification(sent.code, sent.subcode, sent.data, sent.shutdownCommunication)]
     : [];
-  const reason: DownReason = { kind: 'stopped', notification, text: 'stopped locally' };
+  const reason: DownReason = {
+    kind: 'stopped',
+    notification: cease,
+    hardReset: hard,
+    text: 'stopped locally',
+  };
   return toIdle(config, s, input.restart ?? false, pre, reason);
 }
 

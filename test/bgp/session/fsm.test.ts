@@ -300,10 +300,11 @@ test('RFC 8538 §5.1: with the N bit on both sides, a stop that means "gone for 
       data: Uint8Array.of(6, 2, 3, 0x62, 0x79, 0x65),
     },
   );
+  // The reason names the cause, and that it went as a Hard Reset.
   t.like(
     shutdown.find((a) => a.kind === 'down'),
     {
-      reason: { kind: 'stopped', notification: { code: 6, subcode: CeaseSubcode.HardReset } },
+      reason: { kind: 'stopped', notification: { code: 6, subcode: 2 }, hardReset: true },
     },
   );
   // A configuration change is not "gone for good": plain Cease, the peer keeps the routes stale.
@@ -319,6 +320,22 @@ test('RFC 8538 §5.1: with the N bit on both sides, a stop that means "gone for 
       (a) => a.kind === 'send-notification',
     ),
     { code: 6, subcode: CeaseSubcode.AdministrativeShutdown, shutdownCommunication: 'bye' },
+  );
+});
+
+test('a Hard Reset received: the reason carries the NOTIFICATION inside it (RFC 8538 §3)', (t) => {
+  const { actions } = run(config, [
+    ...toEstablished,
+    {
+      kind: 'message',
+      message: { type: MessageType.Notification, code: 6, subcode: 9, data: Uint8Array.of(6, 3) },
+    },
+  ]);
+  t.like(
+    actions.find((a) => a.kind === 'down'),
+    {
+      reason: { kind: 'notification-received', notification: { code: 6, subcode: 3 }, hardReset: true },
+    },
   );
 });
 
