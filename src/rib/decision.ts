@@ -43,9 +43,14 @@ function keepLowest(candidates: Path[], value: (p: Path) => number): Path[] {
  * upstream) is less preferred than any route without it, before any other comparison.
  */
 const llgrStale: Rule = (c) => {
-  const fresh = c.filter((p) => !p.attrs.hasCommunity(WellKnownCommunity.LlgrStale));
+  // No allocation in the common case, where no candidate is stale.
+  if (!c.some(isLlgrStale)) return c;
+  const fresh = c.filter((p) => !isLlgrStale(p));
   return fresh.length === 0 ? c : fresh;
 };
+function isLlgrStale(p: Path): boolean {
+  return p.attrs.hasCommunity(WellKnownCommunity.LlgrStale);
+}
 /** §9.1.2.1: highest degree of preference, i.e. LOCAL_PREF. */
 const localPref: Rule = (c) => keepLowest(c, (p) => -p.attrs.localPref);
 /** §9.1.2.2 (a): shortest AS_PATH (AS_SET counts 1, confederation segments 0). */

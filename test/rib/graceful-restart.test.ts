@@ -12,11 +12,12 @@ import { silentLogger } from '../../src/lib/log.ts';
 import { parsePrefix } from '../../src/lib/prefix.ts';
 import type { Nlri } from '../../src/lib/prefix.ts';
 import type { RouteAttributes } from '../../src/rib/attr-set.ts';
-import { DecisionStep } from '../../src/rib/decision.ts';
+import { decide, DecisionStep } from '../../src/rib/decision.ts';
 import { GracefulRestartHelper } from '../../src/rib/graceful-restart.ts';
 import type { RestartTerms } from '../../src/rib/graceful-restart.ts';
 import { LocRib } from '../../src/rib/loc-rib.ts';
 import type { ExportTarget } from '../../src/rib/export.ts';
+import { Path } from '../../src/rib/route.ts';
 import type { RibPeer } from '../../src/rib/route.ts';
 import { ReflectorExport } from '../../src/reflector/reflection.ts';
 
@@ -342,4 +343,28 @@ test('an LLGR-stale route is re-advertised with LLGR_STALE to LLGR peers only (R
     WellKnownCommunity.LlgrStale,
   ]);
   t.is(reflector.exportAttributes(best, Afi.Ipv4, client(false)), undefined);
+});
+
+test('decision: LLGR_STALE is the first step, in both directions and every insertion order', (t) => {
+  const { rib } = setup();
+  const path = (n: number, attributes: RouteAttributes) =>
+    new Path(ribPeer(n), 0, rib.attrSets.intern({ origin: Origin.Igp, asPath: [], ...attributes }), true);
+  const stale = path(1, { localPref: 300, communities: [WellKnownCommunity.LlgrStale] });
+  const fresh = path(2, { localPref: 100 });
+  const staleToo = path(3, { localPref: 200, communities: [WellKnownCommunity.LlgrStale] });
+  for (const order of [
+    [stale, fresh, staleToo],
+    [stale, staleToo, fresh],
+    [fresh, stale, staleToo],
+    [fresh, staleToo, stale],
+    [staleToo, stale, fresh],
+    [staleToo, fresh, stale],
+  ]) {
+    const d = decide(order);
+    t.is(d.best, fresh);
+    t.is(d.decidedBy, DecisionStep.LlgrStale);
+    t.is(d.lostAt.get(stale), DecisionStep.LlgrStale);
+  }
+  // Only stale routes: the usual steps decide among them (RFC 9494 §4.4).
+  t.like(decide([staleToo, stale]), { best: stale, decidedBy: DecisionStep.LocalPref });
 });

@@ -117,16 +117,15 @@ export function notificationFromError(e: BgpError): Buffer {
 
 /**
  * RFC 8538 §5.1: the Cease subcodes that end a session for good once both sides set the N bit, sent
- * as a Hard Reset so the peer flushes the routes instead of keeping them stale. Administrative Reset
- * is "provisional" there; Brindle sends it as a Hard Reset, as FRR does by default: an operator's
- * reset asks for the routes to be learned anew. BFD Down (RFC 9384) too: the forwarding path is gone,
- * so routes kept through it would black-hole traffic.
+ * as a Hard Reset so the peer flushes the routes instead of keeping them stale. BFD Down (RFC 9384)
+ * too, as FRR does: the forwarding path is gone, so routes kept through it would black-hole traffic.
+ * Administrative Reset is "provisional" there; Brindle sends it plain (FRR's default is the other
+ * way): an operator's session reset then keeps forwarding while the session comes back.
  */
 const HARD_RESET_SUBCODES: ReadonlySet<number> = new Set([
   CeaseSubcode.MaximumNumberOfPrefixesReached,
   CeaseSubcode.AdministrativeShutdown,
   CeaseSubcode.PeerDeConfigured,
-  CeaseSubcode.AdministrativeReset,
   CeaseSubcode.HardReset,
   CeaseSubcode.BfdDown,
 ]);
