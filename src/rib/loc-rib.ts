@@ -339,7 +339,9 @@ export class LocRib {
           removed++;
         } else {
           // The NEXT_HOP is unchanged, so its index entry and its resolution stay.
-          dest.replacePathAt(i, new Path(peer, p.pathId, attrs, p.loopFree, p.nextHop, p.epoch));
+          const next = new Path(peer, p.pathId, attrs, p.loopFree, p.nextHop, p.epoch);
+          dest.replacePathAt(i, next);
+          this.restampReceived(p, next, restamp);
           this.attrSets.release(p.attrs);
         }
         this.enqueue(dest);
@@ -347,6 +349,19 @@ export class LocRib {
       return removed;
     };
     return new Promise((resolve) => this.walker.add(this.table.values(), visit, resolve));
+  }
+
+  /**
+   * What the peer sent for a restamped path is restamped too, so import policy judged again
+   * (rib/adj-rib-in.ts) keeps the mark; a set `restamp` would drop is kept as it is.
+   */
+  private restampReceived(path: Path, next: Path, restamp: (attrs: AttrSet) => AttrSet | undefined): void {
+    const received = this.received.get(path);
+    if (!received) return;
+    this.received.delete(path);
+    const stamped = restamp(received);
+    this.received.set(next, stamped ?? received);
+    if (stamped !== undefined && stamped !== received) this.attrSets.release(received);
   }
 
   /** Removes `peer`'s paths in `dest` that `which` picks, and queues the destination for a decision. */

@@ -368,3 +368,24 @@ test('decision: LLGR_STALE is the first step, in both directions and every inser
   // Only stale routes: the usual steps decide among them (RFC 9494 §4.4).
   t.like(decide([staleToo, stale]), { best: stale, decidedBy: DecisionStep.LocalPref });
 });
+
+test('what the peer sent is marked too, so import policy judged again keeps LLGR_STALE', async (t) => {
+  const { rib, helper, advance } = setup();
+  const base = { origin: Origin.Igp, asPath: [], nextHop: '192.0.2.7' };
+  const received = rib.attrSets.intern({ ...base, communities: [0xfde80001] });
+  const imported = rib.attrSets.intern({ ...base, communities: [0xfde80001], localPref: 300 });
+  rib.announce(RESTARTER, A, imported, true, received);
+  rib.attrSets.release(received);
+  rib.attrSets.release(imported);
+  await rib.settled();
+  const sets = rib.attrSets.size;
+  helper.sessionLost(KEY, RESTARTER, terms(), LOST);
+  await advance(RESTART_TIME_SEC);
+  const best = rib.get(A)!.best!;
+  t.true(best.attrs.hasCommunity(WellKnownCommunity.LlgrStale));
+  t.is(best.attrs.localPref, 300);
+  t.true(rib.receivedAttrs(best).hasCommunity(WellKnownCommunity.LlgrStale));
+  t.false(rib.receivedAttrs(best).attributes.localPref === 300);
+  // The unmarked sets were released as the marked ones replaced them.
+  t.is(rib.attrSets.size, sets);
+});
