@@ -10,7 +10,7 @@
 // RFC 8538: with the N bit negotiated on both sides, a hold-timer expiry or a NOTIFICATION other than
 // Hard Reset (sent or received) ends the session the same way as a lost connection.
 
-import { CapabilityCode, WellKnownCommunity } from '../bgp/constants.ts';
+import { CapabilityCode, CeaseSubcode, ErrorCode, WellKnownCommunity } from '../bgp/constants.ts';
 import type { DownReason } from '../bgp/session/fsm.ts';
 import type { NegotiatedSession } from '../bgp/session/negotiate.ts';
 import type {
@@ -326,10 +326,12 @@ function forwardingPreserved(terms: RestartTerms, afi: number): boolean {
 /**
  * RFC 4724 §4.2 applies to a session that ended without a NOTIFICATION (the TCP connection failed or
  * was reset). RFC 8538 §4 extends it, when both sides set the N bit, to a hold-timer expiry and to any
- * NOTIFICATION sent or received other than Cease/Hard Reset.
+ * NOTIFICATION sent or received other than Cease/Hard Reset — and, here, other than Cease/BFD Down.
  */
 function restartable(reason: DownReason, notification: boolean): boolean {
   if (reason.kind === 'connection-lost') return true;
-  if (!notification) return false;
-  return reason.hardReset !== true;
+  if (!notification || reason.hardReset === true) return false;
+  // RFC 9384: BFD saw the forwarding path die; routes kept through it would black-hole traffic.
+  const n = reason.notification;
+  return !(n?.code === ErrorCode.Cease && n.subcode === CeaseSubcode.BfdDown);
 }

@@ -313,6 +313,12 @@ test('RFC 8538: with the N bit, a hold-timer expiry or a NOTIFICATION other than
     ['Hard Reset received, N', HARD_RESET_RECEIVED, true, false],
     ['Hard Reset sent, N', HARD_RESET_SENT, true, false],
     ['connection lost, no N', LOST, false, true],
+    [
+      'BFD Down sent, N',
+      { kind: 'stopped', notification: { code: 6, subcode: 10 }, text: 'stopped locally' },
+      true,
+      false,
+    ],
   ];
   for (const [what, reason, notification, kept] of cases) {
     const { rib, helper, announce } = setup();

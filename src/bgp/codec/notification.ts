@@ -117,17 +117,17 @@ export function notificationFromError(e: BgpError): Buffer {
 
 /**
  * RFC 8538 §5.1: the Cease subcodes that end a session for good once both sides set the N bit, sent
- * as a Hard Reset so the peer flushes the routes instead of keeping them stale. BFD Down (RFC 9384)
- * too, as FRR does: the forwarding path is gone, so routes kept through it would black-hole traffic.
- * Administrative Reset is "provisional" there; Brindle sends it plain (FRR's default is the other
- * way): an operator's session reset then keeps forwarding while the session comes back.
+ * as a Hard Reset so the peer flushes the routes instead of keeping them stale. Administrative Reset
+ * is "provisional" there; Brindle sends it plain (FRR's default is the other way): an operator's
+ * session reset then keeps forwarding while the session comes back. BFD Down (RFC 9384, after RFC
+ * 8538) goes plain too, as its own subcode; FRR wraps it. Neither side keeps routes after it
+ * (rib/graceful-restart.ts).
  */
 const HARD_RESET_SUBCODES: ReadonlySet<number> = new Set([
   CeaseSubcode.MaximumNumberOfPrefixesReached,
   CeaseSubcode.AdministrativeShutdown,
   CeaseSubcode.PeerDeConfigured,
   CeaseSubcode.HardReset,
-  CeaseSubcode.BfdDown,
 ]);
 
 /** RFC 8538 §5.1: this NOTIFICATION goes as a Hard Reset when the N bit was negotiated. */

@@ -177,7 +177,7 @@ test('hardReset() wraps a NOTIFICATION as RFC 8538 §3 lays it out; hardResetCau
 });
 
 test('RFC 8538 §5.1: the Cease subcodes that go as a Hard Reset once the N bit is negotiated', (t) => {
-  const hard = [1, 2, 3, 9, 10];
+  const hard = [1, 2, 3, 9];
   for (let subcode = 0; subcode <= 11; subcode++)
     t.is(callsForHardReset(6, subcode), hard.includes(subcode), `Cease subcode ${subcode}`);
   // Only Cease: an error the peer caused (hold timer, UPDATE error, FSM error) keeps graceful restart.
