@@ -514,6 +514,7 @@ export class Router {
   /** §4.1: the deferral ended: every session up gets the table, then End-of-RIB. */
   private releaseDeferred(): void {
     for (const routed of this.peers.values()) {
+      routed.peer.restartEnded();
       if (!routed.deferred || !routed.member || !routed.target) continue;
       routed.deferred = false;
       this.adjRibOut.addMember(routed.member, routed.target, routed.options.addPathSend ?? 'best');

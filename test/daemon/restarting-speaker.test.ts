@@ -137,7 +137,7 @@ test('after a restart: R and F bits; nothing sent until every peer sent End-of-R
   t.deepEqual(toB.slice(1).sort(), ['EoR 1', 'EoR 2']);
 });
 
-test('a peer that never comes back: the Selection_Deferral_Timer ends the wait', async (t) => {
+test('a peer that never comes back: the Selection_Deferral_Timer ends the wait; it later comes up without the R bit', async (t) => {
   const h = await harness(t);
   const a = await h.connect('a', '10.1.0.0/24');
   a.peer.send(encodeEndOfRib(1, 1, CTX));
@@ -155,6 +155,8 @@ test('a peer that never comes back: the Selection_Deferral_Timer ends the wait',
     ['EoR 1', 'EoR 2'],
     'End-of-RIB, its own route not reflected back',
   );
+  const b = await h.connect('b', '10.2.0.0/24');
+  t.false(grOf(b.open)?.restartState, 'a session that comes up after the wait: Restart State bit clear');
 });
 
 test('routes that arrive with the last End-of-RIB are decided before the dump: no End-of-RIB ahead of them', async (t) => {

@@ -110,7 +110,7 @@ export class Connection {
 
   constructor(
     readonly config: PeerConfig,
-    private readonly fsmConfig: FsmConfig,
+    private fsmConfig: FsmConfig,
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly counters: PeerCounters,
@@ -121,6 +121,13 @@ export class Connection {
 
   get state(): SessionState {
     return this.fsm.state;
+  }
+
+  /** The OPEN this connection will send, replaced while none has been sent yet. */
+  setLocalOpen(localOpen: OpenMessage): void {
+    const state = this.fsm.state;
+    if (state === SessionState.Idle || state === SessionState.Connect || state === SessionState.Active)
+      this.fsmConfig = { ...this.fsmConfig, localOpen };
   }
 
   get negotiated(): NegotiatedSession | undefined {

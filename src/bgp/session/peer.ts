@@ -15,7 +15,7 @@ import type { ConnectionOwner, SessionEvent } from './connection.ts';
 import { PeerCounters } from './counters.ts';
 import { SessionState } from './fsm.ts';
 import type { NegotiatedSession } from './negotiate.ts';
-import { fsmConfig } from './peer-config.ts';
+import { fsmConfig, localOpen } from './peer-config.ts';
 import type { PeerConfig } from './peer-config.ts';
 
 export type { SessionEvent };
@@ -102,14 +102,34 @@ export class Peer implements ConnectionOwner {
   /** Our addresses on the current session (RFC 4271 §6.3), for the RIB's NEXT_HOP check. */
   readonly localAddresses: SessionLocalAddresses;
 
+  private currentConfig: PeerConfig;
+
   constructor(
-    readonly config: PeerConfig,
+    config: PeerConfig,
     private readonly clock: Clock,
     log: Logger,
   ) {
+    this.currentConfig = config;
     this.log = log.child({ peer: config.name, remote: config.remoteAddress });
     this.localAddresses = new SessionLocalAddresses(this.log);
     this.primary = this.newConnection();
+  }
+
+  get config(): PeerConfig {
+    return this.currentConfig;
+  }
+
+  /**
+   * RFC 4724 §4.1: the Restart State bit says "this speaker has restarted"; it is set only in the
+   * OPENs sent while the restart's selection deferral runs. A session that comes up later (after a
+   * flap) must not make its peer wait for our End-of-RIB again.
+   */
+  restartEnded(): void {
+    if (!this.currentConfig.gracefulRestartState) return;
+    this.currentConfig = { ...this.currentConfig, gracefulRestartState: false };
+    const open = localOpen(this.currentConfig);
+    this.primary.setLocalOpen(open);
+    this.secondary?.setLocalOpen(open);
   }
 
   private newConnection(): Connection {
