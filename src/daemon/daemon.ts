@@ -274,7 +274,10 @@ export class Daemon {
     this.policyKey = key;
     const policy = this.policyOf(inputs);
     this.policy = policy;
-    if (this.config.mode === 'node') this.applyServiceRanges(policy);
+    if (this.config.mode === 'node') {
+      this.applyServiceRanges(policy);
+      this.nodeRouting?.setNormalPriorities(policy.normalPriorities);
+    }
     const importKey = JSON.stringify([snapshot.filters, policy.normalPriorities]);
     const importChanged = importKey !== this.importKey;
     this.importKey = importKey;

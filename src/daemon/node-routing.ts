@@ -10,6 +10,8 @@ import type { Logger } from '../lib/log.ts';
 import type { Prefix } from '../lib/prefix.ts';
 import { formatPrefix } from '../lib/prefix.ts';
 import { within as prefixWithin } from '../policy/prefix-set.ts';
+import { DEFAULT_NORMAL_PRIORITY, kernelMetric, normalPriority } from '../policy/priority.ts';
+import type { NormalPriorities } from '../policy/priority.ts';
 import { loadNative } from '../lib/native.ts';
 import { Fib } from '../fib/fib.ts';
 import { NetlinkBackend } from '../fib/netlink-backend.ts';
@@ -43,6 +45,8 @@ export class NodeRouting {
    * (RFC 4724 §4.1), kept while the RIB relearns.
    */
   preservedRoutes = 0;
+  /** BGPConfiguration's ipv4/ipv6NormalRoutePriority: learned routes' kernel metrics derive from it. */
+  private normal: NormalPriorities = { ipv4: DEFAULT_NORMAL_PRIORITY, ipv6: DEFAULT_NORMAL_PRIORITY };
 
   private constructor(
     private readonly fib: Fib,
@@ -140,8 +144,11 @@ export class NodeRouting {
       if (hop && !nextHops.some((h) => h.gateway === hop.gateway && h.device === hop.device))
         nextHops.push(hop);
     }
-    if (nextHops.length === 0) this.fib.remove(prefix);
-    else this.fib.setDesired({ prefix, kind: 'unicast', nextHops } satisfies FibRoute);
+    if (nextHops.length === 0) return this.fib.remove(prefix);
+    // The best path's LOCAL_PREF sets the metric, as BIRD's krt_metric does (calico-routing.md §4.3):
+    // a route of elevated priority beats Felix's routes at the normal one.
+    const metric = kernelMetric(best.attrs.attributes, normalPriority(this.normal, prefix.afi));
+    this.fib.setDesired({ prefix, kind: 'unicast', nextHops, metric } satisfies FibRoute);
   }
 
   /** A BGP next hop as the kernel reaches it: on-link it is the gateway itself; otherwise via the IGP route. */
@@ -163,6 +170,13 @@ export class NodeRouting {
     const key = (list: readonly Prefix[]) => list.map((p) => formatPrefix(p)).join();
     if (key(ranges) === key(this.noKernel)) return;
     this.noKernel = ranges;
+    if (this.rib) this.applyTable(this.rib);
+  }
+
+  /** The normal route priorities; every learned route's metric is recomputed when they change. */
+  setNormalPriorities(normal: NormalPriorities): void {
+    if (normal.ipv4 === this.normal.ipv4 && normal.ipv6 === this.normal.ipv6) return;
+    this.normal = normal;
     if (this.rib) this.applyTable(this.rib);
   }
 

@@ -35,13 +35,15 @@ export interface DesiredRoute {
   readonly key: PrefixKey;
   readonly blackhole: boolean;
   readonly nextHops: readonly DesiredNextHop[];
+  /** RTA_PRIORITY; undefined: the context's metric. */
+  readonly metric: number | undefined;
 }
 
 /** Where Brindle's routes go and how they are marked (the daemon config's `fib` section). */
 export interface RouteContext {
   readonly table: number;
   readonly protocol: number;
-  /** RTA_PRIORITY; 0 leaves the kernel default (IPv4 0, IPv6 1024). */
+  /** RTA_PRIORITY of a route that names none; 0 leaves the kernel default (IPv4 0, IPv6 1024). */
   readonly metric: number;
 }
 
@@ -64,7 +66,11 @@ export function desiredRoute(route: FibRoute): DesiredRoute {
     throw new TypeError(`FIB route: bad prefix length ${prefix.length}`);
   }
   const key = prefixKey(prefix);
-  if (route.kind === 'blackhole') return { route, key, blackhole: true, nextHops: [] };
+  const { metric } = route;
+  if (metric !== undefined && (!Number.isInteger(metric) || metric < 0 || metric > MAX_METRIC)) {
+    throw new TypeError(`FIB route ${formatPrefix(prefix)}: metric ${metric} is not 0..${MAX_METRIC}`);
+  }
+  if (route.kind === 'blackhole') return { route, key, blackhole: true, nextHops: [], metric };
   if (route.nextHops.length === 0) {
     throw new TypeError(`FIB route ${formatPrefix(prefix)}: a unicast route needs a next hop`);
   }
@@ -85,8 +91,11 @@ export function desiredRoute(route: FibRoute): DesiredRoute {
     });
     cache.set(route.nextHops, nextHops);
   }
-  return { route, key, blackhole: false, nextHops };
+  return { route, key, blackhole: false, nextHops, metric };
 }
+
+/** RTA_PRIORITY is a u32. */
+const MAX_METRIC = 0xffffffff;
 
 // By array identity, per family (the same array is valid for one family only). Arrays are treated as
 // immutable, as the readonly types say.
@@ -94,7 +103,8 @@ const checkedV4 = new WeakMap<readonly FibNextHop[], readonly DesiredNextHop[]>(
 const checkedV6 = new WeakMap<readonly FibNextHop[], readonly DesiredNextHop[]>();
 
 export function sameDesired(a: DesiredRoute, b: DesiredRoute): boolean {
-  if (a.blackhole !== b.blackhole || a.nextHops.length !== b.nextHops.length) return false;
+  if (a.blackhole !== b.blackhole || a.metric !== b.metric || a.nextHops.length !== b.nextHops.length)
+    return false;
   if (a.nextHops === b.nextHops) return true;
   return a.nextHops.every((hop, i) => {
     const other = b.nextHops[i];
@@ -107,6 +117,11 @@ export function effectiveMetric(prefix: Prefix, metric: number): number {
   return prefix.afi === Afi.Ipv6 && metric === 0 ? IP6_RT_PRIO_USER : metric;
 }
 
+/** The metric the kernel reports for a desired route once written. */
+export function desiredMetric(desired: DesiredRoute, context: RouteContext): number {
+  return effectiveMetric(desired.route.prefix, desired.metric ?? context.metric);
+}
+
 /** The route as written; `undefined` plus the missing device's name when a device is unknown. */
 export function kernelRoute(
   desired: DesiredRoute,
@@ -115,7 +130,8 @@ export function kernelRoute(
   cache?: KernelNextHopCache,
 ): KernelRoute | { readonly missingDevice: string } {
   const { prefix } = desired.route;
-  const { table, protocol, metric } = context;
+  const { table, protocol } = context;
+  const metric = desired.metric ?? context.metric;
   if (desired.blackhole)
     return {
       prefix,
@@ -181,7 +197,7 @@ export function routeMatches(
   context: RouteContext,
   ifindexOf: (device: string) => number | undefined,
 ): boolean {
-  if (kernel.metric !== effectiveMetric(kernel.prefix, context.metric)) return false;
+  if (kernel.metric !== desiredMetric(desired, context)) return false;
   if (desired.blackhole) return kernel.type === RTN_BLACKHOLE;
   if (kernel.type !== RTN_UNICAST || kernel.nextHops.length !== desired.nextHops.length) return false;
   const unmatched = [...kernel.nextHops];
@@ -213,9 +229,9 @@ export interface ReconcilePlan {
   readonly different: PrefixKey[];
   /** Ours in the kernel, not desired: their prefixes. */
   readonly stale: Prefix[];
-  /** Ours (our protocol) but at another metric: deleted with their own metric whatever is desired. */
+  /** Ours, a second route at a prefix (another metric): deleted with their own metric. */
   readonly strays: KernelRoute[];
-  /** Our routes found in the kernel at our metric, by key. */
+  /** Our route found in the kernel per prefix (at the desired metric when there is one), by key. */
   readonly present: Map<PrefixKey, KernelRoute>;
 }
 
@@ -245,12 +261,21 @@ export function planReconcile(
   };
   for (const route of kernel) {
     if (route.protocol !== context.protocol || route.table !== context.table) continue;
-    if (route.metric !== effectiveMetric(route.prefix, context.metric)) {
-      plan.strays.push(route);
-      continue;
-    }
     const key = prefixKey(route.prefix);
+    const want = desired.get(key);
+    const held = plan.present.get(key);
+    // One route of ours per prefix is tracked, the one at the desired (or default) metric if there is
+    // one. At another metric it is one to replace (add at the new metric, then delete it) or, beside
+    // the tracked one, a stray.
+    if (held) {
+      const metric = want ? desiredMetric(want, context) : effectiveMetric(route.prefix, context.metric);
+      const better = route.metric === metric;
+      plan.strays.push(better ? held : route);
+      if (!better) continue;
+    }
     plan.present.set(key, route);
+  }
+  for (const [key, route] of plan.present) {
     const want = desired.get(key);
     if (!want) plan.stale.push(route.prefix);
     else if (routeMatches(want, route, context, ifindexOf)) plan.kept.push(key);

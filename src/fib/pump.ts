@@ -4,7 +4,7 @@
 // prefix is never in two batches at once. Each acknowledgement updates the store's view of the kernel.
 
 import type { Logger } from '../lib/log.ts';
-import { deleteRoute, effectiveMetric, kernelRoute, routeMatches } from './desired.ts';
+import { deleteRoute, desiredMetric, effectiveMetric, kernelRoute, routeMatches } from './desired.ts';
 import type { KernelNextHopCache, RouteContext } from './desired.ts';
 import type { RefusedWrites } from './failures.ts';
 import { EEXIST, ENOBUFS, ENODEV, ENOENT, ESRCH } from './netlink.ts';
@@ -14,7 +14,7 @@ import type { Entry, FibStore } from './store.ts';
 import type { FibBackend, FibOp, FibOpResult } from './types.ts';
 
 /** One datagram's worth of writes: ops[i] brings entries[i] to its desired state (undefined: a
- * stray delete, a route of ours at a metric we no longer use). */
+ * stray delete, a route of ours at a metric the prefix no longer uses). */
 interface Batch {
   readonly entries: (Entry | undefined)[];
   readonly ops: FibOp[];
@@ -102,7 +102,7 @@ export class WritePump {
     this.schedule();
   }
 
-  /** Routes of ours at a metric we no longer use: deleted with their own metric. */
+  /** Routes of ours at a metric their prefix no longer uses: deleted with their own metric. */
   addStrays(routes: readonly KernelRoute[]): void {
     for (const route of routes) this.strays.push(route);
   }
@@ -206,7 +206,7 @@ export class WritePump {
     const { route: context, ifindexOf } = this.ctx;
     if (!want) {
       if (!installed || (this.ctx.pruneDeferred() && !e.withdrawn)) return undefined;
-      return { op: 'delete', route: deleteRoute(installed.prefix, context) };
+      return { op: 'delete', route: deleteRoute(installed.prefix, context, installed.metric) };
     }
     // Already there as wanted (a graceful restart's routes, or a wish that came back): no write.
     if (!forced && installed && routeMatches(want, installed, context, ifindexOf)) return undefined;
@@ -215,7 +215,10 @@ export class WritePump {
       this.ctx.refusals.record(e, ENODEV, `device ${route.missingDevice} does not exist`);
       return undefined;
     }
-    return { op: installed ? 'replace' : 'add', route };
+    // A new metric is a new kernel route: added beside the old one, which goes once the add is
+    // acknowledged (succeeded()), so the prefix is never without a route.
+    const replace = installed !== undefined && installed.metric === desiredMetric(want, context);
+    return { op: replace ? 'replace' : 'add', route };
   }
 
   private complete(batch: Batch, results: readonly FibOpResult[]): void {
@@ -268,7 +271,9 @@ export class WritePump {
       tally.counters.routesDeleted += 1;
     } else {
       const metric = effectiveMetric(op.route.prefix, op.route.metric);
+      const old = e.installed;
       store.setInstalled(e, metric === op.route.metric ? op.route : { ...op.route, metric });
+      if (old && old.metric !== metric) this.addStrays([old]); // the metric changed: make, then break
       tally.counters.routesWritten += 1;
     }
     this.ctx.refusals.clear(e);

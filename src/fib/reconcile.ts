@@ -10,7 +10,7 @@ import type { Clock, TimerHandle } from '../lib/clock.ts';
 import type { Logger } from '../lib/log.ts';
 import { formatPrefix, prefixKey } from '../lib/prefix.ts';
 import type { Prefix, PrefixKey } from '../lib/prefix.ts';
-import { effectiveMetric, planReconcile, routeMatches } from './desired.ts';
+import { desiredMetric, effectiveMetric, planReconcile, routeMatches } from './desired.ts';
 import type { ReconcilePlan, RouteContext } from './desired.ts';
 import type { RefusedWrites } from './failures.ts';
 import type { LinkTable } from './links.ts';
@@ -208,7 +208,6 @@ export class Reconciler {
     const key = prefixKey(head.prefix);
     let e = store.get(key);
     const ours = head.protocol === context.protocol;
-    const ourMetric = head.metric === effectiveMetric(head.prefix, context.metric);
     const state = this.ctx.state();
     if (state === 'starting') {
       this.notifiedDuringStart ||= ours;
@@ -217,13 +216,13 @@ export class Reconciler {
     if (state !== 'running') return;
     if (!ours) {
       // Another protocol replaced the route at our prefix and metric: ours is gone.
-      if (action === 'new' && event.replaced && ourMetric && e?.installed) {
+      if (action === 'new' && event.replaced && e?.installed?.metric === head.metric) {
         store.setInstalled(e, undefined);
         if (e.desired) this.noticed(e, 'changed');
       }
       return;
     }
-    if (!ourMetric) {
+    if (!this.tracks(e, head.prefix, head.metric)) {
       if (action === 'new') pump.addStrays([event.route()]);
       pump.schedule();
       return;
@@ -234,6 +233,14 @@ export class Reconciler {
     store.setInstalled(e, route);
     this.judge(e, route);
     store.release(e);
+  }
+
+  /** Is a route of ours at `metric` the one the entry follows (the installed or the desired one)? */
+  private tracks(e: Entry | undefined, prefix: Prefix, metric: number): boolean {
+    const { route: context } = this.ctx;
+    if (e?.installed) return e.installed.metric === metric;
+    if (e?.desired) return desiredMetric(e.desired, context) === metric;
+    return metric === effectiveMetric(prefix, context.metric);
   }
 
   /** Compares the notified route with the wish, unless a write or a retry will settle the prefix. */

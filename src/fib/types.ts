@@ -38,6 +38,9 @@ export interface FibRoute {
   readonly kind: 'unicast' | 'blackhole';
   /** Ignored for blackholes; at least one for unicast. */
   readonly nextHops: readonly FibNextHop[];
+  /** RTA_PRIORITY, 0..2^32−1; absent: the kernel's default (IPv4 0, IPv6 1024). Part of the kernel's
+   * key for the route, so a change is an add at the new metric, then a delete at the old one. */
+  readonly metric?: number;
 }
 
 /** A kernel write. `add` creates only (NLM_F_CREATE|NLM_F_EXCL): it must not displace a route of

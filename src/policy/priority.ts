@@ -46,3 +46,13 @@ export function routePriority(attributes: RouteAttributes, local: boolean, norma
   if (local && attributes.localPref === undefined) return normal;
   return priorityOf(attributes.localPref ?? DEFAULT_LOCAL_PREF);
 }
+
+/**
+ * The kernel metric (RTA_PRIORITY) of a route learned over BGP: Calico's import filter sets
+ * `krt_metric = 2147483647 − bgp_local_pref` (normal priority when LOCAL_PREF is undefined, which BIRD
+ * never leaves it: it attaches its default, 100) and the kernel protocol writes it (§4.3). A
+ * LOCAL_PREF above 2^31−1 would give a negative metric; it is held at 0, the best the kernel has.
+ */
+export function kernelMetric(attributes: RouteAttributes, normal: number): number {
+  return Math.max(0, routePriority(attributes, false, normal));
+}

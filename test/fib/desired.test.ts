@@ -152,28 +152,60 @@ test('the reconcile diff sorts our dumped routes into kept, different, stale and
       wish('10.1.0.0/24', { gateway: '10.0.0.2' }),
       wish('10.2.0.0/24', { gateway: '10.0.0.2' }),
       wish('10.3.0.0/24', { gateway: '10.0.0.2' }),
+      metricWish('10.7.0.0/24', 1024),
     ].map((d) => [d.key, d]),
   );
   const plan = planReconcile(
     desired,
     [
+      kernel('10.1.0.0/24', [{ gateway: '10.0.0.2' }], { metric: 32 }),
       kernel('10.1.0.0/24', [{ gateway: '10.0.0.2' }]),
       kernel('10.2.0.0/24', [{ gateway: '10.0.0.9' }]),
       kernel('10.4.0.0/24', [{ gateway: '10.0.0.2' }]),
       kernel('10.5.0.0/24', [{ gateway: '10.0.0.2' }], { metric: 32 }),
       kernel('10.6.0.0/24', [{ gateway: '10.0.0.2' }], { protocol: 4 }),
+      kernel('10.7.0.0/24', [{ gateway: '10.0.0.2' }]),
     ],
     CONTEXT,
     ifindexOf,
   );
   const text = (keys: (number | string)[]) => keys.map((k) => formatPrefix(desired.get(k)!.route.prefix));
   t.deepEqual(text(plan.kept), ['10.1.0.0/24']);
-  t.deepEqual(text(plan.different), ['10.2.0.0/24']);
+  t.deepEqual(text(plan.different), ['10.2.0.0/24', '10.7.0.0/24'], 'a metric change is a difference');
   t.deepEqual(text(plan.missing), ['10.3.0.0/24']);
-  t.deepEqual(plan.stale.map(formatPrefix), ['10.4.0.0/24']);
+  t.deepEqual(
+    plan.stale.map(formatPrefix),
+    ['10.4.0.0/24', '10.5.0.0/24'],
+    'a lone route of ours at a prefix nobody wants is stale at any metric (kept while the prune waits)',
+  );
   t.deepEqual(
     plan.strays.map((r) => `${formatPrefix(r.prefix)} metric ${r.metric}`),
-    ['10.5.0.0/24 metric 32'],
+    ['10.1.0.0/24 metric 32'],
+    'beside the route at the desired metric, another of ours is a stray',
   );
-  t.is(plan.present.size, 3, 'a route of another protocol is never ours, whatever the dump held');
+  t.is(plan.present.size, 5, 'a route of another protocol is never ours, whatever the dump held');
+});
+
+function metricWish(dst: string, metric: number): DesiredRoute {
+  return desiredRoute({ prefix: prefix(dst), kind: 'unicast', nextHops: [{ gateway: '10.0.0.2' }], metric });
+}
+
+test('a route names its own metric: written with it, compared by it, validated', (t) => {
+  const want = metricWish('10.7.0.0/24', 1024);
+  const written = kernelRoute(want, CONTEXT, ifindexOf);
+  t.like(written, { metric: 1024 });
+  t.true(
+    routeMatches(
+      want,
+      kernel('10.7.0.0/24', [{ gateway: '10.0.0.2' }], { metric: 1024 }),
+      CONTEXT,
+      ifindexOf,
+    ),
+  );
+  t.false(routeMatches(want, kernel('10.7.0.0/24', [{ gateway: '10.0.0.2' }]), CONTEXT, ifindexOf));
+  t.false(sameDesired(want, metricWish('10.7.0.0/24', 1025)), 'another metric is another wish');
+  t.true(sameDesired(want, metricWish('10.7.0.0/24', 1024)));
+  t.throws(() => metricWish('10.7.0.0/24', -1), { message: /metric -1 is not/ });
+  t.throws(() => metricWish('10.7.0.0/24', 2 ** 32), { message: /is not 0\.\.4294967295/ });
+  t.notThrows(() => metricWish('10.7.0.0/24', 2 ** 32 - 1));
 });

@@ -341,3 +341,40 @@ test('invalid routes are refused synchronously with the prefix named', (t) => {
     },
   );
 });
+
+test('a metric change is an add at the new metric, acknowledged before the old route is deleted', async (t) => {
+  const { kernel, fib } = setup();
+  await fib.start();
+  fib.setDesired({ ...via('10.9.0.0/24', '10.0.0.2'), metric: 1024 });
+  await quiesce(fib);
+  const metrics = () => kernel.find('10.9.0.0/24').map((r) => r.metric);
+  t.deepEqual(metrics(), [1024]);
+  const callsBefore = kernel.applyCalls;
+  const writtenBefore = kernel.written.length;
+  fib.setDesired({ ...via('10.9.0.0/24', '10.0.0.2'), metric: 1000 });
+  await quiesce(fib);
+  t.deepEqual(metrics(), [1000]);
+  const ops = kernel.written.slice(writtenBefore).map((op) => `${op.op} ${op.route.metric}`);
+  t.deepEqual(ops, ['add 1000', 'delete 1024']);
+  t.is(kernel.applyCalls - callsBefore, 2, 'the delete goes out only after the add was acknowledged');
+  t.like(fib.status, { installed: 1, backlog: 0 });
+  t.is([...fib.routeReports()][0]?.state, 'installed');
+});
+
+test('start() moves a route of ours found at another metric to the desired one, add before delete', async (t) => {
+  const { kernel, fib } = setup();
+  kernel.external('new', kernelRoute('10.5.0.0/24', '10.0.0.2', OURS, 50));
+  await tick();
+  fib.setDesired({ ...via('10.5.0.0/24', '10.0.0.2'), metric: 1024 });
+  const summary = await fib.start({ deferPrune: true });
+  await quiesce(fib);
+  t.like(summary, { replaced: 1, deleted: 0 });
+  t.deepEqual(
+    kernel.find('10.5.0.0/24').map((r) => r.metric),
+    [1024],
+  );
+  t.deepEqual(
+    kernel.written.map((op) => `${op.op} ${op.route.metric}`),
+    ['add 1024', 'delete 50'],
+  );
+});

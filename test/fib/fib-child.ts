@@ -16,6 +16,7 @@ export interface RouteJson {
   readonly prefix: string;
   readonly kind?: 'unicast' | 'blackhole';
   readonly nextHops?: FibRoute['nextHops'];
+  readonly metric?: number;
 }
 
 export interface StartCommand {
@@ -32,7 +33,9 @@ function prefix(text: string): Prefix {
 }
 
 function route(json: RouteJson): FibRoute {
-  return { prefix: prefix(json.prefix), kind: json.kind ?? 'unicast', nextHops: json.nextHops ?? [] };
+  const { metric } = json;
+  const base = { prefix: prefix(json.prefix), kind: json.kind ?? 'unicast', nextHops: json.nextHops ?? [] };
+  return metric === undefined ? base : { ...base, metric };
 }
 
 const backend = new NetlinkBackend();

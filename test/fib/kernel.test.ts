@@ -1,6 +1,8 @@
 // The FIB engine against the real kernel: every test makes its own network namespace (veth gateways,
 // a tun stand-in for tunl0), runs the engine in a child process inside it (harness.ts) and checks the
 // result with `ip -N -j route show table 100`, an independent reader of the kernel's table. Needs root.
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { waitFor, withCleanup } from '../helpers/netns.ts';
@@ -334,4 +336,59 @@ test('next-hop resolution through a connected route, an IGP route, and their cha
   await ip(netns, 'route', 'del', '172.20.0.0/16', 'metric', '5');
   await waitFor(() => child.events.at(-1)?.reachable === false, WAIT);
   t.like(child.events.at(-1), { event: 'nexthop', nextHop: '172.20.1.1', reachable: false });
+});
+
+/** `ip monitor route` in the namespace, its lines collected; killed by PID at cleanup. */
+async function monitorRoutes(netns: string, cleanup: Cleanup): Promise<string[]> {
+  const lines: string[] = [];
+  const monitor = spawn('ip', ['-n', netns, 'monitor', 'route'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  cleanup.add(() => {
+    if (monitor.exitCode === null) monitor.kill('SIGTERM');
+  });
+  createInterface({ input: monitor.stdout }).on('line', (line) => lines.push(line));
+  // A route of our own making shows the monitor is listening.
+  await ip(netns, 'route', 'add', '10.77.0.0/24', 'dev', 'v0', 'table', String(TABLE));
+  await waitFor(() => lines.some((l) => l.startsWith('10.77.0.0/24')), { ...WAIT, what: 'monitor ready' });
+  return lines;
+}
+
+test('a route carries its metric; a metric change adds the new route before deleting the old one', async (t) => {
+  const { netns, child, cleanup } = await setup(t, 'fib-metric');
+  const v4 = (metric: number): RouteJson => ({ ...via('10.9.0.0/24', '10.0.0.2'), metric });
+  const v6 = (metric: number): RouteJson => ({ ...via('2001:db8:9::/48', '2001:db8::2'), metric });
+  await child.start({ routes: [v4(2147482623), v6(2147482623)] });
+  t.like(await ipRoute(netns, '10.9.0.0/24'), { gateway: '10.0.0.2', protocol: '196', metric: 2147482623 });
+  t.like(await ipRoute(netns, '2001:db8:9::/48'), { protocol: '196', metric: 2147482623 });
+
+  const lines = await monitorRoutes(netns, cleanup);
+  await child.set(v4(1000), v6(1000));
+  await child.call('idle');
+  const metrics = async (dst: string) =>
+    (await ipRoutes(netns)).filter((r) => r.dst === dst).map((r) => r.metric);
+  t.deepEqual(await metrics('10.9.0.0/24'), [1000], 'one route, at the new metric');
+  t.deepEqual(await metrics('2001:db8:9::/48'), [1000]);
+  for (const dst of ['10.9.0.0/24', '2001:db8:9::/48']) {
+    await waitFor(() => lines.some((l) => l.startsWith(`Deleted ${dst}`)), { ...WAIT, what: 'old deleted' });
+    const seen = lines.filter((l) => l.includes(dst)).map((l) => (l.startsWith('Deleted') ? 'del' : 'add'));
+    const at = (metric: number) => lines.findIndex((l) => l.includes(dst) && l.includes(`metric ${metric}`));
+    t.deepEqual(seen, ['add', 'del'], `${dst}: the new route first, then the old one goes`);
+    t.true(at(1000) < at(2147482623), `${dst}: never without a route`);
+  }
+});
+
+test('start moves a route of ours left at another metric to the desired one', async (t) => {
+  const { netns, child } = await setup(t, 'fib-metric-start');
+  const table = ['table', String(TABLE)];
+  await ip(netns, 'route', 'add', '10.9.1.0/24', 'via', '10.0.0.2', 'proto', '196', 'metric', '50', ...table);
+  await ip(netns, 'route', 'add', '10.9.2.0/24', 'via', '10.0.0.2', 'proto', '196', 'metric', '50', ...table);
+  const summary = await child.start({
+    deferPrune: true,
+    routes: [{ ...via('10.9.1.0/24', '10.0.0.2'), metric: 1024 }],
+  });
+  t.like(summary, { replaced: 1, deleted: 0 });
+  const routes = await ipRoutes(netns);
+  t.deepEqual(routes.map((r) => `${r.dst} ${r.metric}`).sort(), [
+    '10.9.1.0/24 1024',
+    '10.9.2.0/24 50', // nobody wants it yet: kept until the prune (graceful restart)
+  ]);
 });
