@@ -222,7 +222,7 @@ test('a restarted reflector sets R, sends nothing until it relearned every clien
   const gobgpView = await s.gobgp.gobgp('neighbor', brindle4);
   t.regex(
     gobgpView,
-    /Remote: restart time \d+ sec, restart flag set\s+ipv4-unicast, forward flag set/,
+    /Remote: restart time \d+ sec, restart flag set(, notification flag set)?\s+ipv4-unicast, forward flag set/,
     'GoBGP sees the Restart State bit, and the Forwarding State bit for IPv4',
   );
   await sleep(3_000);
@@ -315,7 +315,11 @@ test('a restarted node keeps its kernel routes while it waits, then removes the 
   await blockBgp(gobgpHost.netns, false);
   await gobgp.waitEstablished(lan.address4(BRINDLE), 30_000);
   const view = await gobgp.gobgp('neighbor', lan.address4(BRINDLE));
-  t.regex(view, /restart flag set\s+ipv4-unicast, forward flag set/, 'GoBGP sees R and F');
+  t.regex(
+    view,
+    /restart flag set(, notification flag set)?\s+ipv4-unicast, forward flag set/,
+    'GoBGP sees R and F',
+  );
   await waitFor(async () => (await kernelRoutes(netns)).join() === GOBGP_ROUTE, {
     timeoutMs: 20_000,
     intervalMs: 100,
