@@ -17,6 +17,8 @@ import type { Node } from '../resources/types.ts';
 import { RoutingPolicy } from '../policy/policy.ts';
 import type { PolicyInputs } from '../policy/policy.ts';
 import type { RoutePreview } from '../policy/route-preview.ts';
+import { originationChanges } from '../policy/services.ts';
+import type { OriginationChanges } from '../policy/services.ts';
 import { configuredListenPort } from '../resources/defaults.ts';
 import { computeTopology, diffPeerings, toPeerConfig } from '../reflector/topology.ts';
 import { resetFields } from '../reflector/session-preview.ts';
@@ -184,17 +186,7 @@ export class Daemon {
   }
 
   private applyIpamRoutes(routes: NodeRoutes): void {
-    const wanted = new Set(routes.originate.map((p) => formatPrefix(p)));
-    for (const prefix of [...this.ipamOriginated]) {
-      if (wanted.has(prefix)) continue;
-      this.withdrawRoute(prefix);
-      this.ipamOriginated.delete(prefix);
-    }
-    for (const prefix of wanted) {
-      if (this.ipamOriginated.has(prefix)) continue;
-      this.ipamOriginated.add(prefix);
-      this.originateRoute(prefix);
-    }
+    this.moveOrigination(this.ipamOriginated, routes.originate);
     this.nodeRouting?.setBlackholes(routes.blackhole);
     this.ownBlocks = routes.blackhole;
     if (this.lastSnapshot) this.applyPolicy(this.lastSnapshot);
@@ -317,8 +309,25 @@ export class Daemon {
     // A second session to one address is ignored when applied (dedupe): the first one counts.
     const filters = new Map<string, readonly string[]>();
     for (const p of peerings) if (!filters.has(p.remoteAddress)) filters.set(p.remoteAddress, p.filters);
-    const policy = this.policyOf(this.policyInputs(candidate));
-    return this.router?.previewRoutes(policy, (address) => filters.get(address));
+    const ipamRoutes = this.ipam?.routesFor(candidate.pools);
+    const inputs = this.policyInputs(candidate);
+    const policy = this.policyOf(ipamRoutes ? { ...inputs, ownBlocks: ipamRoutes.blackhole } : inputs);
+    const originated = this.originationOf(policy, ipamRoutes);
+    return this.router?.previewRoutes(policy, (address) => filters.get(address), originated);
+  }
+
+  /** How `policy` and the IPAM routes of the candidate pools would move this node's originated routes. */
+  private originationOf(policy: RoutingPolicy, ipamRoutes: NodeRoutes | undefined): OriginationChanges {
+    // Service ranges are originated in node mode only (applyPolicy).
+    const services =
+      this.config.mode === 'node'
+        ? originationChanges(this.serviceOriginated, policy.services.advertise)
+        : undefined;
+    const blocks = ipamRoutes && originationChanges(this.ipamOriginated, ipamRoutes.originate);
+    return {
+      announce: [...(services?.announce ?? []), ...(blocks?.announce ?? [])],
+      withdraw: [...(services?.withdraw ?? []), ...(blocks?.withdraw ?? [])],
+    };
   }
 
   /** Routes originated here that IPAM did not ask for (Daemon.originate): confd's static routes. */
@@ -333,18 +342,22 @@ export class Daemon {
   }
 
   private applyServiceRanges(policy: RoutingPolicy): void {
-    const wanted = new Set(policy.services.advertise.map((p) => formatPrefix(p)));
-    for (const prefix of [...this.serviceOriginated]) {
-      if (wanted.has(prefix)) continue;
-      this.serviceOriginated.delete(prefix);
+    this.moveOrigination(this.serviceOriginated, policy.services.advertise);
+    this.nodeRouting?.setNoKernel(policy.services.noKernel);
+  }
+
+  /** Originates and withdraws so that the routes of one kind (`current`) become `wanted`. */
+  private moveOrigination(current: Set<string>, wanted: readonly Prefix[]): void {
+    const { announce, withdraw } = originationChanges(current, wanted);
+    for (const prefix of withdraw) {
+      current.delete(prefix);
       this.withdrawRoute(prefix);
     }
-    for (const prefix of wanted) {
-      if (this.serviceOriginated.has(prefix)) continue;
-      this.serviceOriginated.add(prefix);
-      this.originateRoute(prefix);
+    for (const prefix of announce) {
+      const text = formatPrefix(prefix);
+      current.add(text);
+      this.originateRoute(text);
     }
-    this.nodeRouting?.setNoKernel(policy.services.noKernel);
   }
 
   /** Reads the peering's password secret (`secrets.dir`); an unusable one is an error on the peer. */

@@ -90,9 +90,12 @@ export class IpamRoutes {
   }
 
   private recompute(): void {
-    this.subject.next(
-      nodeRoutes(this.node, [...this.affinities.values()], [...this.blocks.values()], this.pools),
-    );
+    this.subject.next(this.routesFor(this.pools));
+  }
+
+  /** The routes this node's blocks call for under `pools` (apply --dry-run asks it of candidate pools). */
+  routesFor(pools: readonly IPPool[]): NodeRoutes {
+    return nodeRoutes(this.node, [...this.affinities.values()], [...this.blocks.values()], pools);
   }
 
   stop(): void {

@@ -43,6 +43,7 @@ import { ReflectorExport, ReflectorIngress } from '../reflector/reflection.ts';
 import type { ReflectorIdentity } from '../reflector/reflection.ts';
 import type { RoutingPolicy } from '../policy/policy.ts';
 import { previewRoutes } from '../policy/route-preview.ts';
+import type { OriginationChanges } from '../policy/services.ts';
 import type { PreviewPeer, RoutePreview } from '../policy/route-preview.ts';
 
 export interface RouterOptions {
@@ -298,6 +299,7 @@ export class Router {
   previewRoutes(
     candidate: RoutingPolicy,
     filtersOf: (remoteAddress: string) => readonly string[] | undefined,
+    originated: OriginationChanges = { announce: [], withdraw: [] },
   ): Promise<RoutePreview> {
     const peers: PreviewPeer[] = [];
     const removed = new Set<RibPeer>();
@@ -313,6 +315,7 @@ export class Router {
       removed,
       exportPolicy: new ReflectorExport(this.identity, candidate),
       decision: this.decision,
+      originated: { peer: this.localPeer, attributes: originatedAttributes(), ...originated },
     });
   }
 
@@ -369,7 +372,7 @@ export class Router {
   originate(prefix: string | Nlri, attributes: RouteAttributes = {}): void {
     const nlri = typeof prefix === 'string' ? parsePrefix(prefix) : prefix;
     if (!nlri) throw new Error(`not a prefix: ${prefix as string}`);
-    const attrs = this.locRib.attrSets.intern({ origin: Origin.Igp, asPath: [], ...attributes });
+    const attrs = this.locRib.attrSets.intern(originatedAttributes(attributes));
     this.locRib.announce(this.localPeer, nlri, attrs, true);
     this.locRib.attrSets.release(attrs);
   }
@@ -577,4 +580,9 @@ function endOfRibFamilies(negotiated: NegotiatedSession): number[] | undefined {
   const capability = negotiated.peerGracefulRestart;
   if (!capability || capability.restartState) return undefined;
   return [...negotiated.families];
+}
+
+/** A route this node originates: ORIGIN IGP, an empty AS_PATH, unless told otherwise. */
+function originatedAttributes(attributes: RouteAttributes = {}): RouteAttributes {
+  return { origin: Origin.Igp, asPath: [], ...attributes };
 }

@@ -9,6 +9,8 @@
 
 import type { Afi } from '../lib/family.ts';
 import { formatPrefix } from '../lib/prefix.ts';
+import type { Prefix } from '../lib/prefix.ts';
+import type { RouteAttributes } from '../rib/attr-set.ts';
 import { importedAttrs } from '../rib/adj-rib-in.ts';
 import type { AddPathSendMode } from '../rib/adj-rib-out.ts';
 import { AttrSetTable, attributesKey } from '../rib/attr-set.ts';
@@ -18,8 +20,8 @@ import type { DecisionOptions } from '../rib/decision.ts';
 import type { ExportPolicy, ExportTarget } from '../rib/export.ts';
 import type { IngressPolicy, LocalAddresses } from '../rib/ingress.ts';
 import type { LocRib } from '../rib/loc-rib.ts';
-import { Path } from '../rib/route.ts';
-import type { Dest, RibPeer } from '../rib/route.ts';
+import { Dest, Path } from '../rib/route.ts';
+import type { RibPeer } from '../rib/route.ts';
 
 /** An established session as the preview sees it: now (what it was sent) and under the candidate. */
 export interface PreviewPeer {
@@ -46,8 +48,21 @@ export interface RoutePreviewInput {
   /** The candidate export: the policy's verdict, then RFC 4456 (what the Adj-RIB-Out would ask). */
   readonly exportPolicy: ExportPolicy;
   readonly decision: DecisionOptions;
+  /** The routes this node would originate or withdraw under the candidate (service ranges, IPAM blocks). */
+  readonly originated?: PreviewOrigination;
   /** Destinations visited per event-loop turn. */
   readonly visitsPerTurn?: number;
+}
+
+/** What the change does to the routes this node originates, and how it originates them. */
+export interface PreviewOrigination {
+  /** The Loc-RIB's peer for local routes. */
+  readonly peer: RibPeer;
+  /** The attributes of a newly originated route, as the daemon originates it. */
+  readonly attributes: RouteAttributes;
+  readonly announce: readonly Prefix[];
+  /** Prefixes as text. */
+  readonly withdraw: readonly string[];
 }
 
 /** Per peer: prefixes as text, in Loc-RIB order. */
@@ -90,6 +105,8 @@ export async function previewRoutes(input: RoutePreviewInput): Promise<RoutePrev
     // The table is walked live, as the Loc-RIB's own walks are (a Map iterator sees later additions).
     if (!next.done) await new Promise((resolve) => setImmediate(resolve));
   }
+  // Originated routes the Loc-RIB has no destination for yet: a destination of their own, outside it.
+  for (const prefix of walk.unvisitedOriginated()) walk.visit(new Dest(prefix));
   return { destinations, peers: [...byRibPeer.values()] };
 }
 
@@ -110,16 +127,28 @@ class PreviewWalk {
   /** Import's changed sets live here, never in the RIB's table. */
   private readonly scratch = new AttrSetTable();
   private readonly peerOf = new Map<RibPeer, PreviewPeer>();
+  /** Originated routes to add, by prefix text, until their destination is visited. */
+  private readonly announce = new Map<string, Prefix>();
+  private readonly withdraw: ReadonlySet<string>;
+  private readonly localAttrs: AttrSet | undefined;
 
   constructor(
     private readonly input: RoutePreviewInput,
     private readonly changes: ReadonlyMap<RibPeer, PeerRouteChanges>,
   ) {
     for (const p of input.peers) this.peerOf.set(p.ribPeer, p);
+    const originated = input.originated;
+    for (const prefix of originated?.announce ?? []) this.announce.set(formatPrefix(prefix), prefix);
+    this.withdraw = new Set(originated?.withdraw);
+    this.localAttrs = originated && this.scratch.intern(originated.attributes);
+  }
+
+  unvisitedOriginated(): Iterable<Prefix> {
+    return this.announce.values();
   }
 
   visit(dest: Dest): void {
-    const candidates = this.candidatePaths(dest);
+    const candidates = this.candidatePaths(dest) ?? this.originatedPaths(dest, dest.paths);
     const decided = candidates === undefined;
     const decision = decided ? undefined : decide(candidates, this.input.decision);
     const best = decided ? dest.best : decision?.best;
@@ -148,7 +177,21 @@ class PreviewWalk {
       if (judged !== path) changed = true;
       paths.push(judged);
     }
-    return changed ? paths : undefined;
+    return changed ? (this.originatedPaths(dest, paths) ?? paths) : undefined;
+  }
+
+  /**
+   * `paths` with this node's originated route added or removed as the candidate would, or undefined
+   * when it changes nothing here.
+   */
+  private originatedPaths(dest: Dest, paths: readonly Path[]): Path[] | undefined {
+    const originated = this.input.originated;
+    if (!originated || (this.announce.size === 0 && this.withdraw.size === 0)) return undefined;
+    const prefix = formatPrefix(dest);
+    const local = paths.find((p) => p.peer === originated.peer);
+    if (local && this.withdraw.has(prefix)) return paths.filter((p) => p !== local);
+    if (!this.announce.delete(prefix) || local) return undefined;
+    return [...paths, new Path(originated.peer, 0, this.localAttrs!, true)];
   }
 
   /** `path` as the candidate import would store it (itself when nothing changes). */

@@ -4,7 +4,7 @@
 // them (ECMP); on every node, routes learned for them stay out of the kernel. Single addresses in
 // those lists are per-service /32s (/128s), which need a Kubernetes watch: not done here.
 
-import { maxPrefixLength } from '../lib/prefix.ts';
+import { formatPrefix, maxPrefixLength } from '../lib/prefix.ts';
 import type { Prefix } from '../lib/prefix.ts';
 import type { BGPConfiguration, ServiceIPBlock } from '../resources/types.ts';
 import { cidrPrefix } from './prefix-set.ts';
@@ -57,5 +57,26 @@ export function serviceRanges(
     advertise: excludedFromLoadBalancers(nodeLabels) ? [] : all,
     noKernel: all,
     reflectorAllow: [...external, ...loadBalancer],
+  };
+}
+
+/** How this node's originated routes of one kind (service ranges, IPAM blocks) move to `wanted`. */
+export interface OriginationChanges {
+  readonly announce: readonly Prefix[];
+  readonly withdraw: readonly string[];
+}
+
+/**
+ * The routes to originate and to withdraw so that `current` (prefixes as text) becomes `wanted`: what
+ * the daemon does on a change, and what `apply --dry-run` shows it would do.
+ */
+export function originationChanges(
+  current: ReadonlySet<string>,
+  wanted: readonly Prefix[],
+): OriginationChanges {
+  const keep = new Set(wanted.map((p) => formatPrefix(p)));
+  return {
+    announce: wanted.filter((p) => !current.has(formatPrefix(p))),
+    withdraw: [...current].filter((p) => !keep.has(p)),
   };
 }

@@ -51,20 +51,22 @@ export function brindlectlResult(config: string, ...args: string[]): Promise<Bri
 }
 
 /**
- * A reflector-mode daemon in this process for node `name`, speaking BGP on `address`, configured by
- * `env` (its datastore) like the service is by its environment.
+ * A daemon in this process for node `name`, speaking BGP on `address`, configured by `env` (its
+ * datastore) like the service is by its environment: a reflector, or a node without its kernel FIB.
  */
 export async function startLoopbackDaemon(
   name: string,
   address: string,
   env: Record<string, string>,
+  mode: 'reflector' | 'node' = 'reflector',
 ): Promise<Daemon> {
   const loaded = loadConfig(undefined, {
     ...env,
     BRINDLE_NODE_NAME: name,
     BRINDLE_NODE_IPV4: `${address}/32`,
     BRINDLE_BGP_LISTEN_ADDRESS: address,
-    BRINDLE_MODE: 'reflector',
+    BRINDLE_MODE: mode,
+    ...(mode === 'node' ? { BRINDLE_FIB_ENABLED: 'false' } : {}),
   });
   if (!loaded.ok) throw new Error(loaded.errors.join('; '));
   return Daemon.start(loaded.config, silentLogger);

@@ -3,9 +3,12 @@
 // previews a BGPFilter edit; then the edit is applied for real, and what BIRD holds from Brindle
 // (read with `birdc`) and what Brindle accepts from BIRD (its Loc-RIB) change exactly as the preview
 // announced: the same prefixes advertised, withdrawn, sent with other attributes, dropped and
-// accepted on import — and no session reset. Needs root and a built dist/ (bin/brindlectl).
+// accepted on import — and no session reset. A second daemon, a Calico node, previews adding and then
+// removing a serviceClusterIPs range: the routes it would originate show as advertised and withdrawn
+// to the ToR, and BIRD then holds exactly that. Needs root and a built dist/ (bin/brindlectl).
 
 import test from 'ava';
+import type { ExecutionContext } from 'ava';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +25,8 @@ import type { PeerOptions } from '../helpers/peers.ts';
 import { freePort, waitFor } from '../helpers/netns.ts';
 
 const NET_INDEX = 47;
+const NODE_NET_INDEX = 48;
+const SERVICE_RANGE = '10.96.0.0/12';
 const NODE_AS = 64512;
 const TOR_AS = 65001;
 const ORIGINATED = ['10.70.1.0/24', '10.70.2.0/24', '10.70.9.0/24'];
@@ -67,10 +72,29 @@ function sentToTor(birdRoutes: string): Map<string, string> {
   return new Map([...routes].map(([prefix, lines]) => [prefix, lines.join('\n')]));
 }
 
+const bgpConfigurationYaml = (extra: string) =>
+  [
+    'apiVersion: projectcalico.org/v3',
+    'kind: BGPConfiguration',
+    'metadata: { name: default }',
+    `spec: { asNumber: ${NODE_AS}, nodeToNodeMeshEnabled: false${extra} }`,
+    '',
+  ].join('\n');
+
 const minus = (a: Iterable<string>, b: { has(k: string): boolean }) => [...a].filter((k) => !b.has(k)).sort();
 
-test('applying a change produces exactly what apply --dry-run announced', async (t) => {
-  const net = await interopNetwork(NET_INDEX, 'preview');
+/**
+ * A daemon (`mode`) with its API on a control socket, the BGPConfiguration and a BGPPeer for the BIRD
+ * ToR in its store, `brindlectl` pointed at both, and the ToR established.
+ */
+async function scenario(
+  t: ExecutionContext,
+  netIndex: number,
+  mode: 'reflector' | 'node',
+  peerFilters: string[],
+  firstApply?: string,
+) {
+  const net = await interopNetwork(netIndex, `preview${netIndex}`);
   t.teardown(() => net.cleanup.run());
   const dir = await mkdtemp(join(tmpdir(), 'brindle-preview-'));
   net.cleanup.add(() => rm(dir, { recursive: true, force: true }));
@@ -93,12 +117,8 @@ test('applying a change produces exactly what apply --dry-run announced', async 
     apiVersion: 'projectcalico.org/v3',
     kind: 'BGPPeer',
     metadata: { name: 'tor' },
-    spec: { peerIP: net.peer4, asNumber: TOR_AS, filters: ['tor'] },
+    spec: { peerIP: net.peer4, asNumber: TOR_AS, filters: peerFilters },
   });
-  const beforeFile = join(dir, 'before.yaml');
-  const afterFile = join(dir, 'after.yaml');
-  await writeFile(beforeFile, BEFORE);
-  await writeFile(afterFile, AFTER);
   const config = join(dir, 'brindlectl.yaml');
   await writeFile(
     config,
@@ -109,7 +129,13 @@ test('applying a change produces exactly what apply --dry-run announced', async 
     ].join('\n'),
   );
   const ctl = (...args: string[]) => brindlectlResult(config, ...args);
-  t.is((await ctl('apply', '-f', beforeFile)).code, 0);
+  /** A file holding `yaml`, for `brindlectl apply -f`. */
+  const file = async (name: string, yaml: string) => {
+    const path = join(dir, name);
+    await writeFile(path, yaml);
+    return path;
+  };
+  if (firstApply) t.is((await ctl('apply', '-f', await file('first.yaml', firstApply))).code, 0);
 
   const torOptions: PeerOptions = {
     netns: net.netns,
@@ -126,29 +152,42 @@ test('applying a change produces exactly what apply --dry-run announced', async 
     BRINDLE_API_SOCKET: socket,
     BRINDLE_API_LISTEN: `127.0.0.1:${await freePort()}`,
   };
-  const daemon: Daemon = await startLoopbackDaemon('preview', net.brindle4, env);
+  const daemon: Daemon = await startLoopbackDaemon('preview', net.brindle4, env, mode);
   net.cleanup.add(() => daemon.stop());
   const api = await startDaemonApi(daemon, silentLogger, () => ({ ok: true, level: 'warn' }), 'test');
   net.cleanup.add(() => api.close());
-  for (const prefix of ORIGINATED) daemon.originate(prefix, { nextHop: net.brindle4 });
   await bird.waitEstablished(net.brindle4);
-
   const protocol = birdProtocolName(torOptions, net.brindle4);
   const atTor = async () =>
     sentToTor(await bird.birdc('show', 'route', 'protocol', protocol, 'all').catch(() => ''));
-  const accepted = () =>
-    new Set(FROM_TOR.filter((p) => daemon.bgp?.locRib.get(parsePrefix(p)!)?.best !== undefined));
-  const settled = async (tor: string[], fromTor: string[]) => {
+  /** Until Brindle's output is idle and BIRD holds exactly `tor` from it. */
+  const torHolds = async (tor: string[], extra: () => boolean = () => true) => {
     const router = daemon.bgp!;
     await router.reimported();
     await waitFor(
       async () =>
-        router.adjRibOut.idle &&
-        [...(await atTor()).keys()].sort().join() === tor.join() &&
-        [...accepted()].sort().join() === fromTor.join(),
-      { timeoutMs: 20_000, what: `BIRD holding ${tor.join(' ')}, Brindle accepting ${fromTor.join(' ')}` },
+        router.adjRibOut.idle && [...(await atTor()).keys()].sort().join() === tor.join() && extra(),
+      { timeoutMs: 20_000, what: `BIRD holding ${tor.join(' ')}` },
     );
   };
+  return { net, daemon, ctl, file, atTor, torHolds };
+}
+
+test.serial('applying a change produces exactly what apply --dry-run announced', async (t) => {
+  const { net, daemon, ctl, file, atTor, torHolds } = await scenario(
+    t,
+    NET_INDEX,
+    'reflector',
+    ['tor'],
+    BEFORE,
+  );
+  const afterFile = await file('after.yaml', AFTER);
+  for (const prefix of ORIGINATED) daemon.originate(prefix, { nextHop: net.brindle4 });
+
+  const accepted = () =>
+    new Set(FROM_TOR.filter((p) => daemon.bgp?.locRib.get(parsePrefix(p)!)?.best !== undefined));
+  const settled = (tor: string[], fromTor: string[]) =>
+    torHolds(tor, () => [...accepted()].sort().join() === fromTor.join());
   await settled(['10.70.1.0/24', '10.70.2.0/24'], ['203.0.113.0/24', '203.0.115.0/24']);
   const torBefore = await atTor();
   const acceptedBefore = accepted();
@@ -201,3 +240,36 @@ test('applying a change produces exactly what apply --dry-run announced', async 
   });
   t.is(peer.counters.establishedSince, establishedSince, 'no session reset');
 });
+
+test.serial(
+  'a service range the change adds or removes is previewed as advertised or withdrawn',
+  async (t) => {
+    const { daemon, ctl, file, torHolds } = await scenario(t, NODE_NET_INDEX, 'node', []);
+    const peer = daemon.bgp!.allPeers()[0];
+    const establishedSince = peer.counters.establishedSince;
+    const withRange = await file(
+      'with.yaml',
+      bgpConfigurationYaml(`, serviceClusterIPs: [{ cidr: '${SERVICE_RANGE}' }]`),
+    );
+    const withoutRange = await file('without.yaml', bgpConfigurationYaml(''));
+    const none = { advertised: [], withdrawn: [], changed: [], importDropped: [], importAccepted: [] };
+    const previewOf = async (path: string) => {
+      const dry = await ctl('apply', '-f', path, '--dry-run', '-o', 'json');
+      t.is(dry.code, 0, dry.stderr);
+      const { peers } = (JSON.parse(dry.stdout) as { routes: { peers: PeerRouteChanges[] } }).routes;
+      t.is(peers.length, 1);
+      const { advertised, withdrawn, changed, importDropped, importAccepted } = peers[0];
+      return { advertised, withdrawn, changed, importDropped, importAccepted };
+    };
+    await torHolds([]);
+
+    t.deepEqual(await previewOf(withRange), { ...none, advertised: [SERVICE_RANGE] });
+    t.is((await ctl('apply', '-f', withRange)).code, 0);
+    await torHolds([SERVICE_RANGE]);
+
+    t.deepEqual(await previewOf(withoutRange), { ...none, withdrawn: [SERVICE_RANGE] });
+    t.is((await ctl('apply', '-f', withoutRange)).code, 0);
+    await torHolds([]);
+    t.is(peer.counters.establishedSince, establishedSince, 'no session reset');
+  },
+);
