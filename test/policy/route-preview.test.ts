@@ -1,7 +1,8 @@
 // The route preview over a Loc-RIB (policy/route-preview.ts), without sockets: it reports per peer
 // what a candidate policy would advertise, withdraw, change and drop or accept on import — including a
-// best path that moves because import rejects the current one, and a removed session's routes — and
-// leaves the RIB exactly as it found it, walking it a bounded slice per event-loop turn.
+// best path that moves because import rejects the current one, a removed session's routes, and routes
+// this node would originate or withdraw — and leaves the RIB exactly as it found it, walking it a
+// bounded slice per event-loop turn.
 
 import test from 'ava';
 import { MessageType, Origin } from '../../src/bgp/constants.ts';
@@ -205,4 +206,39 @@ test('the RIB is left as it was, and the walk yields between slices', async (t) 
   t.is(preview.peers[1].changed.length, 1000, 'every route to C gains the community');
   t.is(preview.peers[1].changed[0], formatPrefix(nlri('10.0.0.0/24')));
   t.deepEqual({ sets: rib.attrSets.size, paths: rib.pathCount, bests: bests() }, before);
+});
+
+test('routes this node would originate or withdraw are advertised or withdrawn to every peer', async (t) => {
+  const rib = new LocRib();
+  const self: RibPeer = { ...peer(9, 100), name: 'local', external: false, local: true };
+  const local = { origin: Origin.Igp, asPath: [] };
+  const attrs = rib.attrSets.intern(local);
+  rib.announce(self, nlri('10.5.0.0/24'), attrs, true);
+  rib.attrSets.release(attrs);
+  announce(rib, B, ['10.6.0.0/24']);
+  await rib.settled();
+  const policy = policyOf({});
+  const preview = await previewRoutes({
+    rib,
+    peers: [sessionC(policy, policy, [])],
+    removed: new Set(),
+    exportPolicy: new ReflectorExport(IDENTITY, policy),
+    decision: { alwaysCompareMed: false },
+    originated: {
+      peer: self,
+      attributes: local,
+      announce: [nlri('10.7.0.0/24'), nlri('10.6.0.0/24')],
+      withdraw: ['10.5.0.0/24'],
+    },
+  });
+  t.deepEqual(sorted(preview.peers[0]), {
+    advertised: ['10.7.0.0/24'],
+    withdrawn: ['10.5.0.0/24'],
+    // C is sent the better of B's path and the local one: the local one (shorter AS_PATH).
+    changed: ['10.6.0.0/24'],
+    importDropped: [],
+    importAccepted: [],
+  });
+  t.is(rib.get(nlri('10.7.0.0/24')), undefined, 'the Loc-RIB is left alone');
+  t.is(rib.get(nlri('10.5.0.0/24'))?.best?.peer, self);
 });
