@@ -106,7 +106,7 @@ export async function previewChange(
     return;
   }
   io.out(sessionLines(preview));
-  if (preview.routes) io.out(routeLines(preview.routes));
+  if (preview.routes) io.out(routeLines(preview.routes) + resetLines(preview));
 }
 
 /** Counts per session, then the first prefixes of each kind of change. */
@@ -125,6 +125,26 @@ function routeLines(routes: RoutePreview): string {
     ),
   );
   return `\nRoutes (${walked}):\n${table}${lists.join('')}`;
+}
+
+/**
+ * A session that would be reset is not changed route by route: the preview applied only its new
+ * filters, while the reset withdraws everything on both sides and sends it all again (RFC 4271 §8.2.2).
+ */
+function resetLines(p: SessionPreview): string {
+  const established = p.routes?.peers ?? [];
+  const names = p.speakerRestart
+    ? established.map((r) => r.peer)
+    : p.reset
+        .filter((s) => established.some((r) => r.remoteAddress === s.remoteAddress))
+        .map((s) => s.session);
+  return names
+    .map(
+      (name) =>
+        `${name} would be reset: every route is withdrawn and sent again both ways under all its new ` +
+        'settings; the routes above show only what its new filters change.\n',
+    )
+    .join('');
 }
 
 function firstFew(prefixes: readonly string[]): string {

@@ -5,7 +5,7 @@
 // announced: the same prefixes advertised, withdrawn, sent with other attributes, dropped and
 // accepted on import — and no session reset. A second daemon, a Calico node, previews adding and then
 // removing a serviceClusterIPs range: the routes it would originate show as advertised and withdrawn
-// to the ToR, and BIRD then holds exactly that. Needs root and a built dist/ (bin/brindlectl).
+// to the ToR, and BIRD then holds exactly that; a change that would reset the session says so. Needs root and a built dist/ (bin/brindlectl).
 
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
@@ -244,7 +244,7 @@ test.serial('applying a change produces exactly what apply --dry-run announced',
 test.serial(
   'a service range the change adds or removes is previewed as advertised or withdrawn',
   async (t) => {
-    const { daemon, ctl, file, torHolds } = await scenario(t, NODE_NET_INDEX, 'node', []);
+    const { net, daemon, ctl, file, torHolds } = await scenario(t, NODE_NET_INDEX, 'node', []);
     const peer = daemon.bgp!.allPeers()[0];
     const establishedSince = peer.counters.establishedSince;
     const withRange = await file(
@@ -270,6 +270,14 @@ test.serial(
     t.deepEqual(await previewOf(withoutRange), { ...none, withdrawn: [SERVICE_RANGE] });
     t.is((await ctl('apply', '-f', withoutRange)).code, 0);
     await torHolds([]);
+
+    // A session the change would reset is said to be reset, not only given its new filters' changes.
+    const newAs = await file(
+      'new-as.yaml',
+      `apiVersion: projectcalico.org/v3\nkind: BGPPeer\nmetadata: { name: tor }\nspec: { peerIP: '${net.peer4}', asNumber: 65002 }\n`,
+    );
+    const reset = await ctl('apply', '-f', newAs, '--dry-run');
+    t.regex(reset.stdout, /^Global_\S+ would be reset: every route is withdrawn and sent again/m);
     t.is(peer.counters.establishedSince, establishedSince, 'no session reset');
   },
 );
