@@ -5,7 +5,8 @@
 // announced: the same prefixes advertised, withdrawn, sent with other attributes, dropped and
 // accepted on import — and no session reset. A second daemon, a Calico node, previews adding and then
 // removing a serviceClusterIPs range: the routes it would originate show as advertised and withdrawn
-// to the ToR, and BIRD then holds exactly that; a change that would reset the session says so. Needs root and a built dist/ (bin/brindlectl).
+// to the ToR, and BIRD then holds exactly that, as it does for the block of an IPPool whose
+// disableBGPExport flips; a change that would reset the session says so. Needs root and a built dist/ (bin/brindlectl).
 
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
@@ -16,6 +17,7 @@ import { openStore } from '../../src/datastore/open.ts';
 import { silentLogger } from '../../src/lib/log.ts';
 import { parsePrefix } from '../../src/lib/prefix.ts';
 import { ResourceStore } from '../../src/resources/store.ts';
+import { IpamClient } from '../../src/ipam/allocator.ts';
 import type { Daemon } from '../../src/daemon/daemon.ts';
 import { startDaemonApi } from '../../src/main/daemon-api.ts';
 import { brindlectlResult, startLoopbackDaemon } from '../helpers/brindle.ts';
@@ -27,6 +29,7 @@ import { freePort, waitFor } from '../helpers/netns.ts';
 const NET_INDEX = 47;
 const NODE_NET_INDEX = 48;
 const SERVICE_RANGE = '10.96.0.0/12';
+const POOL = '10.68.0.0/16';
 const NODE_AS = 64512;
 const TOR_AS = 65001;
 const ORIGINATED = ['10.70.1.0/24', '10.70.2.0/24', '10.70.9.0/24'];
@@ -170,7 +173,7 @@ async function scenario(
       { timeoutMs: 20_000, what: `BIRD holding ${tor.join(' ')}` },
     );
   };
-  return { net, daemon, ctl, file, atTor, torHolds };
+  return { net, admin, daemon, ctl, file, atTor, torHolds };
 }
 
 test.serial('applying a change produces exactly what apply --dry-run announced', async (t) => {
@@ -242,9 +245,9 @@ test.serial('applying a change produces exactly what apply --dry-run announced',
 });
 
 test.serial(
-  'a service range the change adds or removes is previewed as advertised or withdrawn',
+  'a service range or an IPPool block the change originates or withdraws is previewed as such',
   async (t) => {
-    const { net, daemon, ctl, file, torHolds } = await scenario(t, NODE_NET_INDEX, 'node', []);
+    const { net, admin, daemon, ctl, file, torHolds } = await scenario(t, NODE_NET_INDEX, 'node', []);
     const peer = daemon.bgp!.allPeers()[0];
     const establishedSince = peer.counters.establishedSince;
     const withRange = await file(
@@ -269,6 +272,23 @@ test.serial(
 
     t.deepEqual(await previewOf(withoutRange), { ...none, withdrawn: [SERVICE_RANGE] });
     t.is((await ctl('apply', '-f', withoutRange)).code, 0);
+    await torHolds([]);
+
+    // A block of this node in an IPPool: flipping the pool's disableBGPExport withdraws its route.
+    const poolYaml = (disabled: boolean) =>
+      `apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: { name: pods }\nspec: { cidr: '${POOL}', disableBGPExport: ${disabled} }\n`;
+    t.is((await ctl('apply', '-f', await file('pool.yaml', poolYaml(false)))).code, 0);
+    const { ipv4 } = await new IpamClient({ store: admin }).autoAssign({
+      node: 'preview',
+      handleId: 'k8s-pod-network.pod-1',
+      num4: 1,
+      intendedUse: 'Workload',
+    });
+    const block = ipv4[0].block;
+    await torHolds([block]);
+    const disabled = await file('pool-disabled.yaml', poolYaml(true));
+    t.deepEqual(await previewOf(disabled), { ...none, withdrawn: [block] });
+    t.is((await ctl('apply', '-f', disabled)).code, 0);
     await torHolds([]);
 
     // A session the change would reset is said to be reset, not only given its new filters' changes.
