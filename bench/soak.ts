@@ -9,6 +9,7 @@
 // samples), and 60 s after the last session went, after a full GC (HeapProfiler.collectGarbage
 // over the inspector), then after a second GC 10 s later. Target: back within 32 MB of the start.
 // BENCH_SCALE=small runs 100 sessions of 50 routes and waits 10 s; BENCH_SESSIONS=N sets the count.
+// Where the RSS is (V8 spaces, glibc's arena, other anonymous memory) is written to stderr.
 // Every loop is bounded by a count and every wait by a deadline; the daemon is stopped on failure.
 
 import { execFile } from 'node:child_process';
@@ -177,8 +178,51 @@ function get(socket: string, path: string): Promise<string> {
   });
 }
 
+interface HeapSpace {
+  readonly memorySize: number;
+  readonly used: number;
+}
+interface Report {
+  readonly javascriptHeap: { usedMemory: number; heapSpaces: Record<string, HeapSpace> };
+}
+
 /** The daemon's V8 heap used, in MB, from a diagnostic report; NaN when none comes in time. */
 export async function heapUsedMb(daemon: Started): Promise<number> {
+  return ((await diagnosticReport(daemon))?.javascriptHeap.usedMemory ?? NaN) / MB;
+}
+
+/**
+ * Where the daemon's RSS is, in MB: V8's heap spaces (committed/used, from a diagnostic report), its
+ * external memory (Buffers' backing stores, malloc'd), and from /proc/PID/smaps the resident memory
+ * by kind: glibc's main arena ([heap]), other anonymous mappings (V8 pages, thread arenas, stacks),
+ * and file-backed pages (code, libraries).
+ */
+export async function rssBreakdown(daemon: Started): Promise<string> {
+  const report = await diagnosticReport(daemon);
+  const spaces = Object.entries(report?.javascriptHeap.heapSpaces ?? {})
+    .filter(([, s]) => s.memorySize > 0)
+    .map(([name, s]) => `${name} ${mb(s.memorySize)}/${mb(s.used)}`);
+  const committed = Object.values(report?.javascriptHeap.heapSpaces ?? {}).reduce(
+    (n, s) => n + s.memorySize,
+    0,
+  );
+  const kinds = new Map<string, number>();
+  let kind = '';
+  for (const line of (await readFile(`/proc/${daemon.pid}/smaps`, 'utf8')).split('\n')) {
+    const mapping = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ (\d+)\s*(.*)$/.exec(line);
+    if (mapping) kind = mapping[2] === '[heap]' ? 'brk' : mapping[1] !== '0' ? 'file' : 'anon';
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) kinds.set(kind, (kinds.get(kind) ?? 0) + Number(rss[1]) * 1024);
+  }
+  const proc = [...kinds].map(([k, bytes]) => `${k} ${mb(bytes)}`).join(', ');
+  const usage = await memoryUsage(daemon);
+  const external = usage ? `external ${mb(usage.external)} (ArrayBuffers ${mb(usage.arrayBuffers)})` : '';
+  return `V8 committed ${mb(committed)} (${spaces.join(', ')}); ${external}; RSS by mapping: ${proc}`;
+}
+
+const mb = (bytes: number) => (bytes / MB).toFixed(1);
+
+async function diagnosticReport(daemon: Started): Promise<Report | undefined> {
   process.kill(daemon.pid, REPORT_SIGNAL);
   const deadline = Date.now() + REPORT_DEADLINE_MS;
   while (Date.now() < deadline) {
@@ -187,14 +231,14 @@ export async function heapUsedMb(daemon: Started): Promise<number> {
     if (file === undefined) continue;
     const path = join(daemon.dir, file);
     try {
-      const report = JSON.parse(await readFile(path, 'utf8')) as { javascriptHeap: { usedMemory: number } };
+      const report = JSON.parse(await readFile(path, 'utf8')) as Report;
       await rm(path, { force: true });
-      return report.javascriptHeap.usedMemory / MB;
+      return report;
     } catch {
       // Still being written: read again on the next round.
     }
   }
-  return NaN;
+  return undefined;
 }
 
 /**
@@ -203,18 +247,39 @@ export async function heapUsedMb(daemon: Started): Promise<number> {
  * malloc'd memory that stays in RSS afterwards: the figure after it measured the snapshot.)
  */
 export async function forceGc(daemon: Started): Promise<void> {
+  await inspect(daemon, 'HeapProfiler.collectGarbage', {});
+}
+
+/** The daemon's process.memoryUsage() (external and ArrayBuffer memory are outside the V8 heap). */
+async function memoryUsage(daemon: Started): Promise<NodeJS.MemoryUsage | undefined> {
+  const params = { expression: 'JSON.stringify(process.memoryUsage())', returnByValue: true };
+  const answer = (await inspect(daemon, 'Runtime.evaluate', params)) as { result?: { value?: string } };
+  return answer.result?.value ? (JSON.parse(answer.result.value) as NodeJS.MemoryUsage) : undefined;
+}
+
+/** One inspector method in the daemon, sent by a child Node with WebSocket; its result. */
+async function inspect(daemon: Started, method: string, params: object): Promise<unknown> {
   const targets = JSON.parse(await httpGet(`http://127.0.0.1:${daemon.inspectPort}/json/list`)) as {
     webSocketDebuggerUrl: string;
   }[];
   const script = `const ws = new WebSocket(process.argv[1]);
-ws.onopen = () => ws.send(JSON.stringify({ id: 1, method: 'HeapProfiler.collectGarbage' }));
-ws.onmessage = (m) => { if (JSON.parse(m.data).id === 1) { ws.close(); process.exit(0); } };
+ws.onopen = () => ws.send(JSON.stringify({ id: 1, method: process.argv[2], params: JSON.parse(process.argv[3]) }));
+ws.onmessage = (m) => { const a = JSON.parse(m.data); if (a.id === 1) { console.log(JSON.stringify(a.result ?? {})); ws.close(); process.exit(0); } };
 ws.onerror = () => process.exit(1);`;
-  await execFileAsync(
+  const { stdout } = await execFileAsync(
     process.execPath,
-    ['--experimental-websocket', '--no-warnings', '-e', script, targets[0].webSocketDebuggerUrl],
+    [
+      '--experimental-websocket',
+      '--no-warnings',
+      '-e',
+      script,
+      targets[0].webSocketDebuggerUrl,
+      method,
+      JSON.stringify(params),
+    ],
     { timeout: GC_DEADLINE_MS },
   );
+  return JSON.parse(stdout) as unknown;
 }
 
 /** What the daemon still holds, from one scrape of /metrics: paths, attribute sets, update groups. */
@@ -505,6 +570,7 @@ export async function runSoakBench(): Promise<BenchRow[]> {
     await sleep(5000);
     await forceGc(daemon);
     const start = await sampler.read();
+    process.stderr.write(`soak: at start: ${await rssBreakdown(daemon)}\n`);
     const load = loadavg()[0];
     sampler.start();
     const started = Date.now();
@@ -524,10 +590,12 @@ export async function runSoakBench(): Promise<BenchRow[]> {
     sampler.stop();
     await forceGc(daemon);
     const afterGc = await sampler.read();
+    process.stderr.write(`soak: after GC: ${await rssBreakdown(daemon)}\n`);
     // What the allocator gives back later: freed pages that glibc keeps (Node has no malloc_trim).
     await sleep(SECOND_GC_AFTER_MS);
     await forceGc(daemon);
     const afterSecondGc = await sampler.read();
+    process.stderr.write(`soak: after the second GC: ${await rssBreakdown(daemon)}\n`);
     const loadAfter = loadavg()[0];
     const left = await ribState(daemon);
     const base = { suite: 'soak', case: `${SCALE.sessions} sessions × ${SCALE.routes} distinct routes` };

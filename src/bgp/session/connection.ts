@@ -323,6 +323,8 @@ export class Connection {
     this.socket = undefined;
     this.stopSendHold();
     this.readHeld = false;
+    // Octets left unframed die with the connection; a configured peer's Connection outlives it.
+    this.framer = new MessageFramer();
     socket.removeAllListeners('data');
     socket.on('error', () => undefined);
     // end() flushes what is queued (a final NOTIFICATION) before FIN; destroy() bounds the wait.
