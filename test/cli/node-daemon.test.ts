@@ -182,8 +182,22 @@ async function setup(): Promise<Fixture> {
     },
     cleanup,
   );
-  // Another routing daemon's route at a prefix Brindle will want: the kernel refuses ours (EEXIST).
-  await run('ip', ['-n', netns, 'route', 'add', '10.244.4.0/24', 'via', RACK_A, 'proto', 'static']);
+  // Another routing daemon's route at a prefix Brindle will want, at the metric Brindle gives it
+  // (2147483647 − LOCAL_PREF 100, as Calico's BIRD does): the kernel refuses ours (EEXIST). At any
+  // other metric the two would stand side by side.
+  await run('ip', [
+    '-n',
+    netns,
+    'route',
+    'add',
+    '10.244.4.0/24',
+    'via',
+    RACK_A,
+    'proto',
+    'static',
+    'metric',
+    '2147483547',
+  ]);
   const { block, block6 } = await seedStore(join(dir, 'store'));
   await startSpeakers(peers);
 
