@@ -5,8 +5,17 @@
 
 import { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from '../lib/address.ts';
 import { Afi } from '../lib/family.ts';
-import { formatPrefix, maskWord, maxPrefixLength, parsePrefix, prefixBytes } from '../lib/prefix.ts';
+import {
+  formatPrefix,
+  maskWord,
+  maxPrefixLength,
+  parsePrefix,
+  prefixBytes,
+  prefixContains,
+} from '../lib/prefix.ts';
 import type { Prefix } from '../lib/prefix.ts';
+
+export { prefixContains } from '../lib/prefix.ts';
 
 export type IpFamily = 4 | 6;
 
@@ -73,18 +82,6 @@ export { formatPrefix as formatCidr };
 
 export function hostBits(prefix: Prefix): number {
   return maxPrefixLength(prefix.afi) - prefix.length;
-}
-
-/** True when `inner` lies inside `outer` (or equals it). */
-export function prefixContains(outer: Prefix, inner: Prefix): boolean {
-  if (outer.afi !== inner.afi || outer.length > inner.length) return false;
-  const l = outer.length;
-  return (
-    maskWord(inner.w0, l) === outer.w0 &&
-    maskWord(inner.w1, l - 32) === outer.w1 &&
-    maskWord(inner.w2, l - 64) === outer.w2 &&
-    maskWord(inner.w3, l - 96) === outer.w3
-  );
 }
 
 export function prefixesOverlap(a: Prefix, b: Prefix): boolean {

@@ -27,6 +27,18 @@ export function maskWord(word: number, length: number): number {
   return (word & (0xffffffff << (32 - length))) >>> 0;
 }
 
+/** True when `inner` lies inside `outer` (or equals it). */
+export function prefixContains(outer: Prefix, inner: Prefix): boolean {
+  if (outer.afi !== inner.afi || outer.length > inner.length) return false;
+  const l = outer.length;
+  return (
+    maskWord(inner.w0, l) === outer.w0 &&
+    maskWord(inner.w1, l - 32) === outer.w1 &&
+    maskWord(inner.w2, l - 64) === outer.w2 &&
+    maskWord(inner.w3, l - 96) === outer.w3
+  );
+}
+
 export function ipv4Prefix(address: number, length: number, pathId = 0): Nlri {
   return { afi: Afi.Ipv4, length, w0: maskWord(address, length), w1: 0, w2: 0, w3: 0, pathId };
 }

@@ -1,7 +1,7 @@
 // Prefixes as BIRD's filter language compares them (calico-routing.md §4.2): `net = C`, `net ~ C`
 // (inside C, C itself included) and the prefix set `[ C{min,max} ]`; and interface patterns.
 
-import { maskWord, maxPrefixLength, parsePrefix } from '../lib/prefix.ts';
+import { maxPrefixLength, parsePrefix, prefixContains } from '../lib/prefix.ts';
 import type { Prefix } from '../lib/prefix.ts';
 
 export function samePrefix(a: Prefix, b: Prefix): boolean {
@@ -17,14 +17,7 @@ export function samePrefix(a: Prefix, b: Prefix): boolean {
 
 /** BIRD `net ~ outer`: `net` lies inside `outer` or is it. */
 export function within(net: Prefix, outer: Prefix): boolean {
-  if (net.afi !== outer.afi || net.length < outer.length) return false;
-  const l = outer.length;
-  return (
-    maskWord(net.w0, l) === outer.w0 &&
-    maskWord(net.w1, l - 32) === outer.w1 &&
-    maskWord(net.w2, l - 64) === outer.w2 &&
-    maskWord(net.w3, l - 96) === outer.w3
-  );
+  return prefixContains(outer, net);
 }
 
 /** BIRD's prefix-set element `C{min,max}`: inside C with a length in [min, max]. */
