@@ -26,8 +26,8 @@ import { birdProtocolName, startBird } from '../helpers/peers.ts';
 import type { PeerOptions } from '../helpers/peers.ts';
 import { freePort, waitFor } from '../helpers/netns.ts';
 
-const NET_INDEX = 47;
-const NODE_NET_INDEX = 48;
+const NET_INDEX = 49;
+const NODE_NET_INDEX = 50;
 const SERVICE_RANGE = '10.96.0.0/12';
 const POOL = '10.68.0.0/16';
 const NODE_AS = 64512;
