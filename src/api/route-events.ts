@@ -33,7 +33,8 @@ const SLICE_EVENTS = 256;
 
 export class RouteEvents {
   private readonly clients = new Set<ServerResponse>();
-  private readonly subscription: Subscription;
+  /** Only while a client is attached: listening makes the Loc-RIB build an object per change. */
+  private subscription: Subscription | undefined;
   private readonly heartbeat: NodeJS.Timeout;
   private readonly maxBufferedBytes: number;
   private readonly maxClients: number;
@@ -45,13 +46,12 @@ export class RouteEvents {
   dropped = 0;
 
   constructor(
-    source: BrindleSource,
+    private readonly source: BrindleSource,
     private readonly log: Logger,
     options: RouteEventsOptions = {},
   ) {
     this.maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_SSE_BUFFER_BYTES;
     this.maxClients = options.maxClients ?? DEFAULT_SSE_CLIENTS;
-    this.subscription = ribChanges(source).subscribe((batch) => this.publish(batch));
     this.heartbeat = setInterval(
       () => this.broadcast(': keep-alive\n\n'),
       options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
@@ -75,7 +75,15 @@ export class RouteEvents {
     });
     response.write('retry: 2000\n: brindle best-path changes\n\n');
     this.clients.add(response);
-    response.on('close', () => this.clients.delete(response));
+    this.subscription ??= ribChanges(this.source).subscribe((batch) => this.publish(batch));
+    response.on('close', () => this.forget(response));
+  }
+
+  private forget(client: ServerResponse): void {
+    this.clients.delete(client);
+    if (this.clients.size > 0) return;
+    this.subscription?.unsubscribe();
+    this.subscription = undefined;
   }
 
   private publish(changes: readonly BestPathChange[]): void {
@@ -116,7 +124,7 @@ export class RouteEvents {
   }
 
   private drop(client: ServerResponse): void {
-    this.clients.delete(client);
+    this.forget(client);
     this.dropped++;
     this.log.warn(
       { event: 'sse-dropped', buffered: client.writableLength, limit: this.maxBufferedBytes },
@@ -126,7 +134,8 @@ export class RouteEvents {
   }
 
   close(): void {
-    this.subscription.unsubscribe();
+    this.subscription?.unsubscribe();
+    this.subscription = undefined;
     clearInterval(this.heartbeat);
     this.pending = [];
     for (const client of this.clients) client.end();

@@ -7,11 +7,11 @@
 import type { Subscription } from 'rxjs';
 import { systemClock } from '../lib/clock.ts';
 import type { Clock } from '../lib/clock.ts';
-import { familyName, Safi } from '../lib/family.ts';
+import { Afi, familyName, Safi } from '../lib/family.ts';
 import type { Prefix } from '../lib/prefix.ts';
-import type { BestPathChange, LocRib } from '../rib/loc-rib.ts';
+import type { DecidedBatch, LocRib } from '../rib/loc-rib.ts';
 import type { Dest } from '../rib/route.ts';
-import { ribChanges } from './source.ts';
+import { ribDecisions } from './source.ts';
 import type { BrindleSource } from './source.ts';
 
 export interface FamilyFigures {
@@ -116,15 +116,21 @@ export class RibWatcher {
   ) {
     this.maxAgeMs = options.maxAgeMs ?? 1000;
     this.clock = options.clock ?? systemClock;
-    this.subscription = ribChanges(source).subscribe((batch) => this.onBatch(batch));
+    // The decision batches, not `bestPathChanges$`: on a route reflector nothing else listens to the
+    // latter, and a listener makes the Loc-RIB build an object per changed destination.
+    this.subscription = ribDecisions(source).subscribe((batch) => this.onBatch(batch));
   }
 
-  private onBatch(changes: readonly BestPathChange[]): void {
-    this.dirty = true;
-    for (const change of changes) {
-      const family = destFamily(change.prefix);
-      this.bestPathChanges.set(family, (this.bestPathChanges.get(family) ?? 0) + 1);
-    }
+  private onBatch(batch: DecidedBatch): void {
+    if (batch.pathsChanged.length > 0) this.dirty = true;
+    let ipv6 = 0;
+    for (const dest of batch.bestChanged) if (dest.afi === Afi.Ipv6) ipv6++;
+    this.count(UNICAST_FAMILIES[0], batch.bestChanged.length - ipv6);
+    this.count(UNICAST_FAMILIES[1], ipv6);
+  }
+
+  private count(family: string, changes: number): void {
+    if (changes > 0) this.bestPathChanges.set(family, (this.bestPathChanges.get(family) ?? 0) + changes);
   }
 
   /** The figures, walked again only when the Loc-RIB changed; concurrent callers share one walk. */

@@ -7,7 +7,7 @@ import type { Observable } from 'rxjs';
 import type { StoreHealth } from '../datastore/store.ts';
 import type { Peer } from '../bgp/session/peer.ts';
 import type { AttrSet } from '../rib/attr-set.ts';
-import type { BestPathChange, LocRib } from '../rib/loc-rib.ts';
+import type { BestPathChange, DecidedBatch, LocRib } from '../rib/loc-rib.ts';
 import type { Dest, RibPeer } from '../rib/route.ts';
 
 /** The Adj-RIB-Out figures the metrics read (rib/adj-rib-out.ts). */
@@ -66,7 +66,19 @@ export function routerSource(router: RouterView, datastoreHealth$?: Observable<S
   };
 }
 
-/** Best-path changes of whichever router is running, batch by batch. */
+/**
+ * Every decision batch of whichever router is running: the destinations decided, plain references into
+ * the Loc-RIB (read them in the same turn). Unlike `ribChanges`, listening makes the Loc-RIB build
+ * nothing.
+ */
+export function ribDecisions(source: BrindleSource): Observable<DecidedBatch> {
+  return source.router$.pipe(switchMap((router) => router?.locRib.decided$ ?? EMPTY));
+}
+
+/**
+ * Best-path changes of whichever router is running, batch by batch. While anybody listens, the Loc-RIB
+ * builds a change object per changed destination: subscribe only while someone needs them.
+ */
 export function ribChanges(source: BrindleSource): Observable<readonly BestPathChange[]> {
   return source.router$.pipe(switchMap((router) => router?.locRib.bestPathChanges$ ?? EMPTY));
 }
