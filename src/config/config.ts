@@ -105,6 +105,8 @@ function integerFormat(
 integerFormat('port-number', 1, 65535, '');
 // RFC 4724 §4.1 leaves the Selection_Deferral_Timer to configuration; FRR allows 0–3600 s.
 integerFormat('deferral-seconds', 0, 3600, '');
+// RFC 4724 §3: the Restart Time is a 12-bit field.
+integerFormat('restart-time-seconds', 0, 4095, ' (the 12-bit Restart Time field, RFC 4724 §3)');
 // Table 0 is RT_TABLE_UNSPEC (the kernel picks main) and 255 the local table, which holds the
 // host's own addresses: Brindle's reconcile must never own either.
 integerFormat('fib-table', 1, 0xffff_ffff, ' (not 255, the local table)', [255]);
@@ -235,6 +237,12 @@ export const configSchema = {
       default: 240,
       env: 'BRINDLE_BGP_SELECTION_DEFERRAL_TIME',
     },
+    llgrRestartTimeSec: {
+      doc: "Restart Time (RFC 4724) announced on sessions whose BGPPeer has restartMode LongLivedGracefulRestart: peers keep this node's routes unchanged this long, then as LLGR_STALE for the BGPPeer's maxRestartTime (RFC 9494 §4.2). 120 s is BIRD's default, which Calico Enterprise keeps; 0: LLGR-stale at once.",
+      format: 'restart-time-seconds',
+      default: 120,
+      env: 'BRINDLE_BGP_LLGR_RESTART_TIME',
+    },
     restartStateFile: {
       doc: 'File that records, while Brindle runs, that its peers would keep its routes if it stopped without a Cease: found on start within the restart time, this run is a graceful restart (Restart State bit, deferred selection). A reflector needs it to know it restarted; a node also knows from its kernel routes. Empty: not kept.',
       format: String,
@@ -318,6 +326,7 @@ export interface BrindleConfig {
     readonly listenPort: number;
     readonly gracefulRestart: boolean;
     readonly selectionDeferralTimeSec: number;
+    readonly llgrRestartTimeSec: number;
     readonly restartStateFile: string;
   };
   readonly secrets: { readonly dir: string };

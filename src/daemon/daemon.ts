@@ -247,7 +247,7 @@ export class Daemon {
     this.lastSnapshot = snapshot;
     this.applyPolicy(snapshot);
     this.applyPeerings(
-      dedupe(topology.peerings, this.log).map((p) => this.arm(p)),
+      dedupe(topology.peerings, this.log).map((p) => this.arm(this.withLlgrRestartTime(p))),
       identity,
     );
     const { nodes, peers, bfdConfigs } = snapshot;
@@ -358,6 +358,15 @@ export class Daemon {
       current.add(text);
       this.originateRoute(text);
     }
+  }
+
+  /**
+   * RFC 9494 §4.2: on a long-lived graceful restart session the Restart Time is how long peers keep
+   * the routes unchanged before they turn LLGR-stale; `bgp.llgrRestartTimeSec` (BIRD's 120 s unless set).
+   */
+  private withLlgrRestartTime(peering: DesiredPeering): DesiredPeering {
+    if (peering.longLivedStaleTimeSec === undefined) return peering;
+    return { ...peering, gracefulRestartTimeSec: this.config.bgp.llgrRestartTimeSec };
   }
 
   /** Reads the peering's password secret (`secrets.dir`); an unusable one is an error on the peer. */

@@ -102,7 +102,7 @@ export const SUPPORTED: Table<Supported> = {
       'BFDIfDirectlyConnected: a BFD session (RFC 5881) when the peer is on a BFDConfiguration interface; BFD Down resets BGP with Cease/BFD Down',
     ),
     'spec.restartMode': acts(
-      "Brindle's extension, spelled as in Calico Enterprise: LongLivedGracefulRestart announces and honours long-lived graceful restart (RFC 9494) after the 120 s graceful restart",
+      "Brindle's extension, spelled as in Calico Enterprise: LongLivedGracefulRestart announces and honours long-lived graceful restart (RFC 9494) after the graceful restart time (bgp.llgrRestartTimeSec, 120 s)",
     ),
   },
   BGPFilter: {

@@ -26,6 +26,7 @@ test('the shipped defaults are valid and the booleans are booleans', (t) => {
   t.is(result.config.bgp.gracefulRestart, true);
   t.is(result.config.fib.table, 254);
   t.is(result.config.fib.protocol, 205);
+  t.is(result.config.bgp.llgrRestartTimeSec, 120);
 });
 
 test('a boolean is true or false, never a word coerced to true', (t) => {
@@ -52,6 +53,11 @@ test('numbers are checked for range, and the kernel tables and protocols Brindle
     ['{}', { BRINDLE_FIB_TABLE: '12abc' }, 'fib.table: must be a whole number'],
     ['bgp:\n  listenPort: 0\n', {}, 'bgp.listenPort: must be a whole number from 1 to 65535'],
     ['bgp:\n  listenPort: 70000\n', {}, 'bgp.listenPort: must be a whole number from 1 to 65535'],
+    [
+      '{}',
+      { BRINDLE_BGP_LLGR_RESTART_TIME: '4096' },
+      'bgp.llgrRestartTimeSec: must be a whole number from 0 to 4095',
+    ],
     ['api:\n  listen: 127.0.0.1:99999\n', {}, 'api.listen: the port must be from 0 to 65535'],
     ['api:\n  listen: 300.0.0.1:9179\n', {}, 'api.listen: 300.0.0.1 is not an IPv4 address'],
   ];

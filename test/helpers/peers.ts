@@ -41,11 +41,11 @@ export interface PeerNeighbor {
    * FRR send them regardless.
    */
   readonly gracefulRestart?: boolean;
-  /** GoBGP: the restart time it announces (default 120 s). */
+  /** GoBGP and BIRD: the restart time it announces (default 120 s). */
   readonly restartTime?: number;
   /** GoBGP: the RFC 8538 N bit (notification-enabled). */
   readonly gracefulNotification?: boolean;
-  /** GoBGP: Long-Lived Graceful Restart (RFC 9494) with this long-lived stale time, per family. */
+  /** GoBGP and BIRD: Long-Lived Graceful Restart (RFC 9494) with this long-lived stale time, per family. */
   readonly longLivedStaleTime?: number;
   /** RFC 2385 TCP MD5 password of the session. */
   readonly password?: string;
@@ -206,6 +206,12 @@ export function birdConfig(options: PeerOptions): string {
       n.holdTime === undefined ? '' : `  hold time ${n.holdTime};`,
       n.password === undefined ? '' : `  password "${n.password}";`,
       n.gracefulRestart === true ? '  graceful restart on;' : '',
+      n.gracefulRestart === true && n.restartTime !== undefined
+        ? `  graceful restart time ${n.restartTime};`
+        : '',
+      n.gracefulRestart === true && n.longLivedStaleTime !== undefined
+        ? `  long lived graceful restart on;\n  long lived stale time ${n.longLivedStaleTime};`
+        : '',
       n.rrClient === true ? `  rr client;\n  rr cluster id ${options.clusterId ?? options.routerId};` : '',
       ...familiesOf(n).map((f) => birdChannel(options, n, f)),
       '}',
