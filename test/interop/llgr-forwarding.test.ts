@@ -307,8 +307,8 @@ async function diagnosed<T>(t: ExecutionContext, c: Cluster, fn: () => Promise<T
   }
 }
 
-test('every reflector SIGKILLed: pods stay reachable through the long-lived stale time, then the routes go; a reflector back brings them back fresh', async (t) => {
-  const c = await buildCluster(t);
+/** Pods on both nodes, each node routing the other's block through both reflectors. */
+async function converge(t: ExecutionContext, c: Cluster): Promise<void> {
   const [a, b] = c.nodes;
   await diagnosed(t, c, async () => {
     await Promise.all(c.nodes.map((h) => addPod(c, h)));
@@ -317,39 +317,39 @@ test('every reflector SIGKILLed: pods stay reachable through the long-lived stal
       intervalMs: 250,
       what: "each node's kernel to route the other node's block",
     });
-    // Both reflectors reflected it: two paths on each node, both Established with LLGR.
+    // Both reflectors reflected it: two paths on each node.
     await waitFor(
       async () => (await pathsToOther(c, a)).length === 2 && (await pathsToOther(c, b)).length === 2,
-      {
-        timeoutMs: 20_000,
-        intervalMs: 250,
-        what: 'a path from each reflector on each node',
-      },
+      { timeoutMs: 20_000, intervalMs: 250, what: 'a path from each reflector on each node' },
     );
   });
   t.log(`pods ${a.pod!.address} (block ${a.block}) and ${b.pod!.address} (block ${b.block})`);
-  const warmUp = await ping(a, b, 3);
-  t.is(warmUp.received, 3, `pod to pod before the kill: ${warmUp.summary}`);
+}
 
-  const pings = ping(a, b, PING_COUNT);
-  await sleep(500);
+/** SIGKILL of every reflector at once: no Cease, the nodes' sessions just end. */
+async function killReflectors(c: Cluster): Promise<number> {
   for (const rr of c.reflectors) process.kill(rr.daemon!.pid, 'SIGKILL');
   const killedAt = Date.now();
   await Promise.all(c.reflectors.map((rr) => rr.daemon!.exited));
-  const staleLimitMs = (RESTART_TIME_SEC + STALE_TIME_SEC + 20) * 1000;
-  const watch = watchKernelRoutes(c, killedAt, staleLimitMs);
-  // RFC 4724 §4.2: within the restart time both paths are kept stale, not LLGR-stale yet.
-  const early = await waitFor(async () => stillGraceful(await pathsToOther(c, a)), {
+  return killedAt;
+}
+
+/** RFC 4724 §4.2: within the restart time node-a keeps both paths stale, not LLGR-stale yet. */
+async function keptWithinRestartTime(t: ExecutionContext, c: Cluster, killedAt: number): Promise<void> {
+  const paths = await waitFor(async () => stillGraceful(await pathsToOther(c, c.nodes[0])), {
     timeoutMs: 5_000,
     intervalMs: 100,
     what: "node-a's paths to be kept stale",
   });
-  const earlyAfterSec = (Date.now() - killedAt) / 1000;
-  if (earlyAfterSec < RESTART_TIME_SEC - 0.5)
-    t.false(early.some(llgrStale), 'no LLGR_STALE within the restart time');
+  const afterSec = (Date.now() - killedAt) / 1000;
+  t.log(`node-a's paths kept stale ${afterSec.toFixed(1)} s after the kill`);
+  if (afterSec < RESTART_TIME_SEC - 0.5)
+    t.false(paths.some(llgrStale), 'no LLGR_STALE within the restart time');
+}
 
-  // RFC 9494 §4.2: past the restart time, every path of both nodes is LLGR-stale (and still stale).
-  const llgrAfterSec = await diagnosed(t, c, () =>
+/** RFC 9494 §4.2: past the restart time every path of both nodes is LLGR-stale; seconds after the kill. */
+function llgrStaleOnBoth(t: ExecutionContext, c: Cluster, killedAt: number): Promise<number[]> {
+  return diagnosed(t, c, () =>
     Promise.all(
       c.nodes.map(async (h) => {
         await waitFor(async () => allLlgrStale(await pathsToOther(c, h)) || undefined, {
@@ -361,42 +361,59 @@ test('every reflector SIGKILLed: pods stay reachable through the long-lived stal
       }),
     ),
   );
+}
+
+/** A reflector started again: both nodes install its fresh route (no stale flag, no LLGR_STALE). */
+async function freshFromRestartedReflector(t: ExecutionContext, c: Cluster): Promise<void> {
+  startBrindle(c, c.reflectors[0]);
+  const fresh = (paths: readonly PathView[]) =>
+    paths.length === 1 && paths[0].stale !== true && !llgrStale(paths[0]);
+  await diagnosed(t, c, () =>
+    waitFor(
+      async () =>
+        (await kernelRoute(c, c.nodes[0])) &&
+        (await kernelRoute(c, c.nodes[1])) &&
+        (await Promise.all(c.nodes.map((h) => pathsToOther(c, h)))).every(fresh),
+      { timeoutMs: 45_000, intervalMs: 250, what: 'fresh routes from the restarted reflector' },
+    ),
+  );
+}
+
+const seconds = (values: readonly (number | undefined)[]): string =>
+  values.map((s) => s?.toFixed(1)).join(' / ');
+
+test('every reflector SIGKILLed: pods stay reachable through the long-lived stale time, then the routes go; a reflector back brings them back fresh', async (t) => {
+  const c = await buildCluster(t);
+  const [a, b] = c.nodes;
+  await converge(t, c);
+  const warmUp = await ping(a, b, 3);
+  t.is(warmUp.received, 3, `pod to pod before the kill: ${warmUp.summary}`);
+
+  const pings = ping(a, b, PING_COUNT);
+  await sleep(500);
+  const killedAt = await killReflectors(c);
+  const limitMs = (RESTART_TIME_SEC + STALE_TIME_SEC + 20) * 1000;
+  const watch = watchKernelRoutes(c, killedAt, limitMs);
+  await keptWithinRestartTime(t, c, killedAt);
+  const llgrAfterSec = await llgrStaleOnBoth(t, c, killedAt);
   const during = await pings;
   const goneAfterSec = await watch;
-  const earliestGoneSec = RESTART_TIME_SEC + STALE_TIME_SEC - 0.5;
-  t.log(
-    `${during.summary}; ping from ${0.5} s before the kill to ${(PING_COUNT * PING_INTERVAL_SEC - 0.5).toFixed(1)} s after`,
-  );
-  t.log(`node-a's paths kept stale ${earlyAfterSec.toFixed(1)} s after the kill`);
-  t.log(
-    `LLGR_STALE on node-a / node-b ${llgrAfterSec.map((s) => s.toFixed(1)).join(' / ')} s after the kill`,
-  );
-  t.log(
-    `kernel route gone on node-a / node-b ${goneAfterSec.map((s) => s?.toFixed(1)).join(' / ')} s after the kill`,
-  );
+  const pingEndSec = PING_COUNT * PING_INTERVAL_SEC - 0.5;
+  t.log(`${during.summary}; pinging from 0.5 s before the kill to ${pingEndSec.toFixed(1)} s after`);
+  t.log(`LLGR_STALE on node-a / node-b ${seconds(llgrAfterSec)} s after the kill`);
+  t.log(`kernel route gone on node-a / node-b ${seconds(goneAfterSec)} s after the kill`);
   t.is(during.sent, PING_COUNT);
   t.is(during.received, during.sent, 'no ping lost while the reflectors stay dead');
   for (const s of llgrAfterSec)
     t.true(s >= RESTART_TIME_SEC - 0.2, `LLGR-stale after the restart time (${s} s)`);
   for (const s of goneAfterSec) {
-    t.truthy(s, `the kernel route went within ${staleLimitMs / 1000} s`);
-    t.true((s ?? 0) >= earliestGoneSec, `kept in the kernel until the stale time ended (${s} s)`);
+    t.truthy(s, `the kernel route went within ${limitMs / 1000} s`);
+    const earliest = RESTART_TIME_SEC + STALE_TIME_SEC - 0.5;
+    t.true((s ?? 0) >= earliest, `kept in the kernel until the stale time ended (${s} s)`);
   }
   t.is((await ping(a, b, 2)).received, 0, 'no route to the other pod once the stale time ended');
 
-  // A reflector comes back: its fresh routes are installed again.
-  startBrindle(c, c.reflectors[0]);
-  await diagnosed(t, c, () =>
-    waitFor(
-      async () =>
-        (await kernelRoute(c, a)) &&
-        (await kernelRoute(c, b)) &&
-        (await Promise.all(c.nodes.map((h) => pathsToOther(c, h)))).every(
-          (ps) => ps.length === 1 && ps[0].stale !== true && !llgrStale(ps[0]),
-        ),
-      { timeoutMs: 45_000, intervalMs: 250, what: 'fresh routes from the restarted reflector' },
-    ),
-  );
+  await freshFromRestartedReflector(t, c);
   const after = await ping(a, b, 5);
   t.is(after.received, 5, `pod to pod after the reflector's return: ${after.summary}`);
 });
