@@ -326,6 +326,28 @@ async function converge(t: ExecutionContext, c: Cluster): Promise<void> {
   t.log(`pods ${a.pod!.address} (block ${a.block}) and ${b.pod!.address} (block ${b.block})`);
 }
 
+/**
+ * What node-a sees each reflector announce (`brindlectl peers ADDRESS`): the Restart Time of its
+ * `bgp.llgrRestartTimeSec`, and long-lived graceful restart with the BGPPeer's stale time.
+ */
+async function reflectorsAnnounceLlgr(t: ExecutionContext, c: Cluster): Promise<void> {
+  for (const rr of c.reflectors) {
+    const text = await brindlectl(c.nodes[0].config, 'peers', c.lan.address4(rr.index), '-o', 'json');
+    const negotiated = (JSON.parse(text) as { negotiated: Negotiated | null }).negotiated;
+    t.is(negotiated?.peerGracefulRestartTimeSec, RESTART_TIME_SEC, `${rr.name}'s Restart Time`);
+    const llgr = `ipv4-unicast ${STALE_TIME_SEC}s`;
+    t.true(
+      negotiated?.peerCapabilities.some((cap) => cap.endsWith(llgr)),
+      `${rr.name} announces LLGR, ${llgr}`,
+    );
+  }
+}
+
+interface Negotiated {
+  readonly peerGracefulRestartTimeSec: number | null;
+  readonly peerCapabilities: readonly string[];
+}
+
 /** SIGKILL of every reflector at once: no Cease, the nodes' sessions just end. */
 async function killReflectors(c: Cluster): Promise<number> {
   for (const rr of c.reflectors) process.kill(rr.daemon!.pid, 'SIGKILL');
@@ -386,6 +408,7 @@ test('every reflector SIGKILLed: pods stay reachable through the long-lived stal
   const c = await buildCluster(t);
   const [a, b] = c.nodes;
   await converge(t, c);
+  await reflectorsAnnounceLlgr(t, c);
   const warmUp = await ping(a, b, 3);
   t.is(warmUp.received, 3, `pod to pod before the kill: ${warmUp.summary}`);
 
