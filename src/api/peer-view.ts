@@ -11,6 +11,8 @@ import { formatIpv4, isIpv4 } from '../lib/address.ts';
 import { familyKeyName } from '../lib/family.ts';
 import type { PeerPrefixFigures, RibCensus } from '../metrics/rib-census.ts';
 import { peerType } from '../metrics/source.ts';
+import { deferralDocument } from './deferral-view.ts';
+import type { DeferralDocument } from './deferral-view.ts';
 import type { PeerType, RouterView } from '../metrics/source.ts';
 
 export interface PeerStatus {
@@ -78,6 +80,8 @@ export interface StatusDocument {
   readonly router: { routerId: string; clusterId: string; localAs: number } | null;
   readonly summary: Record<'ipv4' | 'ipv6', { established: number; notEstablished: number }>;
   readonly peers: readonly PeerStatus[];
+  /** After a graceful restart only (RFC 4724 §4.1): the selection deferral, running or done. */
+  readonly selectionDeferral?: DeferralDocument;
 }
 
 export function statusDocument(
@@ -96,12 +100,14 @@ export function statusDocument(
     else summary[p.addressFamily].notEstablished++;
   }
   const id = router?.identity;
+  const deferral = router?.selectionDeferral;
   return {
     router: id
       ? { routerId: formatIpv4(id.routerId), clusterId: formatIpv4(id.clusterId), localAs: id.localAs }
       : null,
     summary,
     peers,
+    ...(router && deferral ? { selectionDeferral: deferralDocument(deferral, router.allPeers(), now) } : {}),
   };
 }
 

@@ -23,6 +23,8 @@
 // POST /api/v1/peers/NAME|ADDR/reset Cease/Administrative Reset, then the session starts again;
 //                                    ?soft=in|out: ROUTE-REFRESH to the peer, or our routes sent again
 // POST /api/v1/reload                re-read the config file, as SIGHUP does
+// POST /api/v1/restart|stop          ?graceful=true: stop so that peers keep the routes (RFC 4724 §4),
+//                                    then exit 75 for the service manager to restart it, or 0 (stop)
 // PUT  /api/v1/log-level             {"level": "debug"}
 // POST /api/v1/preview/sessions      {"operation": "apply"|"delete", "resources": [...]}: the sessions the
 //                                    change would add, remove or reset; writes nothing (apply --dry-run)
@@ -68,6 +70,20 @@ export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] a
 export type ReloadResult =
   { readonly ok: true; readonly level: string } | { readonly ok: false; readonly errors: string[] };
 
+/** A stop asked over the API: for a restart or for good, graceful (RFC 4724 §4) or not. */
+export interface StopRequest {
+  readonly graceful: boolean;
+  readonly restart: boolean;
+}
+
+/** Carries out POST /api/v1/stop and /api/v1/restart (the process owns how it exits). */
+export interface DaemonStopper {
+  /** Why the request cannot be carried out (409), or undefined. */
+  refusal(request: StopRequest): string | undefined;
+  /** Starts the stop; called once the answer is written. */
+  run(request: StopRequest): void;
+}
+
 /**
  * A module's read-only JSON view (the FIB's routes, IPAM's blocks), plugged in when the module runs;
  * it validates its own query string (an HttpError for a bad one).
@@ -93,6 +109,8 @@ export interface ApiServerOptions {
   readonly readinessThresholdMs?: number;
   /** Re-reads the configuration (POST /api/v1/reload); 501 when absent. */
   readonly reload?: () => ReloadResult;
+  /** Stops or restarts the daemon (POST /api/v1/stop|restart); 501 when absent. */
+  readonly stop?: DaemonStopper;
   readonly events?: RouteEventsOptions;
   /** Where the built web console is (dist/ui by default). */
   readonly consoleDirectory?: string;
@@ -263,6 +281,8 @@ export class ApiServer {
       return table
         .add('POST', '/api/v1/peers/:peer/reset', refuse)
         .add('POST', '/api/v1/reload', refuse)
+        .add('POST', '/api/v1/restart', refuse)
+        .add('POST', '/api/v1/stop', refuse)
         .add('PUT', '/api/v1/log-level', refuse)
         .add('POST', PREVIEW, refuse)
         .add('PUT', HANDLE, refuse)
@@ -273,6 +293,8 @@ export class ApiServer {
     return table
       .add('POST', '/api/v1/peers/:peer/reset', (r) => this.resetPeer(r.params.peer, r.query))
       .add('POST', '/api/v1/reload', () => this.reload())
+      .add('POST', '/api/v1/restart', (r) => this.stopDaemon(r, true))
+      .add('POST', '/api/v1/stop', (r) => this.stopDaemon(r, false))
       .add('PUT', '/api/v1/log-level', (r) => this.setLogLevel(r))
       .add('POST', PREVIEW, (r) => this.previewSessions(r))
       .add('PUT', HANDLE, (r) => assignHandle(this.workloads, r))
@@ -419,6 +441,25 @@ export class ApiServer {
     return { body: { reloaded: true, level: result.level } };
   }
 
+  /**
+   * `brindlectl restart|stop [--graceful]`: answered 202 first, then the daemon stops; 409 when a
+   * graceful restart could not be graceful (the stopper says why).
+   */
+  private stopDaemon(request: ApiRequest, restart: boolean): Reply {
+    checkParameters(request.query, ['graceful']);
+    const value = request.query.get('graceful');
+    if (value !== null && value !== 'true' && value !== 'false')
+      throw new HttpError(400, `graceful must be true or false, not "${value}"`);
+    const stopper = this.options.stop;
+    if (!stopper) throw new HttpError(501, 'stop and restart are not available in this process');
+    const stop: StopRequest = { graceful: value === 'true', restart };
+    const refusal = stopper.refusal(stop);
+    if (refusal) throw new HttpError(409, `cannot restart gracefully: ${refusal}`);
+    this.options.log.info({ event: 'stop-requested', ...stop }, `${restart ? 'restart' : 'stop'} requested`);
+    request.response.once('finish', () => stopper.run(stop));
+    return { status: 202, body: stop };
+  }
+
   private async setLogLevel(request: ApiRequest): Promise<Reply> {
     const body = await readJson(request.raw);
     const level = (body as { level?: unknown } | null)?.level;
@@ -479,6 +520,8 @@ const ENDPOINTS = [
   'GET /ui/',
   'POST /api/v1/peers/{name|address}/reset?soft=in|out (control socket)',
   'POST /api/v1/reload (control socket)',
+  'POST /api/v1/restart?graceful=true|false (control socket)',
+  'POST /api/v1/stop?graceful=true|false (control socket)',
   'PUT /api/v1/log-level (control socket)',
   'POST /api/v1/preview/sessions (control socket)',
   'PUT|GET|DELETE /api/v1/ipam/handles/{handle} (control socket, node mode)',

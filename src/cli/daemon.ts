@@ -82,12 +82,45 @@ const STATUS_WIDE = [
   'INFO',
 ];
 
+/** GET /api/v1/status's selectionDeferral (api/deferral-view.ts). */
+interface StatusDeferral {
+  active: boolean;
+  since: string;
+  timeSec: number;
+  remainingSec: number;
+  durationSec?: number;
+  reason?: string;
+  releasedFamilies: string[];
+  awaiting: { peer: string; remote: string; established: boolean; endOfRibAwaited: string[] }[];
+}
+
+/** After a graceful restart: whether best-path selection is still deferred, and for whom. */
+function deferralLines(d: StatusDeferral | undefined): string[] {
+  if (!d) return [];
+  if (!d.active)
+    return [`Graceful restart: selection deferral ended after ${d.durationSec} s (${d.reason ?? 'ended'}).`];
+  const released = d.releasedFamilies.length > 0 ? `; released: ${d.releasedFamilies.join(', ')}` : '';
+  const lines = [
+    `Graceful restart: best-path selection deferred since ${d.since}, ${d.remainingSec} s left of ${d.timeSec} s${released}.`,
+  ];
+  for (const a of d.awaiting)
+    lines.push(
+      `  awaiting ${a.peer} (${a.remote}): ${a.established ? `End-of-RIB for ${a.endOfRibAwaited.join(', ')}` : 'not Established yet'}`,
+    );
+  return lines;
+}
+
 function statusTable(
-  doc: { router?: { routerId?: string; localAs?: number }; peers: StatusPeer[] },
+  doc: {
+    router?: { routerId?: string; localAs?: number };
+    peers: StatusPeer[];
+    selectionDeferral?: StatusDeferral;
+  },
   wide: boolean,
 ): string {
   const lines: string[] = [
     `Brindle is running (router ID ${doc.router?.routerId ?? '-'}, AS ${doc.router?.localAs ?? '-'}).`,
+    ...deferralLines(doc.selectionDeferral),
   ];
   for (const family of ['ipv4', 'ipv6']) {
     const peers = doc.peers.filter((p) => p.addressFamily === family);
@@ -110,7 +143,9 @@ const status: Command = {
 One line per session: the peer's address, the BGPPeer it comes from, its type, state, since when
 (the time it went down, while it cannot be reached), the prefixes it sent us (received), those
 usable (accepted: no loop, next hop resolved), those we advertise to it, and the reason it is down.
-wide adds the session's name (BIRD's protocol name) and its BGP state.`,
+wide adds the session's name (BIRD's protocol name) and its BGP state. After a graceful restart it
+also says whether best-path selection is still deferred (RFC 4724 §4.1), since when, the time left,
+and whose End-of-RIB it awaits.`,
   options: [OUTPUT],
   examples: ['brindlectl status', 'brindlectl status -o wide'],
   async run(args, context) {

@@ -34,7 +34,7 @@ const COMMAND_MODULES: readonly CommandModule[] = [
     load: async () => (await import('./daemon.ts')).daemonCommands,
   },
   {
-    names: ['reset', 'reload', 'log-level'],
+    names: ['reset', 'reload', 'log-level', 'restart', 'stop'],
     load: async () => (await import('./operate.ts')).operatorCommands,
   },
   { names: ['ipam'], load: async () => [(await import('./ipam.ts')).ipamCommand] },

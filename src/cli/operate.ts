@@ -1,7 +1,7 @@
 // brindlectl commands that act on the running daemon, over its control socket only (the TCP listener
 // refuses them): `reset` a peer (hard: Cease/Administrative Reset; soft in: ROUTE-REFRESH; soft out:
-// our routes sent again), `reload` (what SIGHUP does), `log-level`; and `version`, the CLI's and the
-// daemon's.
+// our routes sent again), `reload` (what SIGHUP does), `log-level`, `restart` and `stop` (with
+// --graceful: peers keep the routes, RFC 4724 §4); and `version`, the CLI's and the daemon's.
 
 import { CliError, optionValue, packageVersion, UsageError } from './command.ts';
 import type { Command, CommandContext, ParsedArgs } from './command.ts';
@@ -78,6 +78,58 @@ file is refused with its errors (exit 1) and the running configuration stays.`,
   },
 };
 
+const GRACEFUL_HELP = `  --graceful   end the sessions so that peers with Graceful Restart keep this node's routes
+               (no NOTIFICATION, or Cease/Administrative Reset with peers that set the N bit,
+               RFC 8538) and keep the kernel routes; the next start sets the Restart State bit
+               and defers its routes until every peer sent End-of-RIB (RFC 4724 §4.1). Refused
+               when it could not be graceful (bgp.gracefulRestart false, or a reflector without
+               bgp.restartStateFile).`;
+
+/** POST /api/v1/restart or /api/v1/stop, with or without --graceful. */
+async function stopDaemon(args: ParsedArgs, context: CommandContext, restart: boolean): Promise<void> {
+  noPositionals(args);
+  const graceful = args.options.get('graceful') === true;
+  const path = `/api/v1/${restart ? 'restart' : 'stop'}?graceful=${graceful}`;
+  await callDaemon(socketOf(context), path, { method: 'POST' });
+  const how = graceful
+    ? ' gracefully: peers keep its routes'
+    : ': every peer gets Cease/Administrative Shutdown';
+  context.io.out(`Brindle is ${restart ? 'restarting' : 'stopping'}${how}.\n`);
+}
+
+const restartCommand: Command = {
+  name: 'restart',
+  summary: 'Restart the daemon; --graceful keeps every route forwarding (planned graceful restart)',
+  help: `usage: brindlectl restart [--graceful]
+
+Stops the daemon and exits with status 75, on which the systemd units start it again
+(RestartForceExitStatus=75). Without --graceful this is systemctl restart: every peer gets
+Cease/Administrative Shutdown and drops the routes. For an upgrade, install the new version first,
+then restart --graceful.
+
+Options:
+${GRACEFUL_HELP}`,
+  options: [{ long: 'graceful' }],
+  examples: ['brindlectl restart --graceful'],
+  run: (args, context) => stopDaemon(args, context, true),
+};
+
+const stopCommand: Command = {
+  name: 'stop',
+  summary: 'Stop the daemon; --graceful leaves peers keeping its routes until it starts again',
+  help: `usage: brindlectl stop [--graceful]
+
+Stops the daemon, exit status 0: the systemd units do not start it again. Without --graceful this is
+systemctl stop (SIGTERM). With --graceful, start it again within the restart time (120 s by default)
+for the peers to keep forwarding to it: stop --graceful, replace the package, start.
+
+Options:
+${GRACEFUL_HELP}`,
+  options: [{ long: 'graceful' }],
+  examples: ['brindlectl stop --graceful && apt-get install ./brindle.deb && systemctl start brindle-node'],
+  run: (args, context) => stopDaemon(args, context, false),
+};
+
 const logLevel: Command = {
   name: 'log-level',
   summary: "Show or set the running daemon's log level",
@@ -130,5 +182,5 @@ that is said on stderr and the exit code is still 0: the client's version is an 
   },
 };
 
-export const operatorCommands: readonly Command[] = [reset, reload, logLevel];
+export const operatorCommands: readonly Command[] = [reset, reload, logLevel, restartCommand, stopCommand];
 export const versionCommand = version;

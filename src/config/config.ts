@@ -243,6 +243,12 @@ export const configSchema = {
       default: 120,
       env: 'BRINDLE_BGP_LLGR_RESTART_TIME',
     },
+    llgrPartialDeployment: {
+      doc: "RFC 9494 §4.6 (Optional Partial Deployment): send long-lived stale routes also to internal peers that did not negotiate Long-Lived Graceful Restart, with NO_EXPORT and LOCAL_PREF 0, so they stay in the AS and lose to any fresh route. false: such peers are not sent them (the RFC's default).",
+      format: 'boolean',
+      default: false,
+      env: 'BRINDLE_BGP_LLGR_PARTIAL_DEPLOYMENT',
+    },
     restartStateFile: {
       doc: 'File that records, while Brindle runs, that its peers would keep its routes if it stopped without a Cease: found on start within the restart time, this run is a graceful restart (Restart State bit, deferred selection). A reflector needs it to know it restarted; a node also knows from its kernel routes. Empty: not kept.',
       format: String,
@@ -328,6 +334,7 @@ export interface BrindleConfig {
     readonly selectionDeferralTimeSec: number;
     readonly llgrRestartTimeSec: number;
     readonly restartStateFile: string;
+    readonly llgrPartialDeployment: boolean;
   };
   readonly secrets: { readonly dir: string };
   readonly api: { readonly listen: string; readonly socket: string };

@@ -555,6 +555,7 @@ export class Daemon {
       enabled: bgp.gracefulRestart,
       forwardingState: mode === 'node' ? keepsKernel && kernelKept : reflectorKeeps,
       restartState: this.deferral?.active ?? false,
+      llgrPartialDeployment: bgp.llgrPartialDeployment,
     };
   }
 
@@ -604,6 +605,51 @@ export class Daemon {
 
   /** Administrative shutdown of every session, then the datastore. */
   async stop(message = 'brindle stopping'): Promise<void> {
+    await this.stopFollowing();
+    await this.router?.close(CeaseSubcode.AdministrativeShutdown, message);
+    // Every peer got a Cease and dropped our routes: the next start is no graceful restart.
+    this.restartState?.stoppedCleanly();
+    this.routers.complete();
+    await this.nodeRouting?.stop();
+    await this.store.close();
+  }
+
+  /**
+   * Why this daemon cannot stop for a graceful restart (RFC 4724 §4.1), or undefined when it can:
+   * peers must keep its routes, and the next start must know it restarted (kernel routes or
+   * `bgp.restartStateFile`) to set the Restart State bit and defer its selection.
+   */
+  gracefulRestartRefusal(): string | undefined {
+    const { bgp, fib, mode } = this.config;
+    if (!bgp.gracefulRestart) return 'bgp.gracefulRestart is false: peers would drop the routes at once';
+    const kernelTells = mode === 'node' && fib.enabled;
+    if (!kernelTells && !this.restartState)
+      return 'bgp.restartStateFile is not set: the next start could not tell it is a graceful restart';
+    return undefined;
+  }
+
+  /**
+   * A planned graceful restart (`brindlectl restart --graceful`): the sessions end so that every
+   * peer with Graceful Restart keeps our routes (Router.closeForRestart), the kernel routes stay, and
+   * the restart state file says so, so the next start sets the Restart State bit and defers its
+   * selection (§4.1). The RIB is not told: nothing is withdrawn on the way down.
+   */
+  async stopForRestart(message = 'brindle restarting'): Promise<void> {
+    await this.stopFollowing();
+    // The kernel first: it must not follow the RIB while the sessions close.
+    await this.nodeRouting?.stop(true);
+    await this.router?.closeForRestart(message);
+    if (this.restartState && !this.restartState.stoppedForRestart())
+      this.log.warn(
+        { event: 'restart-state-file' },
+        'no restart time announced yet: the next start may not be graceful',
+      );
+    this.routers.complete();
+    await this.store.close();
+  }
+
+  /** The resources, secrets, IPAM, BFD and the deferral stop feeding the router. */
+  private async stopFollowing(): Promise<void> {
     await this.applying;
     this.subscription.unsubscribe();
     clearInterval(this.secretsPoll);
@@ -611,12 +657,6 @@ export class Daemon {
     this.ipam?.stop();
     this.bfd.close();
     this.deferral?.close();
-    await this.router?.close(CeaseSubcode.AdministrativeShutdown, message);
-    // Every peer got a Cease and dropped our routes: the next start is no graceful restart.
-    this.restartState?.stoppedCleanly();
-    this.routers.complete();
-    await this.nodeRouting?.stop();
-    await this.store.close();
   }
 }
 
@@ -638,6 +678,8 @@ interface RestartSettings {
   readonly forwardingState: boolean;
   /** §4.1 Restart State bit: the deferral after this restart is running. */
   readonly restartState: boolean;
+  /** RFC 9494 §4.6 (bgp.llgrPartialDeployment). */
+  readonly llgrPartialDeployment: boolean;
 }
 
 function routerPeer(p: ArmedPeering, identity: SpeakerIdentity, restart: RestartSettings): RouterPeerOptions {
@@ -655,6 +697,7 @@ function routerPeer(p: ArmedPeering, identity: SpeakerIdentity, restart: Restart
     md5Key: p.md5Key,
     configError: p.passwordError,
     filters: p.filters,
+    llgrPartialDeployment: restart.llgrPartialDeployment,
   };
 }
 

@@ -230,10 +230,11 @@ export class NodeRouting {
     return this.fib.routeReports();
   }
 
-  async stop(): Promise<void> {
+  /** `keepRoutes` true: a planned graceful restart keeps the kernel routes whatever fib.keepRoutesOnStop says. */
+  async stop(keepRoutes = this.keepRoutesOnStop): Promise<void> {
     if (this.pruneTimer) clearTimeout(this.pruneTimer);
     this.ribSubscription?.unsubscribe();
-    await this.fib.stop({ keepRoutes: this.keepRoutesOnStop });
+    await this.fib.stop({ keepRoutes });
     await this.nextHops.stop();
   }
 }

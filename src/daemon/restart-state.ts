@@ -2,8 +2,9 @@
 // runs, `bgp.restartStateFile` holds when it was last alive and the longest Restart Time it announced.
 // Peers keep its routes only when its sessions end without a NOTIFICATION (a crash, a kill, a lost
 // host) and only for that Restart Time, so a start that finds the file younger than that is a
-// restart; a stop that sends Cease removes the file (the peers dropped the routes). A node also
-// knows it restarted from the kernel routes it kept; a reflector has only this file.
+// restart; a stop that sends Cease removes the file (the peers dropped the routes), a stop for a
+// planned graceful restart refreshes it. A node also knows it restarted from the kernel routes it
+// kept; a reflector has only this file.
 
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -55,6 +56,18 @@ export class RestartStateFile {
     } catch (error) {
       this.warn('cannot remove', error);
     }
+  }
+
+  /**
+   * A planned restart: the sessions ended so that peers keep the routes (no Cease, or a plain
+   * Administrative Reset with the N bit): the file says alive now and stays, so the next start within
+   * the Restart Time is a graceful restart. False when no Restart Time was announced.
+   */
+  stoppedForRestart(): boolean {
+    this.stopHeartbeat();
+    if (this.restartTimeSec <= 0) return false;
+    this.write();
+    return true;
   }
 
   /** Stops the heartbeat and leaves the file (what a crash leaves). */

@@ -4,6 +4,7 @@
 // policy's per-prefix verdict, then RFC 4456) → bytes on every session of the update group. No
 // protocol logic of its own.
 
+import type { Subscription } from 'rxjs';
 import { isIpv4, parseIpv4, parseIpv6 } from '../lib/address.ts';
 import { systemClock } from '../lib/clock.ts';
 import type { Clock } from '../lib/clock.ts';
@@ -20,6 +21,7 @@ import { Peer } from '../bgp/session/peer.ts';
 import type { SessionEvent } from '../bgp/session/peer.ts';
 import type { PeerConfig } from '../bgp/session/peer-config.ts';
 import type { NegotiatedSession } from '../bgp/session/negotiate.ts';
+import type { Connection } from '../bgp/session/connection.ts';
 import { AdjRibOut } from '../rib/adj-rib-out.ts';
 import type { AddPathSendMode, AdjRibOutOptions, GroupMember } from '../rib/adj-rib-out.ts';
 import type { RouteAttributes } from '../rib/attr-set.ts';
@@ -36,7 +38,7 @@ import type { IngressBacklogOptions } from '../rib/ingress-backlog.ts';
 import { LocRib } from '../rib/loc-rib.ts';
 import { GracefulRestartHelper, restartTerms } from '../rib/graceful-restart.ts';
 import type { RestartTerms } from '../rib/graceful-restart.ts';
-import type { SelectionDeferral } from '../rib/selection-deferral.ts';
+import type { DeferralStatus, SelectionDeferral } from '../rib/selection-deferral.ts';
 import type { Dest, RibPeer } from '../rib/route.ts';
 import { Walker } from '../rib/walker.ts';
 import { ReflectorExport, ReflectorIngress } from '../reflector/reflection.ts';
@@ -81,6 +83,8 @@ export interface RouterPeerOptions extends PeerConfig {
   readonly nextHopAddress6?: string;
   /** BGPPeer.filters: the BGPFilters of this peer's import and export, in order (§4.2). */
   readonly filters?: readonly string[];
+  /** RFC 9494 §4.6: long-lived stale routes go to this peer even without LLGR, depreferenced. */
+  readonly llgrPartialDeployment?: boolean;
 }
 
 /** One peer's session and its RIB-side state while Established. */
@@ -97,6 +101,13 @@ class RoutedPeer {
   foreignFamilyPrefixes = 0;
   /** Established while the selection is deferred: its member joins the Adj-RIB-Out when that ends. */
   deferred = false;
+  /**
+   * The session as the Adj-RIB-Out knows it: `member`, or while the selection is deferred a copy
+   * limited to the families already released (RFC 4724 §4.1, per AFI/SAFI); undefined until then.
+   */
+  advertising: GroupMember | undefined;
+  /** The session's events, detached before a stop for a restart so that nothing is withdrawn. */
+  events: Subscription | undefined;
 
   constructor(
     public options: RouterPeerOptions,
@@ -172,6 +183,8 @@ export class Router {
     this.deferral = options.selectionDeferral;
     // §4.1: the selection completes first — routes that came with the last End-of-RIB included.
     this.deferral?.onDone(() => void this.locRib.settled().then(() => this.releaseDeferred()));
+    // §4.1 per AFI/SAFI: a family complete before the others is sent without waiting for them.
+    this.deferral?.onFamilyReleased(() => void this.locRib.settled().then(() => this.releaseFamily()));
     this.localPeer = {
       id: 0,
       name: 'local',
@@ -204,7 +217,7 @@ export class Router {
     this.peers.set(options.remoteAddress, routed);
     // A peer that cannot start (its password unreadable) is not waited for.
     if (options.configError === undefined) this.deferral?.expect(options.remoteAddress);
-    peer.events$.subscribe((event) => this.onEvent(routed, event));
+    routed.events = peer.events$.subscribe((event) => this.onEvent(routed, event));
     peer.start();
     return peer;
   }
@@ -243,9 +256,9 @@ export class Router {
     if (!routed) return;
     routed.options = { ...routed.options, filters };
     routed.ingress = this.ingressFor(filters);
-    if (routed.member && routed.target) {
+    if (routed.target) {
       routed.target = { ...routed.target, filters };
-      this.adjRibOut.retarget(routed.member, routed.target);
+      if (routed.advertising) this.adjRibOut.retarget(routed.advertising, routed.target);
     }
     this.reimport(routed);
   }
@@ -348,6 +361,11 @@ export class Router {
     this.peers.get(remoteAddress)?.peer.reset(undefined, CeaseSubcode.BfdDown);
   }
 
+  /** RFC 4724 §4.1: the selection deferral this router ran after a restart, if any (API, metrics). */
+  get selectionDeferral(): DeferralStatus | undefined {
+    return this.deferral?.status;
+  }
+
   getPeer(remoteAddress: string): Peer | undefined {
     return this.peers.get(remoteAddress)?.peer;
   }
@@ -359,8 +377,8 @@ export class Router {
   resendRoutes(peer: Peer): boolean {
     const routed = this.peers.get(peer.config.remoteAddress);
     const [family] = routed?.peer === peer ? (peer.negotiated?.families ?? []) : [];
-    if (!routed?.member || family === undefined) return false;
-    this.adjRibOut.refresh(routed.member, family >> 8, family & 0xff, false);
+    if (!routed?.advertising || family === undefined) return false;
+    this.adjRibOut.refresh(routed.advertising, family >> 8, family & 0xff, false);
     return true;
   }
 
@@ -389,6 +407,23 @@ export class Router {
   /** Stops every session (Cease with `subcode`, Peer De-configured by default) and every listener. */
   async close(subcode?: number, shutdownCommunication?: string): Promise<void> {
     for (const routed of this.peers.values()) routed.peer.close(subcode, shutdownCommunication);
+    await this.closed();
+  }
+
+  /**
+   * A planned restart (RFC 4724 §4): every session ends so that its peer keeps our routes (Peer
+   * closeForRestart). The RIB hears nothing of it — no path withdrawn, no best path changed — so no
+   * withdrawal reaches a peer still up and the kernel keeps every route.
+   */
+  async closeForRestart(shutdownCommunication?: string): Promise<void> {
+    for (const routed of this.peers.values()) {
+      routed.events?.unsubscribe();
+      routed.peer.closeForRestart(shutdownCommunication);
+    }
+    await this.closed();
+  }
+
+  private async closed(): Promise<void> {
     this.peers.clear();
     this.ingressBacklog.close();
     this.gracefulRestart.close();
@@ -420,7 +455,7 @@ export class Router {
       case 'route-refresh':
         return this.routeRefresh(routed, event.message);
       case 'drain':
-        if (routed.member) this.adjRibOut.writable(routed.member);
+        if (routed.advertising) this.adjRibOut.writable(routed.advertising);
         return;
       case 'down':
         return this.sessionDown(routed, event.reason);
@@ -457,70 +492,103 @@ export class Router {
     const enhanced = routed.peer.negotiated?.enhancedRouteRefresh ?? false;
     if (!member || !ribPeer || !routed.peer.negotiated?.families.has(familyKey(message.afi, message.safi)))
       return;
-    if (message.subtype === RouteRefreshSubtype.Normal)
-      this.adjRibOut.refresh(member, message.afi, message.safi, enhanced);
-    else if (message.subtype === RouteRefreshSubtype.BoRR && enhanced)
+    // §4.1: a session still deferred is sent the family once it is released, not before.
+    if (message.subtype === RouteRefreshSubtype.Normal) {
+      if (routed.advertising) this.adjRibOut.refresh(routed.advertising, message.afi, message.safi, enhanced);
+    } else if (message.subtype === RouteRefreshSubtype.BoRR && enhanced)
       this.locRib.markStale(ribPeer, message.afi);
     else if (message.subtype === RouteRefreshSubtype.EoRR && enhanced)
       void this.locRib.sweepStale(ribPeer, message.afi);
   }
 
   private sessionUp(routed: RoutedPeer, negotiated: NegotiatedSession): void {
-    const { options, peer } = routed;
-    const session = peer.session;
+    const session = routed.peer.session;
     if (!session) return;
-    routed.restartTerms = restartTerms(negotiated);
+    const terms = restartTerms(negotiated);
+    routed.restartTerms = terms;
+    routed.ribPeer = this.ribPeerFor(routed, negotiated, terms);
+    routed.member = groupMember(
+      routed.options.name,
+      routed.ribPeer,
+      routed.peer,
+      session,
+      negotiated.families,
+    );
+    routed.target = this.exportTarget(routed, negotiated, session.localAddress);
+    if (this.deferral?.active) {
+      // §4.1: the session receives and processes UPDATEs now; it is sent only families released.
+      routed.deferred = true;
+      this.deferral.sessionUp(routed.options.remoteAddress, endOfRibFamilies(negotiated));
+      return this.advertiseReleased(routed);
+    }
+    this.advertise(routed, routed.member);
+  }
+
+  /** A restarted peer takes its stale paths back: what it re-announces replaces them (RFC 4724 §4.2). */
+  private ribPeerFor(routed: RoutedPeer, negotiated: NegotiatedSession, terms: RestartTerms): RibPeer {
+    const { options } = routed;
     const routeReflectorClient = options.routeReflectorClient ?? false;
-    // A restarted peer takes its stale paths back: what it re-announces replaces them (RFC 4724 §4.2).
     const retained = this.gracefulRestart.sessionUp(
       options.remoteAddress,
-      routed.restartTerms,
+      terms,
       (previous) =>
         previous.bgpIdentifier === negotiated.peerBgpIdentifier &&
         previous.peerAs === negotiated.peerAs &&
         previous.external === negotiated.external &&
         previous.routeReflectorClient === routeReflectorClient,
     );
-    routed.ribPeer = retained ?? {
-      id: nextRibPeerId++,
-      name: options.name,
-      addressKey: addressKey(options.remoteAddress),
-      bgpIdentifier: negotiated.peerBgpIdentifier,
-      external: negotiated.external,
-      peerAs: negotiated.peerAs,
-      routeReflectorClient,
-      local: false,
-    };
-    const member: GroupMember = {
-      name: options.name,
-      // The Adj-RIB-Out keeps a member's own routes from being reflected back to it (RFC 4456 §8).
-      ribPeer: routed.ribPeer,
-      families: negotiated.families,
-      context: session.encodeContext,
-      send: (bytes, messages) => session.sendUpdates(bytes, messages),
-      get bufferedBytes() {
-        return session.bufferedBytes;
-      },
-      sendRouteRefresh: (afi, safi, subtype) => peer.requestRouteRefresh(afi, safi, subtype),
-    };
-    routed.member = member;
-    routed.target = this.exportTarget(routed, negotiated, session.localAddress);
-    if (this.deferral?.active) {
-      // §4.1: the session receives and processes UPDATEs now; it is sent nothing until the end.
-      routed.deferred = true;
-      this.deferral.sessionUp(options.remoteAddress, endOfRibFamilies(negotiated));
-      return;
-    }
-    this.adjRibOut.addMember(member, routed.target, options.addPathSend ?? 'best');
+    return (
+      retained ?? {
+        id: nextRibPeerId++,
+        name: options.name,
+        addressKey: addressKey(options.remoteAddress),
+        bgpIdentifier: negotiated.peerBgpIdentifier,
+        external: negotiated.external,
+        peerAs: negotiated.peerAs,
+        routeReflectorClient,
+        local: false,
+      }
+    );
+  }
+
+  /**
+   * The session joins the Adj-RIB-Out as `member`: the table, then End-of-RIB; or, in the Adj-RIB-Out
+   * already with fewer families, it is widened to `member`'s: only the added families are sent.
+   */
+  private advertise(routed: RoutedPeer, member: GroupMember): void {
+    const before = routed.advertising;
+    routed.advertising = member;
+    if (before && this.adjRibOut.widen(before, member)) return;
+    if (routed.target) this.adjRibOut.addMember(member, routed.target, routed.options.addPathSend ?? 'best');
+  }
+
+  /**
+   * §4.1 per AFI/SAFI: a deferred session is sent the families whose selection is complete, each
+   * followed by its End-of-RIB; a family released later is added to what it was sent.
+   */
+  private advertiseReleased(routed: RoutedPeer): void {
+    const { member, ribPeer } = routed;
+    const session = routed.peer.session;
+    const deferral = this.deferral;
+    if (!member || !ribPeer || !session || !deferral) return;
+    const released = new Set([...member.families].filter((f) => deferral.released(f)));
+    if (released.size === 0 || released.size === routed.advertising?.families.size) return;
+    if (released.size === member.families.size) return this.advertise(routed, member);
+    this.advertise(routed, groupMember(member.name, ribPeer, routed.peer, session, released));
+  }
+
+  /** A family's selection is complete (§4.1): the deferred sessions that negotiated it are sent it. */
+  private releaseFamily(): void {
+    for (const routed of this.peers.values()) if (routed.deferred) this.advertiseReleased(routed);
   }
 
   /** §4.1: the deferral ended: every session up gets the table, then End-of-RIB. */
   private releaseDeferred(): void {
     for (const routed of this.peers.values()) {
       routed.peer.restartEnded();
-      if (!routed.deferred || !routed.member || !routed.target) continue;
+      if (!routed.deferred || !routed.member) continue;
       routed.deferred = false;
-      this.adjRibOut.addMember(routed.member, routed.target, routed.options.addPathSend ?? 'best');
+      if (routed.advertising !== routed.member) this.advertise(routed, routed.member);
     }
   }
 
@@ -541,12 +609,13 @@ export class Router {
       localAddress6: o.nextHopAddress6 ?? (sessionV4 ? undefined : localAddress),
       filters: o.filters,
       longLivedGracefulRestart: negotiated.longLivedGracefulRestart,
+      llgrPartialDeployment: o.llgrPartialDeployment,
     };
   }
 
   /** Without a reason (de-configured) or without graceful restart, the peer's paths go at once. */
   private sessionDown(routed: RoutedPeer, reason?: DownReason): void {
-    if (routed.member) this.adjRibOut.removeMember(routed.member);
+    if (routed.advertising) this.adjRibOut.removeMember(routed.advertising);
     this.ingressBacklog.forget(routed.peer);
     const { ribPeer } = routed;
     const kept =
@@ -557,11 +626,34 @@ export class Router {
     if (reason !== undefined) this.deferral?.sessionDown(routed.options.remoteAddress);
     routed.deferred = false;
     routed.member = undefined;
+    routed.advertising = undefined;
     routed.target = undefined;
     routed.ribPeer = undefined;
     routed.restartTerms = undefined;
     routed.foreignFamilyPrefixes = 0;
   }
+}
+
+/** One session as the Adj-RIB-Out sees it, sending the `families` given (a subset while deferred). */
+function groupMember(
+  name: string,
+  ribPeer: RibPeer,
+  peer: Peer,
+  session: Connection,
+  families: ReadonlySet<number>,
+): GroupMember {
+  return {
+    name,
+    // The Adj-RIB-Out keeps a member's own routes from being reflected back to it (RFC 4456 §8).
+    ribPeer,
+    families,
+    context: session.encodeContext,
+    send: (bytes, messages) => session.sendUpdates(bytes, messages),
+    get bufferedBytes() {
+      return session.bufferedBytes;
+    },
+    sendRouteRefresh: (afi, safi, subtype) => peer.requestRouteRefresh(afi, safi, subtype),
+  };
 }
 
 /** Peer addresses compared as numbers of equal width (§9.1.2.2 g), IPv4 before IPv6. */

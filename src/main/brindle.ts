@@ -1,7 +1,8 @@
 // `brindle`: the daemon's entry point. Parses argv, loads and checks the config, starts the daemon,
 // and turns signals into orderly actions: SIGTERM/SIGINT stop every session with Cease/Administrative
 // Shutdown and exit 0 within a bound; SIGHUP re-reads the config file (the log level applies at once,
-// any other changed setting is logged as needing a restart) and lists the resources again.
+// any other changed setting is logged as needing a restart) and lists the resources again. The API's
+// stop and restart commands stop the same way, or gracefully (RFC 4724 §4), a restart exiting 75.
 //
 // Start-up time is module loading, so the daemon and its API (RxJS, the BGP stack, the metrics, the
 // datastore) are imported only once the config is valid and the process is to run: `--version`,
@@ -9,7 +10,7 @@
 
 import { readFileSync } from 'node:fs';
 import type { DaemonApi } from './daemon-api.ts';
-import type { ReloadResult } from '../api/server.ts';
+import type { DaemonStopper, ReloadResult } from '../api/server.ts';
 import type { Logger } from '../lib/log.ts';
 import { defaultConfig, describeSettings, loadConfig } from '../config/config.ts';
 import type { BrindleConfig, ConfigChoice } from '../config/config.ts';
@@ -105,23 +106,57 @@ function reload(daemon: Daemon, log: Logger, choice: ConfigChoice): ReloadResult
   return { ok: true, level: log.level };
 }
 
-function handleSignals(daemon: Daemon, api: DaemonApi, log: Logger, choice: ConfigChoice): void {
+/**
+ * The exit status of a stop for a restart (`brindlectl restart`, POST /api/v1/restart): EX_TEMPFAIL.
+ * The systemd units start the daemon again on it (RestartForceExitStatus=75) and count it as a clean
+ * exit (SuccessExitStatus=75); a plain stop exits 0 and stays stopped.
+ */
+const EXIT_RESTART = 75;
+
+interface StopPlan {
+  /** RFC 4724 §4: stop so that peers keep the routes, and keep the kernel's (Daemon.stopForRestart). */
+  readonly graceful: boolean;
+  /** Exit with EXIT_RESTART, for the service manager to start the daemon again. */
+  readonly restart: boolean;
+  readonly why: string;
+}
+
+/** Stops the daemon once, however asked (a signal, the API), and exits within STOP_BOUND_MS. */
+function stopper(daemon: Daemon, log: Logger, api: () => DaemonApi | undefined): (plan: StopPlan) => void {
   let stopping = false;
-  const stop = (signal: string) => {
+  return (plan) => {
     if (stopping) return;
     stopping = true;
-    log.info({ event: 'stop', signal }, 'stopping');
-    setTimeout(() => process.exit(0), STOP_BOUND_MS).unref();
-    void api
-      .close()
-      .then(() => daemon.stop(`brindle stopping (${signal})`))
+    const code = plan.restart ? EXIT_RESTART : 0;
+    const message = `brindle ${plan.restart ? 'restarting' : 'stopping'} (${plan.why})`;
+    log.info({ event: 'stop', reason: plan.why, graceful: plan.graceful, restart: plan.restart }, message);
+    setTimeout(() => process.exit(code), STOP_BOUND_MS).unref();
+    void (api()?.close() ?? Promise.resolve())
+      .then(() => (plan.graceful ? daemon.stopForRestart(message) : daemon.stop(message)))
       .then(() => {
         log.flush();
-        setTimeout(() => process.exit(0), 300).unref();
+        setTimeout(() => process.exit(code), 300).unref();
       });
   };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** POST /api/v1/restart and /api/v1/stop: refused when a graceful restart cannot be graceful. */
+function stopCommands(daemon: Daemon, stop: (plan: StopPlan) => void): DaemonStopper {
+  return {
+    refusal: (request) => (request.graceful ? daemon.gracefulRestartRefusal() : undefined),
+    run: (request) => stop({ ...request, why: `${request.restart ? 'restart' : 'stop'} requested` }),
+  };
+}
+
+function handleSignals(
+  daemon: Daemon,
+  stop: (plan: StopPlan) => void,
+  log: Logger,
+  choice: ConfigChoice,
+): void {
+  // SIGTERM stays an ordinary stop (Cease to every peer), as for BIRD and FRR.
+  process.on('SIGTERM', () => stop({ graceful: false, restart: false, why: 'SIGTERM' }));
+  process.on('SIGINT', () => stop({ graceful: false, restart: false, why: 'SIGINT' }));
   process.on('SIGHUP', () => reload(daemon, log, choice));
 }
 
@@ -138,16 +173,18 @@ async function run(config: BrindleConfig, choice: ConfigChoice): Promise<void> {
     process.exit(70);
   });
   const daemon = await Daemon.start(config, log);
-  let api: DaemonApi;
+  let api: DaemonApi | undefined;
+  const stop = stopper(daemon, log, () => api);
   try {
-    api = await startDaemonApi(daemon, log, () => reload(daemon, log, choice), version());
+    const reloadNow = () => reload(daemon, log, choice);
+    api = await startDaemonApi(daemon, log, reloadNow, version(), stopCommands(daemon, stop));
   } catch (error) {
     log.fatal({ event: 'api-failed', reason: String(error) }, 'cannot start the API; stopping');
     await daemon.stop('brindle could not start its API');
     log.flush();
     process.exit(1);
   }
-  handleSignals(daemon, api, log, choice);
+  handleSignals(daemon, stop, log, choice);
 }
 
 const args = parseArgs(process.argv.slice(2));

@@ -18,7 +18,7 @@ import { HttpError } from '../api/http.ts';
 import { bfdDocument } from '../api/bfd-view.ts';
 import { registerBfdMetrics } from '../metrics/bfd-metrics.ts';
 import { ApiServer } from '../api/server.ts';
-import type { ExtensionView, PreviewHandler, ReloadResult } from '../api/server.ts';
+import type { DaemonStopper, ExtensionView, PreviewHandler, ReloadResult } from '../api/server.ts';
 import type { ClusterGraph } from '../reflector/cluster-graph.ts';
 import { parsePreviewRequest, previewTopology } from '../reflector/session-preview.ts';
 
@@ -38,11 +38,13 @@ export function daemonSource(daemon: Daemon): BrindleSource {
   };
 }
 
+/** `stop`: POST /api/v1/stop and /api/v1/restart, which main/brindle.ts carries out. */
 export async function startDaemonApi(
   daemon: Daemon,
   log: Logger,
   reload: () => ReloadResult,
   version: string,
+  stop?: DaemonStopper,
 ): Promise<DaemonApi> {
   const { config } = daemon;
   const source = daemonSource(daemon);
@@ -66,6 +68,7 @@ export async function startDaemonApi(
       listen: config.api.listen,
       socketPath: config.api.socket,
       reload,
+      stop,
       version,
     });
     api.setBfdView(() => bfdDocument(daemon.bfd));

@@ -11,6 +11,7 @@ import { systemClock } from '../lib/clock.ts';
 import type { Clock } from '../lib/clock.ts';
 import { registerBackpressureMetrics } from './backpressure-metrics.ts';
 import { registerBgpMetrics } from './bgp-metrics.ts';
+import { registerDeferralMetrics } from './deferral-metrics.ts';
 import { scrapedCounter, scrapedGauge } from './collect.ts';
 import { Registry } from './exposition.ts';
 import { registerFibMetrics, registerIpamMetrics } from './extensions.ts';
@@ -62,6 +63,7 @@ export class BrindleMetrics {
     registerBgpMetrics(this.registry, source, this.rib);
     registerRibMetrics(this.registry, source, this.rib);
     registerBackpressureMetrics(this.registry, source);
+    registerDeferralMetrics(this.registry, source);
     this.registerDaemonMetrics(options.build);
     if (options.processMetrics ?? true) {
       this.stopProcessMetrics = registerProcessMetrics(this.registry);

@@ -9,6 +9,7 @@ import type { Peer } from '../bgp/session/peer.ts';
 import type { AttrSet } from '../rib/attr-set.ts';
 import type { BestPathChange, DecidedBatch, LocRib } from '../rib/loc-rib.ts';
 import type { Dest, RibPeer } from '../rib/route.ts';
+import type { DeferralStatus } from '../rib/selection-deferral.ts';
 
 /** The Adj-RIB-Out figures the metrics read (rib/adj-rib-out.ts). */
 export interface AdjRibOutView {
@@ -46,6 +47,8 @@ export interface RouterView {
   readonly identity: { readonly routerId: number; readonly clusterId: number; readonly localAs: number };
   /** Soft reset out: sends the peer's session every route again (false when it is not up). */
   resendRoutes?(peer: Peer): boolean;
+  /** RFC 4724 §4.1: the selection deferral after a graceful restart; undefined when none ran. */
+  readonly selectionDeferral?: DeferralStatus;
 }
 
 export interface BrindleSource {

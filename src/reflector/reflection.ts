@@ -48,12 +48,40 @@ function mayReflect(source: RibPeer, target: ExportTarget): boolean {
   return source.routeReflectorClient || target.routeReflectorClient;
 }
 
+/**
+ * RFC 9494 §4.6, Optional Partial Deployment (off unless configured): a long-lived stale route may go
+ * to an internal peer that did not announce LLGR, which then cannot tell it is stale — so it goes
+ * with NO_EXPORT, to stay inside the AS, and LOCAL_PREF 0, to lose to any route that is not stale.
+ */
+function partialDeployment(attrs: AttrSet, target: ExportTarget): boolean {
+  return (
+    target.llgrPartialDeployment === true &&
+    !target.external &&
+    !target.longLivedGracefulRestart &&
+    attrs.hasCommunity(WellKnownCommunity.LlgrStale)
+  );
+}
+
+function depreferenced(a: RouteAttributes): RouteAttributes {
+  const communities = a.communities ?? [];
+  const noExport = communities.includes(WellKnownCommunity.NoExport);
+  return {
+    ...a,
+    localPref: 0,
+    communities: noExport ? communities : [...communities, WellKnownCommunity.NoExport],
+  };
+}
+
 /** RFC 1997 well-known communities, and RFC 9494's LLGR_STALE. */
 function blockedByCommunity(attrs: AttrSet, target: ExportTarget): boolean {
   if (attrs.hasCommunity(WellKnownCommunity.NoAdvertise)) return true;
-  // RFC 9494 §4.3: a long-lived stale route goes only to peers that announced LLGR (the optional
-  // §4.6 partial deployment — NO_EXPORT and LOCAL_PREF 0 to other iBGP peers — is not done).
-  if (!target.longLivedGracefulRestart && attrs.hasCommunity(WellKnownCommunity.LlgrStale)) return true;
+  // RFC 9494 §4.3: a long-lived stale route goes only to peers that announced LLGR, but for §4.6.
+  if (
+    !target.longLivedGracefulRestart &&
+    attrs.hasCommunity(WellKnownCommunity.LlgrStale) &&
+    !partialDeployment(attrs, target)
+  )
+    return true;
   if (!target.external) return false;
   return (
     attrs.hasCommunity(WellKnownCommunity.NoExport) ||
@@ -94,7 +122,9 @@ export class ReflectorExport implements ExportPolicy {
     if (!mayReflect(path.peer, target) || blockedByCommunity(path.attrs, target)) return undefined;
     // The policy's changes come first, as a BIRD export filter runs before BGP's own export rules.
     const a = verdict.apply ? verdict.apply(path, afi) : path.attrs.attributes;
-    return target.external ? this.toExternal(path, a, afi, target) : this.toInternal(path, a, afi, target);
+    if (target.external) return this.toExternal(path, a, afi, target);
+    const internal = this.toInternal(path, a, afi, target);
+    return partialDeployment(path.attrs, target) ? depreferenced(internal) : internal;
   }
 
   /** RFC 4271 §5.1: to eBGP, our AS first, our address as next hop, no LOCAL_PREF, no RFC 4456 attributes. */

@@ -456,6 +456,8 @@ export class AdjRibOut {
   private readonly walker: Walker<Dest>;
   /** Slots of dropped groups whose walk has not finished (see clearDropped). */
   private readonly droppedSlots: number[] = [];
+  /** Members widened after their End-of-RIB (see widen()): the families still owed one. */
+  private readonly endOfRibOwed = new WeakMap<GroupMember, readonly number[]>();
   /** UPDATE messages built (once per group, however many members). */
   messagesBuilt = 0;
   /** Per slot: the paths its group advertises (see SlotCount). */
@@ -595,6 +597,35 @@ export class AdjRibOut {
     group.awaitingEndOfRib.delete(member);
     group.refreshing.delete(member);
     if (group.members.size === 0) this.dropGroup(group);
+  }
+
+  /**
+   * RFC 4724 §4.1 per AFI/SAFI: the session `member` stands for is now sent more families, as
+   * `wider`. It continues from what it was sent, in a group of its own holding a copy of that (as a
+   * split does), and the walk of the Loc-RIB sends only what differs — the added families — then
+   * End-of-RIB for those (for every family when its first dump had not finished).
+   */
+  widen(member: GroupMember, wider: GroupMember): boolean {
+    const group = this.groupOf.get(member);
+    if (!group) return false;
+    this.groupOf.delete(member);
+    group.leave(member);
+    group.refreshing.delete(member);
+    if (!group.awaitingEndOfRib.delete(member))
+      this.endOfRibOwed.set(
+        wider,
+        [...wider.families].filter((f) => !member.families.has(f)),
+      );
+    const own = this.newGroup(group.target, wider.context, group.mode, wider.families);
+    own.join(wider);
+    this.groupOf.set(wider, own);
+    own.walker = this.rib.dests();
+    own.awaitingEndOfRib.add(wider);
+    // A group left empty goes once its Adj-RIB-Out is copied.
+    this.copyAdvertised(group, own, () => {
+      if (group.members.size === 0) this.dropGroup(group);
+    });
+    return true;
   }
 
   /**
@@ -863,12 +894,13 @@ export class AdjRibOut {
    * drains, so the copy is of one moment: the Loc-RIB, what waits for a decision, then what `to` has
    * staged (the changes `from` had not sent yet, and those decided during the walk).
    */
-  private copyAdvertised(from: UpdateGroup, to: UpdateGroup): void {
+  private copyAdvertised(from: UpdateGroup, to: UpdateGroup, then?: () => void): void {
     from.copies++;
     to.copies++;
     const done = () => {
       from.copies--;
       to.copies--;
+      then?.();
       this.schedule(from);
       this.schedule(to);
     };
@@ -1076,8 +1108,9 @@ export class AdjRibOut {
       const refresh = group.refreshing.get(member);
       if (refresh?.enhanced) member.sendRouteRefresh(refresh.afi, refresh.safi, RouteRefreshSubtype.EoRR);
       if (refresh) continue;
-      for (const family of member.families)
+      for (const family of this.endOfRibOwed.get(member) ?? member.families)
         member.send(encodeEndOfRib(family >> 8, family & 0xff, member.context), 1);
+      this.endOfRibOwed.delete(member);
     }
     group.awaitingEndOfRib.clear();
     group.refreshing.clear();

@@ -23,6 +23,11 @@ export interface ExportTarget {
   readonly filters?: readonly string[];
   /** RFC 9494 §4.3: these peers negotiated Long-Lived Graceful Restart, so LLGR_STALE routes go to them. */
   readonly longLivedGracefulRestart?: boolean;
+  /**
+   * RFC 9494 §4.6, Optional Partial Deployment: LLGR_STALE routes also go to these peers when they are
+   * internal and did not negotiate LLGR, with NO_EXPORT and LOCAL_PREF 0 (bgp.llgrPartialDeployment).
+   */
+  readonly llgrPartialDeployment?: boolean;
 }
 
 /**
@@ -70,5 +75,6 @@ export function exportTargetKey(t: ExportTarget): string {
     // Names cannot hold a comma (RFC 1123 subdomain names), so the list joins unambiguously.
     (t.filters ?? []).join(','),
     t.longLivedGracefulRestart ? 'llgr' : '',
+    t.llgrPartialDeployment ? 'llgr-partial' : '',
   ].join('/');
 }

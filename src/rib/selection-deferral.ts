@@ -5,9 +5,13 @@
 // nor are peers removed from the configuration. Sending earlier would hand a client a partial table
 // followed by End-of-RIB, and the client would sweep every route not yet relearned.
 //
-// One deferral covers every address family: Brindle releases all of them together once the last is
-// complete (§4.1 allows per-family release; the families of a Calico cluster converge together).
+// §4.1 speaks per AFI/SAFI: once every configured peer is up, a family is released as soon as every
+// waited-for peer that negotiated it has sent its End-of-RIB, and its routes and End-of-RIB go out
+// without waiting for the other families (onFamilyReleased). A peer not up yet holds every family: the
+// families it will negotiate are not known before its OPEN. The wait as a whole (onDone: the kernel,
+// the Restart State bit) ends with the last family, or with the timer.
 
+import { familyKeyName } from '../lib/family.ts';
 import type { Clock, TimerHandle } from '../lib/clock.ts';
 import type { Logger } from '../lib/log.ts';
 
@@ -20,10 +24,28 @@ export const DEFAULT_SELECTION_DEFERRAL_TIME_SEC = 240;
 /** Not yet Established on this run: the peer may still come back and must be waited for. */
 const NOT_UP = 'not-up';
 
+/** One peer the wait still holds for: not up yet, or the families whose End-of-RIB is missing. */
+export interface AwaitedPeer {
+  readonly peer: string;
+  readonly established: boolean;
+  /** Family names ("ipv4-unicast") whose End-of-RIB has not arrived; empty while not established. */
+  readonly endOfRibAwaited: readonly string[];
+}
+
 export interface DeferralStatus {
   readonly active: boolean;
   /** Peers still waited for: not Established yet, or End-of-RIB missing for some family. */
   readonly waitingFor: readonly string[];
+  readonly awaited: readonly AwaitedPeer[];
+  /** Families whose selection is complete and whose routes went out (names). */
+  readonly releasedFamilies: readonly string[];
+  readonly timeSec: number;
+  /** Since the wait started. */
+  readonly elapsedSec: number;
+  /** How long the wait lasted, once it ended. */
+  readonly durationSec?: number;
+  /** Until the Selection_Deferral_Timer fires; 0 once the wait ended. */
+  readonly remainingSec: number;
   readonly reason?: string;
 }
 
@@ -35,12 +57,19 @@ export class SelectionDeferral {
   private timer: TimerHandle | undefined;
   private endedBecause: string | undefined;
   private readonly whenDone: (() => void)[] = [];
+  private readonly whenReleased: ((family: number) => void)[] = [];
+  /** Families some waited-for session negotiated, and those already released. */
+  private readonly families = new Set<number>();
+  private readonly releasedFamilies = new Set<number>();
+  private readonly startedAt: number;
+  private endedAt: number | undefined;
 
   constructor(
     private readonly clock: Clock,
     private readonly log: Logger,
     readonly timeSec = DEFAULT_SELECTION_DEFERRAL_TIME_SEC,
   ) {
+    this.startedAt = clock.now();
     this.timer = clock.setTimer(timeSec * 1000, () => this.finish('Selection_Deferral_Timer expired'));
   }
 
@@ -50,13 +79,36 @@ export class SelectionDeferral {
   }
 
   get status(): DeferralStatus {
-    return { active: this.active, waitingFor: [...this.waiting.keys()], reason: this.endedBecause };
+    const now = this.clock.now();
+    const elapsedMs = now - this.startedAt;
+    const durationMs = this.endedAt === undefined ? undefined : this.endedAt - this.startedAt;
+    return {
+      active: this.active,
+      waitingFor: [...this.waiting.keys()],
+      awaited: [...this.waiting].map(([peer, families]) => awaitedPeer(peer, families)),
+      releasedFamilies: [...this.releasedFamilies].sort().map(familyKeyName),
+      timeSec: this.timeSec,
+      elapsedSec: elapsedMs / 1000,
+      durationSec: durationMs === undefined ? undefined : durationMs / 1000,
+      remainingSec: this.active ? Math.max(0, this.timeSec - elapsedMs / 1000) : 0,
+      reason: this.endedBecause,
+    };
   }
 
   /** Runs `fn` once the wait ends (at once when it already has). */
   onDone(fn: () => void): void {
     if (this.active) this.whenDone.push(fn);
     else fn();
+  }
+
+  /** Runs `fn(family)` for each family released before the whole wait ends (§4.1, per AFI/SAFI). */
+  onFamilyReleased(fn: (family: number) => void): void {
+    this.whenReleased.push(fn);
+  }
+
+  /** The family's routes may be sent: its selection is complete, or the whole wait ended. */
+  released(family: number): boolean {
+    return !this.active || this.releasedFamilies.has(family);
   }
 
   /** A configured peer: waited for until it is up and has sent End-of-RIB. */
@@ -84,6 +136,7 @@ export class SelectionDeferral {
     if (!this.active || !this.waiting.has(key)) return;
     if (endOfRibFamilies === undefined || endOfRibFamilies.length === 0) this.waiting.delete(key);
     else this.waiting.set(key, new Set(endOfRibFamilies));
+    for (const family of endOfRibFamilies ?? []) this.families.add(family);
     this.check();
   }
 
@@ -97,8 +150,7 @@ export class SelectionDeferral {
     const families = this.waiting.get(key);
     if (!this.active || families === undefined || families === NOT_UP) return;
     families.delete(family);
-    if (families.size > 0) return;
-    this.waiting.delete(key);
+    if (families.size === 0) this.waiting.delete(key);
     this.check();
   }
 
@@ -107,26 +159,63 @@ export class SelectionDeferral {
     this.timer?.cancel();
     this.timer = undefined;
     this.whenDone.length = 0;
+    this.whenReleased.length = 0;
   }
 
   private check(): void {
-    if (this.active && this.peersKnown && this.waiting.size === 0)
-      this.finish('End-of-RIB received from every peer');
+    if (!this.active || !this.peersKnown) return;
+    if (this.waiting.size === 0) return this.finish('End-of-RIB received from every peer');
+    for (const families of this.waiting.values()) if (families === NOT_UP) return;
+    for (const family of this.families) if (!this.awaitedFor(family)) this.release(family);
+  }
+
+  /** Some session up still owes End-of-RIB for the family. */
+  private awaitedFor(family: number): boolean {
+    for (const families of this.waiting.values())
+      if (families !== NOT_UP && families.has(family)) return true;
+    return false;
+  }
+
+  private release(family: number): void {
+    if (this.releasedFamilies.has(family)) return;
+    this.releasedFamilies.add(family);
+    this.log.info(
+      {
+        event: 'selection-deferral-family-done',
+        family: familyKeyName(family),
+        waitingFor: [...this.waiting.keys()],
+      },
+      `graceful restart: End-of-RIB for ${familyKeyName(family)} received from every peer; sending its routes and End-of-RIB`,
+    );
+    for (const fn of this.whenReleased) fn(family);
   }
 
   /** Ends the wait now (the timer, every End-of-RIB, or the router it held back was replaced). */
   finish(reason: string): void {
     if (!this.active) return;
     this.endedBecause = reason;
+    this.endedAt = this.clock.now();
     this.timer?.cancel();
     this.timer = undefined;
     const waitedFor = [...this.waiting.keys()];
     this.waiting.clear();
+    for (const family of this.families) this.releasedFamilies.add(family);
     this.log.info(
-      { event: 'selection-deferral-done', reason, waitedFor, timeSec: this.timeSec },
+      {
+        event: 'selection-deferral-done',
+        reason,
+        waitedFor,
+        timeSec: this.timeSec,
+        durationSec: this.status.durationSec,
+      },
       `graceful restart: ${reason}; sending routes and End-of-RIB`,
     );
     const callbacks = this.whenDone.splice(0);
     for (const fn of callbacks) fn();
   }
+}
+
+function awaitedPeer(peer: string, families: typeof NOT_UP | Set<number>): AwaitedPeer {
+  if (families === NOT_UP) return { peer, established: false, endOfRibAwaited: [] };
+  return { peer, established: true, endOfRibAwaited: [...families].sort().map(familyKeyName) };
 }

@@ -51,3 +51,17 @@ test('an unreadable file is no restart', async (t) => {
   await writeFile(path, 'not json');
   t.false(new RestartStateFile(path, silentLogger).previousRunRestarting());
 });
+
+test('a stop for a planned restart dates the file to the stop: the next start within the Restart Time is a restart', async (t) => {
+  const path = await file(t);
+  let now = 1_000_000;
+  const run = new RestartStateFile(path, silentLogger, () => now);
+  run.alive(120);
+  now += 4_000; // past the last heartbeat, as a stop between two would be
+  t.true(run.stoppedForRestart());
+  now += 119_000;
+  t.true(new RestartStateFile(path, silentLogger, () => now).previousRunRestarting());
+  const none = new RestartStateFile(`${path}-none`, silentLogger, () => now);
+  none.alive(0);
+  t.false(none.stoppedForRestart(), 'no Restart Time announced: no graceful restart to record');
+});

@@ -11,19 +11,25 @@
 // End-of-RIB ends the wait, the route withdrawn while it was down leaves the kernel.
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { brindlectl, cleanEnv } from '../helpers/brindle.ts';
 import { createLan } from '../helpers/lan.ts';
 import type { Lan } from '../helpers/lan.ts';
-import { Cleanup, run, sleep, startDaemon, waitFor } from '../helpers/netns.ts';
+import { Cleanup, run, sleep, waitFor } from '../helpers/netns.ts';
 import type { Daemon } from '../helpers/netns.ts';
 import { startBird, startGobgp } from '../helpers/peers.ts';
 import type { BirdHandle, GobgpHandle, PeerOptions } from '../helpers/peers.ts';
+import {
+  birdPrefixes,
+  blockBgp,
+  brindleConfig as scenarioConfig,
+  gobgpPrefixes,
+  gobgpUpdatesReceived,
+  kernelRoutes,
+  resource,
+  RibWatch,
+  startBrindle,
+} from '../helpers/restart-scenario.ts';
+import type { BrindleMode } from '../helpers/restart-scenario.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const AS = 64512;
 const LAN_INDEX = 57;
 const NODE_LAN_INDEX = 58;
@@ -36,8 +42,6 @@ const GOBGP_ROUTE = '198.18.3.0/24';
 const GONE_ROUTE = '198.18.4.0/24';
 /** An address inside GOBGP_ROUTE on GoBGP's host, pinged from the node. */
 const PINGED = '198.18.3.1';
-/** Brindle's route protocol number (fib.protocol's default). */
-const PROTO = '205';
 
 interface Setup {
   readonly lan: Lan;
@@ -46,27 +50,6 @@ interface Setup {
   readonly gobgp: GobgpHandle;
   readonly cleanup: Cleanup;
 }
-
-function configText(lan: Lan, dir: string, mode: 'reflector' | 'node'): string {
-  return [
-    `mode: ${mode}`,
-    'nodeName: rr1',
-    `node: { ipv4Address: ${lan.address4(BRINDLE)}/24 }`,
-    `datastore: { type: embedded, path: ${join(dir, 'store')} }`,
-    `bgp: { listenAddress: ${lan.address4(BRINDLE)}, listenPort: 179, restartStateFile: ${join(dir, 'restart-state')}, selectionDeferralTimeSec: 120 }`,
-    `api: { listen: '127.0.0.1:0', socket: ${join(dir, 'brindle.sock')} }`,
-    'log: { level: info, format: json }',
-    `fib: { enabled: ${mode === 'node'} }`,
-    '',
-  ].join('\n');
-}
-
-const resource = (kind: string, name: string, spec: object) => ({
-  apiVersion: 'projectcalico.org/v3',
-  kind,
-  metadata: { name },
-  spec,
-});
 
 function resources(lan: Lan): object[] {
   return [
@@ -111,86 +94,17 @@ async function setup(t: ExecutionContext): Promise<Setup> {
 async function brindleConfig(
   lan: Lan,
   cleanup: Cleanup,
-  mode: 'reflector' | 'node',
+  mode: BrindleMode,
   objects: readonly object[],
 ): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'brindle-grr-'));
-  cleanup.add(() => rm(dir, { recursive: true, force: true }));
-  const config = join(dir, 'brindle.yaml');
-  await writeFile(config, configText(lan, dir, mode));
-  const file = join(dir, 'resources.yaml');
-  await writeFile(file, objects.map((r) => JSON.stringify(r)).join('\n---\n'));
-  await brindlectl(config, 'apply', '-f', file);
-  return config;
+  return (await scenarioConfig(lan, BRINDLE, cleanup, mode, objects)).config;
 }
 
 function brindle(config: string, cleanup: Cleanup, netns?: string): Daemon {
-  return startDaemon(
-    process.execPath,
-    [join(ROOT, 'bin/brindle'), '--config', config],
-    { name: 'brindle', cwd: ROOT, env: cleanEnv(), netns },
-    cleanup,
-  );
-}
-
-/** The prefixes of each client's IPv4 RIB, from its own CLI. */
-async function birdPrefixes(bird: BirdHandle): Promise<string[]> {
-  const text = await bird.birdc('show', 'route', 'table', 'master4');
-  return [...text.matchAll(/^(\d+\.\d+\.\d+\.\d+\/\d+)/gm)].map((m) => m[1]).sort();
-}
-
-async function gobgpPrefixes(gobgp: GobgpHandle): Promise<string[]> {
-  const text = await gobgp.gobgp('global', 'rib', '-a', 'ipv4');
-  return [...new Set([...text.matchAll(/(\d+\.\d+\.\d+\.\d+\/\d+)/g)].map((m) => m[1]))].sort();
+  return startBrindle(config, cleanup, netns);
 }
 
 const BOTH = [BIRD_ROUTE, GOBGP_ROUTE].sort();
-
-/** GoBGP's count of UPDATEs received from Brindle (End-of-RIB is one), from `gobgp neighbor ADDR`. */
-async function gobgpUpdatesReceived(gobgp: GobgpHandle, brindle: string): Promise<number> {
-  const text = await gobgp.gobgp('neighbor', brindle);
-  const match = /^\s*Updates:\s+(\d+)\s+(\d+)/m.exec(text);
-  if (!match) throw new Error(`no Update counters in: ${text}`);
-  return Number(match[2]);
-}
-
-/** Samples both clients' RIBs until stopped (at most `limitMs`); a sample missing a route is recorded. */
-class RibWatch {
-  readonly losses: string[] = [];
-  samples = 0;
-  /** What the test is doing now, for the record of a loss. */
-  phase = 'before the kill';
-  private stopped = false;
-  private readonly done: Promise<void>;
-
-  constructor(
-    private readonly s: Setup,
-    limitMs: number,
-  ) {
-    this.done = this.sample(Date.now(), Date.now() + limitMs);
-  }
-
-  private async sample(started: number, until: number): Promise<void> {
-    while (!this.stopped && Date.now() < until) {
-      const [b, g] = await Promise.all([birdPrefixes(this.s.bird), gobgpPrefixes(this.s.gobgp)]);
-      this.samples += 1;
-      const at = `${Date.now() - started} ms ${this.phase}`;
-      if (b.join() !== BOTH.join()) this.losses.push(`${at}: bird has ${b.join(' ')}`);
-      if (g.join() !== BOTH.join()) this.losses.push(`${at}: gobgp has ${g.join(' ')}`);
-      await sleep(100);
-    }
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.done;
-  }
-}
-
-async function blockBgp(netns: string | undefined, on: boolean): Promise<void> {
-  const rule = ['INPUT', '-p', 'tcp', '--dport', '179', '-j', 'DROP'];
-  await run('iptables', [on ? '-I' : '-D', ...rule], { netns });
-}
 
 test('a restarted reflector sets R, sends nothing until it relearned every client, and no client loses a route', async (t) => {
   const s = await setup(t);
@@ -208,7 +122,7 @@ test('a restarted reflector sets R, sends nothing until it relearned every clien
     throw e;
   });
 
-  const watch = new RibWatch(s, 90_000);
+  const watch = new RibWatch(s, BOTH, 90_000);
   watch.phase = 'after the kill';
   process.kill(daemon.pid, 'SIGKILL'); // a crash: the clients' sessions end without a NOTIFICATION
   await daemon.exited;
@@ -258,12 +172,6 @@ test('a restarted reflector sets R, sends nothing until it relearned every clien
   t.regex(done, /End-of-RIB received from every peer/);
   await daemon.stop();
 });
-
-/** Brindle's kernel routes in the node's namespace. */
-async function kernelRoutes(netns: string | undefined): Promise<string[]> {
-  const { stdout } = await run('ip', ['-4', 'route', 'show', 'proto', PROTO], { netns });
-  return [...stdout.matchAll(/^(\S+)/gm)].map((m) => m[1]).sort();
-}
 
 test('a restarted node keeps its kernel routes while it waits, then removes the one its peer withdrew', async (t) => {
   const cleanup = new Cleanup();

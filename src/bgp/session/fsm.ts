@@ -13,7 +13,7 @@
 // - After a failure the FSM waits in Idle for the IdleHoldTimer before starting again, doubling it on
 //   each consecutive failure (§8.1.1 DampPeerOscillations; BIRD's "error wait time 5, 30" in Calico).
 
-import { CeaseSubcode, ErrorCode, FsmSubcode, MessageType } from '../constants.ts';
+import { CapabilityCode, CeaseSubcode, ErrorCode, FsmSubcode, MessageType } from '../constants.ts';
 import { BgpError } from '../errors.ts';
 import { callsForHardReset, hardReset, hardResetCause, isHardReset } from '../codec/notification.ts';
 import type { NotificationFields } from '../codec/notification.ts';
@@ -90,13 +90,15 @@ export type FsmInput =
   | { readonly kind: 'start' }
   /**
    * ManualStop, with the Cease subcode (RFC 4486) and an RFC 9003 shutdown communication; with
-   * `restart` the FSM starts again after the IdleHoldTimer (a reset, not a shutdown).
+   * `restart` the FSM starts again after the IdleHoldTimer (a reset, not a shutdown). With
+   * `graceful` this speaker is about to restart and wants the peer to keep its routes (gracefulStop).
    */
   | {
       readonly kind: 'stop';
       readonly subcode: number;
       readonly shutdownCommunication?: string;
       readonly restart?: boolean;
+      readonly graceful?: boolean;
     }
   | { readonly kind: 'timer'; readonly timer: TimerName }
   /** Tcp_CR_Acked (we connected) or TcpConnectionConfirmed (we accepted). */
@@ -244,11 +246,48 @@ function start(config: FsmConfig, s: FsmState): FsmStep {
   return stay(active, [{ kind: 'arm', timer: 'connect-retry', seconds: config.connectDelayTimeSec }]);
 }
 
-function stop(
-  config: FsmConfig,
-  s: FsmState,
-  input: { subcode: number; shutdownCommunication?: string; restart?: boolean },
-): FsmStep {
+type StopInput = Extract<FsmInput, { kind: 'stop' }>;
+
+/** Both sides announced the Graceful Restart capability on this session (RFC 4724 §3). */
+function restartNegotiated(negotiated: NegotiatedSession | undefined): boolean {
+  if (!negotiated?.peerGracefulRestart) return false;
+  return negotiated.localCapabilities.some((c) => c.code === CapabilityCode.GracefulRestart);
+}
+
+/**
+ * A planned restart of this speaker (`brindlectl restart --graceful`), on an Established session
+ * where both sides announced Graceful Restart, so the peer keeps our routes as stale (RFC 4724 §4.2):
+ * - with the N bit (RFC 8538 §5): Cease/Administrative Reset, sent plain. §5 leaves whether that
+ *   subcode is a Hard Reset to the implementation; an operator who restarts the daemon wants the
+ *   routes kept, as FRR's `clear bgp` does by default. Administrative Shutdown would be a Hard Reset.
+ * - without it: the connection closes with no NOTIFICATION (RFC 4724 §4: only a session that ends
+ *   without one is a restart to a peer without N), as BIRD's `graceful restart` and GoBGP's
+ *   StopBgp(AllowGracefulRestart) do.
+ * Undefined where the peer would not keep the routes anyway: the ordinary stop applies.
+ */
+function gracefulStop(config: FsmConfig, s: FsmState, input: StopInput): FsmStep | undefined {
+  if (!input.graceful || s.state !== SessionState.Established || !restartNegotiated(s.negotiated))
+    return undefined;
+  const cease: NotificationFields = {
+    code: ErrorCode.Cease,
+    subcode: CeaseSubcode.AdministrativeReset,
+    shutdownCommunication: input.shutdownCommunication,
+  };
+  const notify = s.negotiated?.gracefulNotification === true;
+  const pre = notify
+    ? [sendNotification(cease.code, cease.subcode, undefined, cease.shutdownCommunication)]
+    : [];
+  const reason: DownReason = {
+    kind: 'stopped',
+    notification: notify ? cease : undefined,
+    text: 'stopped for a graceful restart',
+  };
+  return toIdle(config, s, false, pre, reason);
+}
+
+function stop(config: FsmConfig, s: FsmState, input: StopInput): FsmStep {
+  const graceful = gracefulStop(config, s, input);
+  if (graceful) return graceful;
   const connected =
     s.state === SessionState.OpenSent ||
     s.state === SessionState.OpenConfirm ||

@@ -194,6 +194,28 @@ export class Peer implements ConnectionOwner {
   }
 
   /**
+   * This speaker is about to restart (RFC 4724 §4): the session ends so that a peer with Graceful
+   * Restart keeps our routes (fsm.ts gracefulStop); one without gets Administrative Shutdown. Then as
+   * close(): for good, the event stream completed.
+   */
+  closeForRestart(shutdownCommunication?: string): void {
+    const input = {
+      kind: 'stop',
+      subcode: CeaseSubcode.AdministrativeShutdown,
+      shutdownCommunication,
+      graceful: true,
+    } as const;
+    this.stopping = true;
+    this.secondary?.input(input);
+    this.secondary?.dispose();
+    this.secondary = undefined;
+    this.primary.input(input);
+    this.stopping = false;
+    this.primary.dispose();
+    this.subject.complete();
+  }
+
+  /**
    * Administrative reset: Cease/Administrative Reset (or `subcode`, e.g. BFD Down of RFC 9384), then
    * start again after the IdleHoldTimer.
    */
