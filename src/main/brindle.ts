@@ -128,6 +128,8 @@ function stopper(daemon: Daemon, log: Logger, api: () => DaemonApi | undefined):
     if (stopping) return;
     stopping = true;
     const code = plan.restart ? EXIT_RESTART : 0;
+    // The process may end on its own once everything is closed: with this status, not 0.
+    process.exitCode = code;
     const message = `brindle ${plan.restart ? 'restarting' : 'stopping'} (${plan.why})`;
     log.info({ event: 'stop', reason: plan.why, graceful: plan.graceful, restart: plan.restart }, message);
     setTimeout(() => process.exit(code), STOP_BOUND_MS).unref();
