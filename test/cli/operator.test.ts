@@ -282,7 +282,7 @@ test('completion and man page come from the command table', async (t) => {
     ]);
   t.is((await complete(`brindlectl --config x.yaml reset p --soft ''`)).stdout, 'in out\n');
   t.is((await complete('brindlectl routes --fam')).stdout, '--family\n');
-  t.is((await complete('brindlectl re')).stdout, 'replace reset reload\n');
+  t.is((await complete('brindlectl re')).stdout, 'replace reset reload restart\n');
   t.regex((await ctl(config, 'completion', 'zsh')).out, /^#compdef brindlectl\n/);
   t.is((await ctl(config, 'completion', 'fish')).code, 2);
   const man = await ctl(config, 'man');
