@@ -117,7 +117,9 @@ test('restart --graceful: no client withdraws a route, the reflector comes back 
 
   const watch = new RibWatch({ bird, gobgp }, BOTH, 90_000);
   watch.phase = 'restart --graceful';
+  const asked = Date.now();
   t.is(await restartGracefully(config, daemon), EXIT_RESTART, 'exit status 75: the units restart it');
+  const exitedMs = Date.now() - asked;
   const before = daemon.output();
   t.regex(before, /"event":"stop"[^\n]*"graceful":true/, 'the stop was the graceful one');
   await blockBgp(birdHost.netns, true);
@@ -149,6 +151,9 @@ test('restart --graceful: no client withdraws a route, the reflector comes back 
   t.is(metric(during, 'brindle_selection_deferral_active'), 1);
   t.is(metric(during, 'brindle_selection_deferral_awaited_peers'), 1);
 
+  // How BIRD saw the session end: no NOTIFICATION, or Administrative Reset if it set the N bit.
+  const birdView = await bird.birdc('show', 'protocols', 'all', 'n0');
+  t.log(`BIRD after the restart: ${/Last error:\s+(.*)/.exec(birdView)?.[1] ?? '-'}`);
   await blockBgp(birdHost.netns, false);
   watch.phase = 'BIRD reachable';
   await bird.waitEstablished(brindle4, 30_000);
@@ -159,12 +164,16 @@ test('restart --graceful: no client withdraws a route, the reflector comes back 
   });
   await sleep(1_000);
   await watch.stop();
-  t.log(`${watch.samples} samples of both clients' RIBs across the restart`);
+  t.log(
+    `${watch.samples} samples of both clients' RIBs across the restart; exit ${exitedMs} ms after the command`,
+  );
   if (watch.losses.length > 0) t.log(before.slice(-4000), daemon.output().slice(-4000));
   t.deepEqual(watch.losses, [], 'no client lost a route at any sample');
   const after = await socketGet(socket, '/metrics');
   t.is(metric(after, 'brindle_selection_deferral_active'), 0);
-  t.true(metric(after, 'brindle_selection_deferral_duration_seconds') > 0, 'the last deferral’s duration');
+  const deferredSec = metric(after, 'brindle_selection_deferral_duration_seconds');
+  t.true(deferredSec > 0, 'the last deferral’s duration');
+  t.log(`selection deferred ${deferredSec} s (BIRD blocked for part of it)`);
   t.regex(
     await brindlectl(config, 'status'),
     /selection deferral ended after [\d.]+ s \(End-of-RIB received from every peer\)/,
