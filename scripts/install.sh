@@ -299,7 +299,7 @@ enable_service() {
 # A daemon that ran before the install runs the code it started with (`enable --now` leaves it be).
 restart_hint() {
   if $WAS_ACTIVE && $TREE_CHANGED; then
-    echo "note: $UNIT is running the previous version: systemctl restart $UNIT"
+    echo "note: $UNIT is running the previous version: brindlectl restart --graceful (peers keep forwarding), or systemctl restart $UNIT"
   fi
 }
 
