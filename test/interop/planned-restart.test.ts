@@ -11,6 +11,7 @@
 // kernel routes: a ping every 0.1 s through a route learned from GoBGP loses nothing.
 import test from 'ava';
 import http from 'node:http';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { brindlectl, brindlectlResult } from '../helpers/brindle.ts';
 import { createLan } from '../helpers/lan.ts';
@@ -229,7 +230,7 @@ test('restart --graceful of a node: its kernel routes stay, a ping across the re
   await daemon.stop();
 });
 
-test('brindlectl stop exits 0: the units leave the daemon stopped', async (t) => {
+test('restart --graceful is refused where peers would drop the routes; brindlectl stop exits 0', async (t) => {
   const cleanup = new Cleanup();
   t.teardown(() => cleanup.run());
   const lan = await lanOf(62, 'pgs', cleanup);
@@ -238,14 +239,22 @@ test('brindlectl stop exits 0: the units leave the daemon stopped', async (t) =>
     resource('BGPConfiguration', 'default', { asNumber: AS, nodeToNodeMeshEnabled: false }),
     resource('Node', 'rr1', { bgp: { ipv4Address: `${lan.address4(BRINDLE)}/24` } }),
   ]);
+  await writeFile(
+    config,
+    (await readFile(config, 'utf8')).replace('bgp: {', 'bgp: { gracefulRestart: false,'),
+  );
   const daemon = startBrindle(config, cleanup);
   await waitFor(async () => (await brindlectlResult(config, 'status')).code === 0, {
     timeoutMs: 30_000,
     intervalMs: 200,
     what: 'the daemon to answer',
   });
+  const refused = await brindlectlResult(config, 'restart', '--graceful');
+  t.is(refused.code, 1);
+  t.regex(refused.stderr, /cannot restart gracefully: bgp.gracefulRestart is false/);
+  t.true(daemon.running(), 'a refused restart leaves the daemon running');
   const stopped = await brindlectlResult(config, 'stop');
   t.is(stopped.code, 0, stopped.stderr);
   t.regex(stopped.stdout, /stopping: every peer gets Cease\/Administrative Shutdown/);
-  t.is(await daemon.exited, 0);
+  t.is(await daemon.exited, 0, 'exit 0: the units leave it stopped');
 });
