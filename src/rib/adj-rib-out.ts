@@ -20,7 +20,9 @@
 //   parts it is due.
 // - Families: a member is sent only routes, withdrawals and End-of-RIB of the families its session
 //   negotiated (RFC 4760 §6, RFC 4271 §9.2). The families are part of the group key, so every member
-//   of a group has the same ones and the group exports nothing else.
+//   of a group has the same ones and the group exports nothing else. After our own restart a session
+//   may be sent one family before the others (RFC 4724 §4.1); widen() adds the others later, sending
+//   only them and their End-of-RIB.
 
 import { RouteRefreshSubtype } from '../bgp/constants.ts';
 import { encodeEndOfRib } from '../bgp/codec/update.ts';
