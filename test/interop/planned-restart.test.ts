@@ -158,6 +158,7 @@ test('restart --graceful: no client withdraws a route, the reflector comes back 
   await blockBgp(birdHost.netns, false);
   watch.phase = 'BIRD reachable';
   await bird.waitEstablished(brindle4, 30_000);
+  t.regex(await bird.birdc('show', 'protocols', 'all', 'n0'), /Restart recovery/, 'BIRD sees R too');
   await waitFor(() => daemon.output().includes('"event":"selection-deferral-done"'), {
     timeoutMs: 30_000,
     intervalMs: 100,
