@@ -22,7 +22,10 @@ export function registerDeferralMetrics(registry: Registry, source: BrindleSourc
       name: 'brindle_selection_deferral_awaited_peers',
       help: 'Peers the running selection deferral still waits for: not Established yet, or End-of-RIB missing for a family.',
     },
-    (emit) => emit({}, status()?.active ? (status()?.waitingFor.length ?? 0) : 0),
+    (emit) => {
+      const now = status();
+      emit({}, now?.active ? now.waitingFor.length : 0);
+    },
   );
   scrapedGauge(
     registry,
