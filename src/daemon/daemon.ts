@@ -29,7 +29,7 @@ import type { RouteAttributes } from '../rib/attr-set.ts';
 import type { BrindleConfig } from '../config/config.ts';
 import { Router } from './router.ts';
 import { BfdPeers } from './bfd-peers.ts';
-import { RestartStateFile } from './restart-state.ts';
+import { RestartStateFile, routesKeptSec } from './restart-state.ts';
 import { SelectionDeferral } from '../rib/selection-deferral.ts';
 import { systemClock } from '../lib/clock.ts';
 // Node mode only (the kernel FIB, IPAM block routes): imported when node mode starts, so a reflector
@@ -504,12 +504,10 @@ export class Daemon {
     this.recordRestartTime(desired);
   }
 
-  /** The restart state file holds the longest Restart Time announced: how long peers keep our routes. */
+  /** The restart state file holds how long the peers keep our routes at most (restart-state.ts). */
   private recordRestartTime(desired: readonly ArmedPeering[]): void {
     if (!this.restartState) return;
-    const longest = this.config.bgp.gracefulRestart
-      ? Math.max(0, ...desired.map((p) => p.gracefulRestartTimeSec))
-      : 0;
+    const longest = this.config.bgp.gracefulRestart ? Math.max(0, ...desired.map(routesKeptSec)) : 0;
     this.restartState.alive(longest);
   }
 

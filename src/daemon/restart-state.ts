@@ -1,7 +1,8 @@
 // Whether this start is a graceful restart (RFC 4724 §4.1) as far as a file can tell: while Brindle
 // runs, `bgp.restartStateFile` holds when it was last alive and the longest Restart Time it announced.
 // Peers keep its routes only when its sessions end without a NOTIFICATION (a crash, a kill, a lost
-// host) and only for that Restart Time, so a start that finds the file younger than that is a
+// host) and only for that Restart Time (on a long-lived graceful restart session, for the long-lived
+// stale time after it), so a start that finds the file younger than that is a
 // restart; a stop that sends Cease removes the file (the peers dropped the routes), a stop for a
 // planned graceful restart refreshes it. A node also knows it restarted from the kernel routes it
 // kept; a reflector has only this file.
@@ -18,6 +19,19 @@ interface Recorded {
   readonly aliveAt: number;
   /** The longest Restart Time the sessions announced (§3): how long peers keep the routes. */
   readonly restartTimeSec: number;
+}
+
+/**
+ * How long a peer keeps our routes once our sessions end without a NOTIFICATION: the Restart Time
+ * (RFC 4724 §4.2), then, on a long-lived graceful restart session, the long-lived stale time as
+ * LLGR_STALE (RFC 9494 §4.2). A start within it must defer selection: a client holding our routes
+ * LLGR-stale sweeps them at our End-of-RIB, so an early one loses routes we have not relearned.
+ */
+export function routesKeptSec(peering: {
+  readonly gracefulRestartTimeSec: number;
+  readonly longLivedStaleTimeSec?: number;
+}): number {
+  return peering.gracefulRestartTimeSec + (peering.longLivedStaleTimeSec ?? 0);
 }
 
 export class RestartStateFile {

@@ -5,7 +5,7 @@ import test from 'ava';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RestartStateFile } from '../../src/daemon/restart-state.ts';
+import { RestartStateFile, routesKeptSec } from '../../src/daemon/restart-state.ts';
 import { silentLogger } from '../../src/lib/log.ts';
 
 async function file(t: { teardown(fn: () => Promise<void>): void }): Promise<string> {
@@ -64,4 +64,9 @@ test('a stop for a planned restart dates the file to the stop: the next start wi
   const none = new RestartStateFile(`${path}-none`, silentLogger, () => now);
   none.alive(0);
   t.false(none.stoppedForRestart(), 'no Restart Time announced: no graceful restart to record');
+});
+
+test('peers keep the routes for the Restart Time, and on an LLGR session for the long-lived stale time after it', (t) => {
+  t.is(routesKeptSec({ gracefulRestartTimeSec: 120 }), 120);
+  t.is(routesKeptSec({ gracefulRestartTimeSec: 3, longLivedStaleTimeSec: 3600 }), 3603);
 });
