@@ -238,11 +238,13 @@ async function setup(t: ExecutionContext, cleanup: Cleanup, medC = 20): Promise<
   };
   const s = { net, birds, ...(await startBrindle(net, cleanup)) };
   const installed = medC === 10 ? [UPLINK.b, UPLINK.c] : [UPLINK.b];
-  await withDiagnostics(
-    t,
-    () => s.brindle.output(),
-    () => converged(s, installed),
-  );
+  try {
+    await converged(s, installed);
+  } catch (error) {
+    t.log(s.brindle.output().slice(-6000));
+    t.log(await brindlectl(s.config, 'status').catch((e: Error) => e.message));
+    throw error;
+  }
   return s;
 }
 
