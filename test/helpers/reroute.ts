@@ -271,7 +271,11 @@ export interface PeerDetail {
   readonly info: string;
   readonly counts: { readonly accepted: number };
   readonly negotiated: { readonly holdTimeSec: number } | null;
-  readonly counters: { readonly notificationsSent: Record<string, number> };
+  readonly counters: {
+    readonly notificationsSent: Record<string, number>;
+    readonly notificationsReceived: Record<string, number>;
+    readonly transitions: Record<string, number>;
+  };
 }
 
 export async function peer(s: Setup, upstream: Upstream, family: Family): Promise<PeerDetail> {
