@@ -49,6 +49,8 @@ export interface PeerNeighbor {
   readonly longLivedStaleTime?: number;
   /** RFC 2385 TCP MD5 password of the session. */
   readonly password?: string;
+  /** BIRD: this session's own address when it is not PeerOptions.localAddress (an IPv6 session). */
+  readonly localAddress?: string;
 }
 
 export interface PeerRoute {
@@ -199,7 +201,7 @@ export function birdConfig(options: PeerOptions): string {
   const protocols = options.neighbors.map((n, i) => {
     const lines = [
       `protocol bgp n${i} {`,
-      `  local ${options.localAddress} port ${port} as ${options.asn};`,
+      `  local ${n.localAddress ?? options.localAddress} port ${port} as ${options.asn};`,
       `  neighbor ${n.address} port ${n.port ?? 179} as ${n.asn};`,
       '  strict bind yes;',
       n.passive === true ? '  passive on;' : '',
