@@ -8,7 +8,7 @@
 // For each size in `--paths` two fresh processes run:
 // - the RSS census: RSS by part (memory-census.ts: V8's spaces, glibc's arena, other anonymous
 //   mappings, code) before any route, at the peak (sampled every turn and every 50 ms), once
-//   converged, and after a full garbage collection; per path, each part's growth over the paths;
+//   converged, after 20 s idle, and after a full garbage collection; per path, each part's growth;
 // - the heap census: a heap snapshot before and after (converged, after a full GC), the growth per
 //   path by object kind. Snapshots inflate RSS, hence a process of its own.
 //
@@ -49,6 +49,8 @@ const MAX_MESSAGES_PER_TURN = 64;
 const MAX_OCTETS_PER_TURN = 64 * 1024;
 const CHUNK_BYTES = 64 * 1024;
 const SAMPLE_MS = 50;
+/** How long the converged process idles before it is sampled again (V8's memory reducer starts 8 s after a full GC). */
+const IDLE_MS = 20_000;
 /** A new peak is sampled in full only when RSS rose this much since the last one (smaps costs ms). */
 const PEAK_STEP = 1024 * 1024;
 const MIB = 1024 * 1024;
@@ -258,6 +260,9 @@ async function rssCensus(paths: number, members: number, file: string): Promise<
   const cpu = process.cpuUsage(cpu0);
   clearInterval(sampler);
   const converged = sampleMemory();
+  // Idle, as a reflector is once converged: V8's memory reducer may collect and shrink meanwhile.
+  await new Promise((r) => setTimeout(r, IDLE_MS));
+  const idle = sampleMemory();
   fullGc();
   const collected = sampleMemory();
   const peak = tracker.peak ?? converged;
@@ -268,17 +273,17 @@ async function rssCensus(paths: number, members: number, file: string): Promise<
       `the peak sample ${(peak.rss.total / MIB).toFixed(1)} MiB`,
   );
   console.log('');
+  const idleLabel = `idle ${IDLE_MS / 1000} s`;
   console.log(
-    '| part of RSS | before any route | peak | converged | after full GC | per path: peak | converged | after GC |',
+    `| part of RSS | before any route | peak | converged | ${idleLabel} | after full GC | per path: peak | converged | ${idleLabel} | after GC |`,
   );
-  console.log('|---|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
   const mib = (n: number) => `${(n / MIB).toFixed(1)} MiB`;
   const perPath = (n: number) => `${(n / paths).toFixed(0)} B`;
   for (const row of RSS_ROWS) {
-    const [b, p, c, g] = [before, peak, converged, collected].map(row.of);
-    console.log(
-      `| ${row.part} | ${mib(b)} | ${mib(p)} | ${mib(c)} | ${mib(g)} | ${perPath(p - b)} | ${perPath(c - b)} | ${perPath(g - b)} |`,
-    );
+    const [b, ...after] = [before, peak, converged, idle, collected].map(row.of);
+    const cells = [...after.map(mib), ...after.map((n) => perPath(n - b))];
+    console.log(`| ${row.part} | ${mib(b)} | ${cells.join(' | ')} |`);
   }
 }
 
