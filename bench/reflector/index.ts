@@ -48,7 +48,7 @@ function rounds(env: NodeJS.ProcessEnv = process.env): number {
   return n;
 }
 
-function setupFor(clients: number): ReflectorSetup {
+export function setupFor(clients: number): ReflectorSetup {
   return {
     address: REFLECTOR_ADDRESS,
     port: REFLECTOR_PORT,

@@ -45,7 +45,7 @@ const ESTABLISH_TIMEOUT_MS = 120_000;
 /** Pause between the last session coming up and the first UPDATE, and before reading steady memory. */
 export const SETTLE_MS = 1_000;
 /** The injector scenarios announce /24s from 16.0.0.0 (up to 2^20 of them end at 31.255.255.0/24). */
-const INJECTED_BASE = 0x10000000;
+export const INJECTED_BASE = 0x10000000;
 /** S4's /26 blocks, as Calico's IPAM hands them out, from 10.64.0.0. */
 const BLOCK_BASE = 0x0a400000;
 const MIB = 1024 * 1024;
@@ -68,7 +68,7 @@ function attributes(n: number): PathAttributes {
  * The injector's whole announcement and withdrawal, encoded before timing starts. Prefix i belongs to
  * attribute set i mod `sets`, so each set's prefixes are spread over the space, as in a real table.
  */
-function injectorStreams(space: PrefixSpace, sets: number): { announce: Buffer; withdraw: Buffer } {
+export function injectorStreams(space: PrefixSpace, sets: number): { announce: Buffer; withdraw: Buffer } {
   const packer = new UpdatePacker(CLIENT_CODEC, 1 << 20);
   const all: Nlri[] = [];
   for (let i = 0; i < space.size; i++) all.push(space.prefix(i));

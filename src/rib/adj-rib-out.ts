@@ -310,6 +310,8 @@ class UpdateGroup {
    */
   pending: Dest[] = [];
   cursor = 0;
+  /** `pending` is a decision batch's own list (see stageAll): read, never written. */
+  private borrowed = false;
   /** Held back by a member whose socket is full (see ready()). */
   waiting = false;
   /**
@@ -377,7 +379,32 @@ class UpdateGroup {
   }
 
   stage(dest: Dest): void {
+    if (this.borrowed) this.own();
     this.pending.push(dest);
+  }
+
+  /**
+   * Stages a decision batch. With nothing else staged, `pending` becomes the batch's own list instead
+   * of a copy: the drain in the same turn usually takes all of it, and a copy of a 20,000-destination
+   * batch is a large object, which V8 promotes at the first scavenge it meets alive, to lie dead in
+   * old space until the next full collection. A destination of a family the group does not carry is
+   * skipped at export (AdjRibOut.exportDest).
+   */
+  stageAll(dests: readonly Dest[]): void {
+    if (this.staged > 0) {
+      for (const dest of dests) if (this.carries(dest)) this.stage(dest);
+      return;
+    }
+    this.pending = dests as Dest[];
+    this.cursor = 0;
+    this.borrowed = true;
+  }
+
+  /** `pending` is about to change: a borrowed batch list is copied first (never written). */
+  private own(): void {
+    this.pending = this.remaining();
+    this.cursor = 0;
+    this.borrowed = false;
   }
 
   /** The staged destinations not yet exported (for a split-off copy). */
@@ -397,6 +424,7 @@ class UpdateGroup {
     if (!this.waiting || this.staged <= this.compactAbove) return;
     this.pending = [...new Set(this.remaining())];
     this.cursor = 0;
+    this.borrowed = false;
     this.compactAbove = 2 * this.pending.length + COMPACT_MIN;
   }
 
@@ -404,6 +432,7 @@ class UpdateGroup {
   drained(): void {
     this.pending = [];
     this.cursor = 0;
+    this.borrowed = false;
     this.compactAbove = COMPACT_MIN;
   }
 }
@@ -778,7 +807,7 @@ export class AdjRibOut {
     for (const group of this.groups) {
       const everyPath = group.mode !== 'best' && group.context.addPath.size > 0;
       const decided = everyPath ? batch.pathsChanged : batch.bestChanged;
-      for (const dest of decided) if (group.carries(dest)) group.stage(dest);
+      group.stageAll(decided);
       group.compactIfLarge();
       if (group.staged > 0) this.drainNow(group, decided.length);
     }

@@ -546,16 +546,38 @@ export class LocRib {
   }
 }
 
-/** The change as plain data: the prefix copied out of the Dest, which stays the RIB's. */
+/**
+ * The change as plain data, in one object: the prefix is copied out of the Dest (which stays the
+ * RIB's) when read, and the multipath set of a lone best path made when read, both from values that
+ * never change. A batch is alive for its whole decision turn, so three objects per change (the
+ * change, its prefix, a one-path list) were most of what a full-table load had in the young
+ * generation at a scavenge, copied and promoted only to die in old space; a subscriber that reads
+ * the prefix at once (the metrics count by family) makes one that dies at once.
+ */
+class DecidedChange implements BestPathChange {
+  constructor(
+    private readonly dest: Dest,
+    readonly best: Path | undefined,
+    readonly previousBest: Path | undefined,
+    /** The destination's ECMP set as decided: empty when the best path is alone. */
+    private readonly ecmpSet: readonly Path[],
+    readonly decidedBy: DecisionStep,
+    readonly pathCount: number,
+  ) {}
+
+  get prefix(): Prefix {
+    const d = this.dest;
+    return { afi: d.afi, length: d.length, w0: d.w0, w1: d.w1, w2: d.w2, w3: d.w3 };
+  }
+
+  get ecmp(): readonly Path[] {
+    if (this.ecmpSet.length > 0) return this.ecmpSet;
+    return this.best ? [this.best] : NO_PATHS;
+  }
+}
+
 function bestPathChange(dest: Dest, previousBest: Path | undefined, decidedBy: DecisionStep): BestPathChange {
-  return {
-    prefix: { afi: dest.afi, length: dest.length, w0: dest.w0, w1: dest.w1, w2: dest.w2, w3: dest.w3 },
-    best: dest.best,
-    previousBest,
-    ecmp: dest.multipath,
-    decidedBy,
-    pathCount: dest.pathCount,
-  };
+  return new DecidedChange(dest, dest.best, previousBest, dest.ecmp, decidedBy, dest.pathCount);
 }
 
 const NO_PATHS: readonly Path[] = Object.freeze([]);
