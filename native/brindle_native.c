@@ -1,11 +1,14 @@
 // Brindle's only native code: the few syscalls Node does not expose. rtnetlink sockets (open, send,
 // non-blocking receive, readiness watch on the libuv loop) and TCP socket options (RFC 2385 MD5,
 // RFC 5082 GTSM, SO_BINDTODEVICE) on a socket created here before libuv connects it, and a UDP
-// socket whose datagrams arrive with their TTL (BFD, RFC 5881 §5). Every message
-// and struct is built in TypeScript (src/lib/native.ts); this file only passes bytes and integers.
+// socket whose datagrams arrive with their TTL (BFD, RFC 5881 §5), and glibc's malloc_trim. Every
+// message and struct is built in TypeScript (src/lib/native.ts); this file only passes bytes and integers.
 #define NAPI_VERSION 8
 #include <errno.h>
 #include <stdbool.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <linux/netlink.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -377,6 +380,20 @@ static napi_value SendTo(napi_env env, napi_callback_info info) {
   return int_result(env, sent < 0 ? -errno : sent);
 }
 
+// mallocTrim() → true when memory went back to the kernel, false when there was none to give;
+// undefined where the C library is not glibc. By itself glibc returns only the free top of the main
+// arena (M_TRIM_THRESHOLD); free pages between live chunks stay resident. malloc_trim(0) walks every
+// arena and madvise(MADV_DONTNEED)s each whole free page (glibc >= 2.8): it takes the arenas' locks,
+// so it runs only when the daemon is quiet (src/daemon/memory-trim.ts has the measured cost).
+static napi_value MallocTrim(napi_env env, napi_callback_info info) {
+#ifdef __GLIBC__
+  napi_value result;
+  return napi_get_boolean(env, malloc_trim(0) == 1, &result) == napi_ok ? result : NULL;
+#else
+  return NULL;
+#endif
+}
+
 #define FUNCTION(name, fn) {name, NULL, fn, NULL, NULL, NULL, napi_default, NULL}
 NAPI_MODULE_INIT() {
   napi_property_descriptor functions[] = {
@@ -387,6 +404,7 @@ NAPI_MODULE_INIT() {
       FUNCTION("setsockoptInt", SetsockoptInt), FUNCTION("setsockoptBuffer", SetsockoptBuffer),
       FUNCTION("getsockoptInt", GetsockoptInt),
       FUNCTION("udpSocket", UdpSocket), FUNCTION("recvTtl", RecvTtl), FUNCTION("sendTo", SendTo),
+      FUNCTION("mallocTrim", MallocTrim),
   };
   size_t count = sizeof functions / sizeof functions[0];
   return napi_define_properties(env, exports, count, functions) == napi_ok ? exports : NULL;

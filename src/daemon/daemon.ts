@@ -32,6 +32,7 @@ import { BfdPeers } from './bfd-peers.ts';
 import { RestartStateFile, routesKeptSec } from './restart-state.ts';
 import { SelectionDeferral } from '../rib/selection-deferral.ts';
 import { systemClock } from '../lib/clock.ts';
+import { MemoryTrim } from './memory-trim.ts';
 // Node mode only (the kernel FIB, IPAM block routes): imported when node mode starts, so a reflector
 // never loads them.
 import type { NodeRouting } from './node-routing.ts';
@@ -108,6 +109,8 @@ export class Daemon {
   private restartState: RestartStateFile | undefined;
   /** The previous run's forwarding (node: its kernel routes) or routing (reflector) state is kept. */
   private restarted = false;
+  /** Returns freed memory to the kernel once the daemon goes quiet. */
+  readonly memoryTrim = new MemoryTrim();
 
   private constructor(
     readonly config: BrindleConfig,
@@ -136,6 +139,7 @@ export class Daemon {
     );
     daemon.subscription.add(daemon.cache.snapshot$.subscribe((s) => s && daemon.enqueue(s)));
     daemon.watchSecrets();
+    daemon.memoryTrim.start(log);
     await daemon.cache.start();
     return daemon;
   }
@@ -651,6 +655,7 @@ export class Daemon {
     await this.applying;
     this.subscription.unsubscribe();
     clearInterval(this.secretsPoll);
+    this.memoryTrim.stop();
     this.cache.stop();
     this.ipam?.stop();
     this.bfd.close();

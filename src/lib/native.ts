@@ -1,5 +1,6 @@
 // The typed face of Brindle's one native addon (native/brindle_native.c): rtnetlink sockets and the
-// TCP socket options Node does not expose (RFC 2385 TCP MD5, RFC 5082 GTSM, SO_BINDTODEVICE).
+// TCP socket options Node does not expose (RFC 2385 TCP MD5, RFC 5082 GTSM, SO_BINDTODEVICE), and
+// glibc's malloc_trim.
 // Loading never throws: loadNative() says why the addon is unusable, and node mode refuses to start
 // on that reason while reflector mode runs without it. Structs are built here, not in C.
 import { existsSync, readFileSync } from 'node:fs';
@@ -43,6 +44,8 @@ export interface NativeAddon {
   recvTtl(fd: number, buffer: Buffer, meta: Buffer): number;
   /** One datagram to a sockaddr from sockaddrBuffer(): bytes sent or -errno. */
   sendTo(fd: number, datagram: Buffer, sockaddr: Buffer): number;
+  /** glibc's malloc_trim(0): true when memory went back to the kernel; undefined without glibc. */
+  mallocTrim(): boolean | undefined;
 }
 
 export type NativeLoad =
@@ -98,6 +101,7 @@ const ADDON_FUNCTIONS = [
   'udpSocket',
   'recvTtl',
   'sendTo',
+  'mallocTrim',
 ] as const satisfies readonly (keyof NativeAddon)[];
 
 /** build/Release/brindle_native.node under the package root: the nearest folder up from this module
@@ -264,7 +268,16 @@ export function tcpMd5SigStruct(
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Typed helpers; each throws when the addon is unavailable.
+// Typed helpers; each throws when the addon is unavailable, but for mallocTrim.
+
+/**
+ * Returns the free pages inside glibc's arenas to the kernel (malloc_trim(0)): true when some went,
+ * false when none were free; undefined when it cannot be done here (no addon, or not glibc).
+ */
+export function mallocTrim(): boolean | undefined {
+  const load = loadNative();
+  return load.ok ? load.native.mallocTrim() : undefined;
+}
 
 /** The socket's own family (SO_DOMAIN), which decides which IP-level options apply. */
 export function socketFamily(fd: number): IpFamily {

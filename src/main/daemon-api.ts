@@ -17,6 +17,7 @@ import { fibDocument, noFibDocument, parseFibQuery } from '../api/fib-view.ts';
 import { HttpError } from '../api/http.ts';
 import { bfdDocument } from '../api/bfd-view.ts';
 import { registerBfdMetrics } from '../metrics/bfd-metrics.ts';
+import { registerMemoryTrimMetrics } from '../metrics/process-metrics.ts';
 import { ApiServer } from '../api/server.ts';
 import type { DaemonStopper, ExtensionView, PreviewHandler, ReloadResult } from '../api/server.ts';
 import type { ClusterGraph } from '../reflector/cluster-graph.ts';
@@ -54,6 +55,7 @@ export async function startDaemonApi(
   const fib = daemon.fib;
   if (fib) metrics.registerFib(fib);
   registerBfdMetrics(metrics.registry, daemon.bfd);
+  registerMemoryTrimMetrics(metrics.registry, daemon.memoryTrim);
   if (config.mode === 'node') {
     // Node mode only: a reflector has no IPAM blocks and never loads the IPAM modules.
     const { CachedIpamStats, readNodeIpamStats } = await import('../ipam/usage.ts');

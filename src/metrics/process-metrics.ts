@@ -255,6 +255,31 @@ function registerHeap(registry: Registry): void {
   perSpace('available', (s) => s.space_available_size);
 }
 
+/** The daemon's returns of freed memory to the kernel (daemon/memory-trim.ts). */
+export interface MemoryTrimSource {
+  readonly trims: number;
+  readonly releasedBytes: number;
+}
+
+export function registerMemoryTrimMetrics(registry: Registry, source: MemoryTrimSource): void {
+  scrapedCounter(
+    registry,
+    {
+      name: 'brindle_memory_trims_total',
+      help: 'Times the daemon, quiet after a burst of work, ran a full garbage collection and malloc_trim.',
+    },
+    (emit) => emit({}, source.trims),
+  );
+  scrapedCounter(
+    registry,
+    {
+      name: 'brindle_memory_trim_released_bytes_total',
+      help: 'Resident memory those collections and trims gave back to the kernel, in bytes.',
+    },
+    (emit) => emit({}, source.releasedBytes),
+  );
+}
+
 /** Each garbage collection's pause, by kind, as Node's performance timeline reports it. */
 function registerGc(registry: Registry): () => void {
   const kinds = new Map<number, string>([

@@ -26,6 +26,7 @@ import {
   gtsmMinTtl,
   loadNative,
   loadNativeFrom,
+  mallocTrim,
   requireNative,
   socketFd,
   tcpMd5SigStruct,
@@ -72,6 +73,14 @@ test('a missing or broken addon file is a reason, not an exception', (t) => {
   const broken = loadNativeFrom(garbage);
   t.false(broken.ok);
   if (!broken.ok) t.regex(broken.reason, /failed to load: .*npm run build:native/);
+});
+
+test('malloc_trim is callable: glibc answers whether memory went back, elsewhere nothing', (t) => {
+  const glibc = (process.report.getReport() as { header?: { glibcVersionRuntime?: string } }).header
+    ?.glibcVersionRuntime;
+  const trimmed = mallocTrim();
+  if (glibc === undefined) t.is(trimmed, undefined);
+  else t.is(typeof trimmed, 'boolean');
 });
 
 // ---------------------------------------------------------------------------------------------------
