@@ -139,7 +139,7 @@ export class Daemon {
     );
     daemon.subscription.add(daemon.cache.snapshot$.subscribe((s) => s && daemon.enqueue(s)));
     daemon.watchSecrets();
-    daemon.memoryTrim.start(log);
+    daemon.memoryTrim.start(log, daemon.router$);
     await daemon.cache.start();
     return daemon;
   }

@@ -5,16 +5,20 @@
 //   benchmark's RSS was 366–495 MB 60 s after its last session, against 92 MB at its start);
 // - glibc returns only the free top of its main arena; pages freed between live chunks (Buffer
 //   backing stores, V8's malloc'd tables) stay resident: +46.7 MB of `[heap]` after a full GC.
-// So when the event loop has been quiet for a few seconds after a good deal of work, the daemon asks
+// So when the Loc-RIB has been quiet for a few seconds after a good deal of change, the daemon asks
 // V8 for a full collection and then calls glibc's malloc_trim(0) through the native addon. Without
 // the addon (reflector mode may run without it) the collection still happens, the trim does not.
 //
-// The trigger is the event loop's utilisation, sampled once a second: it says both that work
-// happened (busy time) and that it has stopped (quiet time), whatever the work was — sessions
-// closing, a table withdrawn, a policy change, a flood. V8's 'gc' performance entries carry only a
-// kind and flags (nothing on what was freed), and heap statistics say what is live, not whether the
-// daemon is idle. A reclaim that releases little makes the next one wait twice as long (a daemon
-// whose memory is all live, scraped every 15 s, ends up reclaiming every half hour).
+// The trigger is the RIB's own work — destinations decided, counted per batch, never per prefix:
+// sessions that close, tables withdrawn, floods, policy changes all pass through it, and none of the
+// daemon's steady background does (keepalives, connect retries to unreachable peers, scrapes). The
+// event loop's utilisation was tried first and measured unusable: on a loaded machine the quiet
+// soak daemon, retrying 100 unreachable peers, read 2–4 % busy (20–40 ms of each second, load 10),
+// and 2,000 such peers scale that past any fixed threshold. V8's 'gc'
+// performance entries carry a kind and flags, nothing on what was freed; heap statistics say what
+// is live, not whether the work has stopped. A reclaim that releases little makes the next one wait
+// twice as long (a daemon whose memory is all live, with routes trickling in, ends up reclaiming
+// every half hour).
 //
 // Cost, measured on this project's 2-core machine (Node 20, glibc 2.36, load 0.6–3):
 // - one malloc_trim(0) over a 576 MB glibc heap of 4 KiB buffers, 7 in 8 freed: 153 ms, 391 MB
@@ -23,20 +27,21 @@
 //   collection 184 ms → 104 MB, and the trim 16 ms → 51 MB (start 42 MB); `gc()` under --expose-gc
 //   (one full GC, no memory reduction) left 81 MB after the same trim.
 
-import type { EventLoopUtilization } from 'node:perf_hooks';
 import { performance } from 'node:perf_hooks';
+import { EMPTY, switchMap } from 'rxjs';
+import type { Observable, Subscription } from 'rxjs';
 import { systemClock } from '../lib/clock.ts';
 import type { Clock, TimerHandle } from '../lib/clock.ts';
 import type { Logger } from '../lib/log.ts';
 import { loadNative, mallocTrim } from '../lib/native.ts';
 
 export interface TrimPolicyOptions {
-  /** A sample whose event loop was busy less than this share of the time is quiet. */
-  readonly quietUtilization: number;
+  /** A second in which at most this many destinations were decided is quiet. */
+  readonly quietDestinations: number;
   /** Quiet time, uninterrupted, before a reclaim. */
   readonly quietMs: number;
-  /** Busy time (summed over busy samples) since the last reclaim that makes another worth doing. */
-  readonly busyMs: number;
+  /** Destinations decided since the last reclaim that make another worth doing. */
+  readonly workDestinations: number;
   /** Reclaims are at least this far apart… */
   readonly minIntervalMs: number;
   /** …and, while each releases less than worthBytes, twice as far as the last, up to this. */
@@ -44,19 +49,23 @@ export interface TrimPolicyOptions {
   readonly worthBytes: number;
 }
 
+/**
+ * 20,000 destinations decided is about 10 MB of paths, attribute sets and UPDATE buffers come and
+ * gone (the soak benchmark: 300 routes per session, each announced and withdrawn).
+ */
 export const DEFAULT_TRIM_POLICY: TrimPolicyOptions = {
-  quietUtilization: 0.05,
+  quietDestinations: 100,
   quietMs: 5_000,
-  busyMs: 2_000,
+  workDestinations: 20_000,
   minIntervalMs: 30_000,
   maxIntervalMs: 30 * 60_000,
   worthBytes: 8 * 1024 * 1024,
 };
 
-/** When to reclaim: pure, fed one event-loop sample at a time with the time it was taken. */
+/** When to reclaim: pure, fed the RIB's work once a second with the time it was counted. */
 export class TrimPolicy {
   private quietMs = 0;
-  private busyMs = 0;
+  private work = 0;
   private lastAt = -Infinity;
   private intervalMs: number;
 
@@ -64,18 +73,17 @@ export class TrimPolicy {
     this.intervalMs = options.minIntervalMs;
   }
 
-  /** One sample: `activeMs` busy out of `elapsedMs`. True when a reclaim is due now. */
-  sample(nowMs: number, elapsedMs: number, activeMs: number): boolean {
-    if (elapsedMs <= 0) return false;
-    if (activeMs / elapsedMs >= this.options.quietUtilization) {
-      this.busyMs += activeMs;
+  /** `destinations` decided in the last `elapsedMs`. True when a reclaim is due now. */
+  sample(nowMs: number, elapsedMs: number, destinations: number): boolean {
+    this.work += destinations;
+    if (destinations > this.options.quietDestinations) {
       this.quietMs = 0;
       return false;
     }
     this.quietMs += elapsedMs;
     return (
       this.quietMs >= this.options.quietMs &&
-      this.busyMs >= this.options.busyMs &&
+      this.work >= this.options.workDestinations &&
       nowMs - this.lastAt >= this.intervalMs
     );
   }
@@ -83,7 +91,7 @@ export class TrimPolicy {
   /** A reclaim finished at `nowMs` and gave back `releasedBytes` (RSS before less after). */
   reclaimed(nowMs: number, releasedBytes: number): void {
     this.lastAt = nowMs;
-    this.busyMs = 0;
+    this.work = 0;
     this.quietMs = 0;
     const { minIntervalMs, maxIntervalMs, worthBytes } = this.options;
     this.intervalMs =
@@ -102,11 +110,14 @@ export interface MemoryTrimStats {
   readonly releasedBytes: number;
 }
 
+/** The Loc-RIB as seen here: its decision batches (rib/loc-rib.ts). */
+export interface DecidingRouter {
+  readonly locRib: { readonly decided$: Observable<{ readonly pathsChanged: readonly unknown[] }> };
+}
+
 export interface MemoryTrimOptions {
   readonly clock?: Clock;
   readonly policy?: TrimPolicyOptions;
-  /** Event-loop utilisation since `last` (performance.eventLoopUtilization). */
-  readonly utilization?: (last?: EventLoopUtilization) => EventLoopUtilization;
   /** The full collection (default: V8's, through the inspector). */
   readonly collect?: () => Promise<void>;
 }
@@ -118,44 +129,47 @@ const SAMPLE_MS = 1_000;
  */
 const SWEEP_WAIT_MS = 500;
 
-/** Samples the event loop and reclaims when the policy says so; `stop()` ends it. */
+/** Counts the RIB's work, reclaims when the policy says so; `stop()` ends it. */
 export class MemoryTrim implements MemoryTrimStats {
   trims = 0;
   releasedBytes = 0;
   private readonly clock: Clock;
   private readonly policy: TrimPolicy;
-  private readonly utilization: (last?: EventLoopUtilization) => EventLoopUtilization;
   private readonly collect: () => Promise<void>;
-  private log: Logger | undefined;
-  private timer: TimerHandle | undefined;
-  private last: EventLoopUtilization | undefined;
-  private reclaiming = false;
-  private running = false;
   private readonly canTrim: boolean;
+  private log: Logger | undefined;
+  private subscription: Subscription | undefined;
+  private timer: TimerHandle | undefined;
+  private decided = 0;
+  private sampledAt = 0;
+  private reclaiming = false;
 
   constructor(options: MemoryTrimOptions = {}) {
     this.clock = options.clock ?? systemClock;
     this.policy = new TrimPolicy(options.policy);
-    this.utilization = options.utilization ?? ((last) => performance.eventLoopUtilization(last));
     this.collect = options.collect ?? collectGarbage;
     this.canTrim = loadNative().ok;
   }
 
-  start(log: Logger): void {
+  /** Follows each router the daemon runs in turn. */
+  start(log: Logger, routers: Observable<DecidingRouter | undefined>): void {
     this.log = log;
-    this.running = true;
     const native = loadNative();
     if (!native.ok)
       log.info(
         { event: 'memory-trim-unavailable', reason: native.reason },
         'freed memory stays in the allocator until reused: malloc_trim needs the native addon',
       );
-    this.last = this.utilization();
+    this.subscription = routers
+      .pipe(switchMap((router) => router?.locRib.decided$ ?? EMPTY))
+      .subscribe((batch) => (this.decided += batch.pathsChanged.length));
+    this.sampledAt = this.clock.now();
     this.schedule();
   }
 
   stop(): void {
-    this.running = false;
+    this.subscription?.unsubscribe();
+    this.subscription = undefined;
     this.timer?.cancel();
     this.timer = undefined;
   }
@@ -165,17 +179,18 @@ export class MemoryTrim implements MemoryTrimStats {
   }
 
   private sample(): void {
-    const delta = this.utilization(this.last);
-    this.last = this.utilization();
-    const elapsedMs = delta.idle + delta.active;
-    if (!this.reclaiming && this.policy.sample(this.clock.now(), elapsedMs, delta.active))
+    const now = this.clock.now();
+    const due = this.policy.sample(now, now - this.sampledAt, this.decided);
+    this.sampledAt = now;
+    this.decided = 0;
+    if (due && !this.reclaiming)
       this.reclaim().catch((error: unknown) =>
         this.log?.warn(
           { event: 'memory-trim-failed', reason: String(error) },
           'could not return freed memory',
         ),
       );
-    if (this.running) this.schedule();
+    if (this.subscription) this.schedule();
   }
 
   /** A full collection, then malloc_trim(0); what it gave back is counted and logged at debug. */
@@ -194,8 +209,6 @@ export class MemoryTrim implements MemoryTrimStats {
       );
     } finally {
       this.policy.reclaimed(this.clock.now(), releasedBytes);
-      // The collection's own busy time is no work to reclaim after.
-      this.last = this.utilization();
       this.reclaiming = false;
     }
   }

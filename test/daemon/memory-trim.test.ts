@@ -1,9 +1,10 @@
-// When the daemon returns freed memory (src/daemon/memory-trim.ts): the trigger policy fed one
-// event-loop sample a second, and the driver on a manual clock with a scripted event loop. The real
-// collection and malloc_trim run once, in-process.
+// When the daemon returns freed memory (src/daemon/memory-trim.ts): the trigger policy fed the RIB's
+// work once a second, and the driver on a manual clock following a router's decision batches. The
+// real collection and malloc_trim run once, in-process.
 import test from 'ava';
-import type { EventLoopUtilization } from 'node:perf_hooks';
+import { BehaviorSubject, Subject } from 'rxjs';
 import { DEFAULT_TRIM_POLICY, MemoryTrim, TrimPolicy } from '../../src/daemon/memory-trim.ts';
+import type { DecidingRouter } from '../../src/daemon/memory-trim.ts';
 import { ManualClock } from '../../src/lib/clock.ts';
 import { silentLogger } from '../../src/lib/log.ts';
 import { waitFor } from '../helpers/netns.ts';
@@ -11,43 +12,43 @@ import { waitFor } from '../helpers/netns.ts';
 const SECOND = 1_000;
 const MB = 1024 * 1024;
 
-/** Feeds `count` one-second samples busy `activeMs` each from `now`; the times a reclaim was due. */
-function feed(policy: TrimPolicy, from: number, count: number, activeMs: number): number[] {
+/** Feeds `count` one-second samples of `destinations` decided each from `from`; when a reclaim was due. */
+function feed(policy: TrimPolicy, from: number, count: number, destinations: number): number[] {
   const due: number[] = [];
   for (let i = 1; i <= count; i++) {
     const now = from + i * SECOND;
-    if (policy.sample(now, SECOND, activeMs)) due.push(now);
+    if (policy.sample(now, SECOND, destinations)) due.push(now);
   }
   return due;
 }
 
-test('no work, no reclaim: a daemon that stays quiet is left alone', (t) => {
+test('no work, no reclaim: a daemon whose routes trickle is left alone', (t) => {
   const policy = new TrimPolicy();
-  t.deepEqual(feed(policy, 0, 600, 10), []);
+  t.deepEqual(feed(policy, 0, 150, 100), [], 'quiet seconds, 15,000 destinations in all');
 });
 
 test('after enough work, the fifth quiet second reclaims', (t) => {
   const policy = new TrimPolicy();
-  t.deepEqual(feed(policy, 0, 3, 900), [], 'busy: 2.7 s of work');
-  t.deepEqual(feed(policy, 3 * SECOND, 5, 20), [8 * SECOND]);
+  t.deepEqual(feed(policy, 0, 3, 7_000), [], '21,000 destinations decided');
+  t.deepEqual(feed(policy, 3 * SECOND, 5, 10), [8 * SECOND]);
 });
 
 test('a busy second restarts the quiet time; too little work never reclaims', (t) => {
   const policy = new TrimPolicy();
-  feed(policy, 0, 1, 1_000);
+  feed(policy, 0, 1, 10_000);
   t.deepEqual(feed(policy, SECOND, 4, 0), []);
-  t.deepEqual(feed(policy, 5 * SECOND, 1, 500), [], 'busy again: 1.5 s of work so far');
+  t.deepEqual(feed(policy, 5 * SECOND, 1, 5_000), [], 'busy again: 15,000 so far');
   t.deepEqual(feed(policy, 6 * SECOND, 10, 0), [], 'not enough work');
-  feed(policy, 16 * SECOND, 1, 800);
+  feed(policy, 16 * SECOND, 1, 5_000);
   t.deepEqual(feed(policy, 17 * SECOND, 5, 0), [22 * SECOND]);
 });
 
 test('reclaims are at least the minimum interval apart', (t) => {
   const policy = new TrimPolicy();
-  feed(policy, 0, 3, 1_000);
+  feed(policy, 0, 3, 10_000);
   t.deepEqual(feed(policy, 3 * SECOND, 5, 0), [8 * SECOND]);
   policy.reclaimed(8 * SECOND, 100 * MB);
-  feed(policy, 8 * SECOND, 3, 1_000);
+  feed(policy, 8 * SECOND, 3, 10_000);
   const due = feed(policy, 11 * SECOND, 60, 0);
   t.is(due[0], 8 * SECOND + DEFAULT_TRIM_POLICY.minIntervalMs, 'pending until the interval passed');
 });
@@ -65,56 +66,45 @@ test('reclaims that release little back off, doubling up to the maximum; a large
   t.is(policy.nextIntervalMs, DEFAULT_TRIM_POLICY.minIntervalMs);
 });
 
-/** A scripted event loop: each sample reads the busy share set last. */
-function scriptedLoop() {
-  let active = 0;
-  let idle = 0;
-  const loop = {
-    busy: 0,
-    advance(ms: number) {
-      active += ms * loop.busy;
-      idle += ms * (1 - loop.busy);
-    },
-    utilization(last?: EventLoopUtilization): EventLoopUtilization {
-      const a = active - (last?.active ?? 0);
-      const i = idle - (last?.idle ?? 0);
-      return { active: a, idle: i, utilization: a / (a + i || 1) };
-    },
-  };
-  return loop;
+/** A router whose Loc-RIB decides what the test says. */
+function fakeRouter() {
+  const decided$ = new Subject<{ pathsChanged: readonly unknown[] }>();
+  const router: DecidingRouter = { locRib: { decided$ } };
+  return { router, decide: (n: number) => decided$.next({ pathsChanged: new Array<unknown>(n) }) };
 }
 
-test('the driver collects, trims and counts once the event loop goes quiet after work', async (t) => {
+test('the driver follows the router, collects and trims once its RIB goes quiet after work', async (t) => {
   const clock = new ManualClock();
-  const loop = scriptedLoop();
   let collections = 0;
   const trim = new MemoryTrim({
     clock,
-    utilization: (last) => loop.utilization(last),
     collect: () => {
       collections++;
       return Promise.resolve();
     },
   });
-  trim.start(silentLogger);
+  const first = fakeRouter();
+  const routers = new BehaviorSubject<DecidingRouter | undefined>(first.router);
+  trim.start(silentLogger, routers);
   t.teardown(() => trim.stop());
-  const run = (seconds: number, busy: number) => {
-    loop.busy = busy;
-    for (let i = 0; i < seconds; i++) {
-      loop.advance(SECOND);
-      clock.advance(SECOND);
-    }
-  };
-  run(4, 0.9);
-  run(4, 0);
+  first.decide(15_000);
+  clock.advance(SECOND);
+  const second = fakeRouter();
+  routers.next(second.router);
+  first.decide(50_000);
+  clock.advance(10 * SECOND);
+  t.is(collections, 0, 'a replaced router counts no more: 15,000 destinations so far');
+  second.decide(5_000);
+  clock.advance(SECOND);
+  clock.advance(4 * SECOND);
   t.is(collections, 0);
-  run(1, 0);
+  clock.advance(SECOND);
   t.is(collections, 1, 'the fifth quiet second');
   // The trim waits for V8's background sweep of dead ArrayBuffers, on the clock.
   await waitFor(() => clock.pendingTimers >= 2, { timeoutMs: 2_000, intervalMs: 5, what: 'the sweep wait' });
   clock.advance(SECOND);
   await waitFor(() => trim.trims === 1, { timeoutMs: 2_000, intervalMs: 5, what: 'the trim' });
-  run(20, 0);
+  clock.advance(60 * SECOND);
   t.is(collections, 1, 'nothing more without new work');
 });
 
