@@ -550,6 +550,16 @@ async function soakSession(daemon: Started, i: number): Promise<string> {
   return 'up';
 }
 
+/** The daemon's RSS from /proc every 5 s for `ms` (nothing asked of the daemon, so it may stay quiet). */
+async function rssTrace(daemon: Started, ms: number): Promise<string[]> {
+  const trace: string[] = [];
+  for (let waited = 0; waited < ms; waited += 5_000) {
+    await sleep(Math.min(5_000, ms - waited));
+    trace.push(procFigures(daemon.pid).rssMb.toFixed(0));
+  }
+  return trace;
+}
+
 const said = (outcomes: Map<string, number>) => [...outcomes].map(([k, n]) => `${n} ${k}`).join(', ');
 
 export async function runSoakBench(): Promise<BenchRow[]> {
@@ -591,7 +601,9 @@ export async function runSoakBench(): Promise<BenchRow[]> {
     // A diagnostic report every half second would keep the daemon from ever looking quiet; the
     // kernel's VmHWM, read by the sample after the wait, still holds the peak of the wait.
     sampler.stop();
-    await sleep(SCALE.settleMs);
+    process.stderr.write(
+      `soak: RSS during the wait, every 5 s: ${(await rssTrace(daemon, SCALE.settleMs)).join(' ')} MB\n`,
+    );
     const after = await sampler.sample();
     process.stderr.write(
       `soak: ${SCALE.settleMs / 1000} s after, on its own: ${await rssBreakdown(daemon)}\n`,

@@ -11,7 +11,9 @@
 //
 // The trigger is the RIB's own work — destinations decided, counted per batch, never per prefix:
 // sessions that close, tables withdrawn, floods, policy changes all pass through it, and none of the
-// daemon's steady background does (keepalives, connect retries to unreachable peers, scrapes). The
+// daemon's steady background does (keepalives, connect retries to unreachable peers, scrapes). That
+// background makes garbage too, which V8 lets grow to its allocation limit (2–3 times the live heap)
+// before it collects: RSS grown by 64 MB since the last reclaim, with the RIB quiet, also counts. The
 // event loop's utilisation was tried first and measured unusable: on a loaded machine the quiet
 // soak daemon, retrying 100 unreachable peers, read 2–4 % busy (20–40 ms of each second, load 10),
 // and 2,000 such peers scale that past any fixed threshold. V8's 'gc'
@@ -40,8 +42,10 @@ export interface TrimPolicyOptions {
   readonly quietDestinations: number;
   /** Quiet time, uninterrupted, before a reclaim. */
   readonly quietMs: number;
-  /** Destinations decided since the last reclaim that make another worth doing. */
+  /** Destinations decided since the last reclaim that make another worth doing… */
   readonly workDestinations: number;
+  /** …or this much RSS grown since (garbage of steady background work V8 lets pile up). */
+  readonly growthBytes: number;
   /** Reclaims are at least this far apart… */
   readonly minIntervalMs: number;
   /** …and, while each releases less than worthBytes, twice as far as the last, up to this. */
@@ -57,6 +61,7 @@ export const DEFAULT_TRIM_POLICY: TrimPolicyOptions = {
   quietDestinations: 100,
   quietMs: 5_000,
   workDestinations: 20_000,
+  growthBytes: 64 * 1024 * 1024,
   minIntervalMs: 30_000,
   maxIntervalMs: 30 * 60_000,
   worthBytes: 8 * 1024 * 1024,
@@ -66,6 +71,8 @@ export const DEFAULT_TRIM_POLICY: TrimPolicyOptions = {
 export class TrimPolicy {
   private quietMs = 0;
   private work = 0;
+  /** RSS after the last reclaim (or at the first sample). */
+  private baselineRss: number | undefined;
   private lastAt = -Infinity;
   private intervalMs: number;
 
@@ -73,24 +80,24 @@ export class TrimPolicy {
     this.intervalMs = options.minIntervalMs;
   }
 
-  /** `destinations` decided in the last `elapsedMs`. True when a reclaim is due now. */
-  sample(nowMs: number, elapsedMs: number, destinations: number): boolean {
+  /** `destinations` decided in the last `elapsedMs`, RSS now. True when a reclaim is due now. */
+  sample(nowMs: number, elapsedMs: number, destinations: number, rssBytes: number): boolean {
     this.work += destinations;
+    this.baselineRss ??= rssBytes;
     if (destinations > this.options.quietDestinations) {
       this.quietMs = 0;
       return false;
     }
     this.quietMs += elapsedMs;
-    return (
-      this.quietMs >= this.options.quietMs &&
-      this.work >= this.options.workDestinations &&
-      nowMs - this.lastAt >= this.intervalMs
-    );
+    const worth =
+      this.work >= this.options.workDestinations || rssBytes - this.baselineRss >= this.options.growthBytes;
+    return worth && this.quietMs >= this.options.quietMs && nowMs - this.lastAt >= this.intervalMs;
   }
 
-  /** A reclaim finished at `nowMs` and gave back `releasedBytes` (RSS before less after). */
-  reclaimed(nowMs: number, releasedBytes: number): void {
+  /** A reclaim finished at `nowMs`, gave back `releasedBytes` and left `rssBytes`. */
+  reclaimed(nowMs: number, releasedBytes: number, rssBytes: number): void {
     this.lastAt = nowMs;
+    this.baselineRss = rssBytes;
     this.work = 0;
     this.quietMs = 0;
     const { minIntervalMs, maxIntervalMs, worthBytes } = this.options;
@@ -180,7 +187,7 @@ export class MemoryTrim implements MemoryTrimStats {
 
   private sample(): void {
     const now = this.clock.now();
-    const due = this.policy.sample(now, now - this.sampledAt, this.decided);
+    const due = this.policy.sample(now, now - this.sampledAt, this.decided, process.memoryUsage.rss());
     this.sampledAt = now;
     this.decided = 0;
     if (due && !this.reclaiming)
@@ -197,10 +204,11 @@ export class MemoryTrim implements MemoryTrimStats {
   async reclaim(): Promise<void> {
     this.reclaiming = true;
     const rssBefore = process.memoryUsage.rss();
-    let releasedBytes = 0;
+    let rssAfter = rssBefore;
     try {
       const timings = await this.collectAndTrim();
-      releasedBytes = Math.max(0, rssBefore - process.memoryUsage.rss());
+      rssAfter = process.memoryUsage.rss();
+      const releasedBytes = Math.max(0, rssBefore - rssAfter);
       this.trims++;
       this.releasedBytes += releasedBytes;
       this.log?.debug(
@@ -208,7 +216,7 @@ export class MemoryTrim implements MemoryTrimStats {
         'returned freed memory to the kernel',
       );
     } finally {
-      this.policy.reclaimed(this.clock.now(), releasedBytes);
+      this.policy.reclaimed(this.clock.now(), Math.max(0, rssBefore - rssAfter), rssAfter);
       this.reclaiming = false;
     }
   }

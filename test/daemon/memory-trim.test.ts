@@ -12,12 +12,12 @@ import { waitFor } from '../helpers/netns.ts';
 const SECOND = 1_000;
 const MB = 1024 * 1024;
 
-/** Feeds `count` one-second samples of `destinations` decided each from `from`; when a reclaim was due. */
-function feed(policy: TrimPolicy, from: number, count: number, destinations: number): number[] {
+/** Feeds `count` one-second samples of `destinations` decided each (RSS `rss`) from `from`; when a reclaim was due. */
+function feed(policy: TrimPolicy, from: number, count: number, destinations: number, rss = 0): number[] {
   const due: number[] = [];
   for (let i = 1; i <= count; i++) {
     const now = from + i * SECOND;
-    if (policy.sample(now, SECOND, destinations)) due.push(now);
+    if (policy.sample(now, SECOND, destinations, rss)) due.push(now);
   }
   return due;
 }
@@ -43,11 +43,20 @@ test('a busy second restarts the quiet time; too little work never reclaims', (t
   t.deepEqual(feed(policy, 17 * SECOND, 5, 0), [22 * SECOND]);
 });
 
+test("RSS grown by the quiet daemon's own garbage counts as work", (t) => {
+  const policy = new TrimPolicy();
+  t.deepEqual(feed(policy, 0, 30, 0, 100 * MB), [], 'the baseline');
+  t.deepEqual(feed(policy, 30 * SECOND, 30, 0, 163 * MB), [], 'grown 63 MB');
+  t.is(feed(policy, 60 * SECOND, 1, 0, 164 * MB)[0], 61 * SECOND, 'grown 64 MB, quiet long since');
+  policy.reclaimed(61 * SECOND, 70 * MB, 94 * MB);
+  t.deepEqual(feed(policy, 61 * SECOND, 60, 0, 157 * MB), [], 'grown 63 MB from the new baseline');
+});
+
 test('reclaims are at least the minimum interval apart', (t) => {
   const policy = new TrimPolicy();
   feed(policy, 0, 3, 10_000);
   t.deepEqual(feed(policy, 3 * SECOND, 5, 0), [8 * SECOND]);
-  policy.reclaimed(8 * SECOND, 100 * MB);
+  policy.reclaimed(8 * SECOND, 100 * MB, 0);
   feed(policy, 8 * SECOND, 3, 10_000);
   const due = feed(policy, 11 * SECOND, 60, 0);
   t.is(due[0], 8 * SECOND + DEFAULT_TRIM_POLICY.minIntervalMs, 'pending until the interval passed');
@@ -57,12 +66,12 @@ test('reclaims that release little back off, doubling up to the maximum; a large
   const policy = new TrimPolicy();
   const intervals: number[] = [];
   for (let i = 0; i < 10; i++) {
-    policy.reclaimed(i, MB);
+    policy.reclaimed(i, MB, 0);
     intervals.push(policy.nextIntervalMs);
   }
   t.deepEqual(intervals.slice(0, 4), [60_000, 120_000, 240_000, 480_000]);
   t.is(intervals.at(-1), DEFAULT_TRIM_POLICY.maxIntervalMs);
-  policy.reclaimed(11, DEFAULT_TRIM_POLICY.worthBytes);
+  policy.reclaimed(11, DEFAULT_TRIM_POLICY.worthBytes, 0);
   t.is(policy.nextIntervalMs, DEFAULT_TRIM_POLICY.minIntervalMs);
 });
 
