@@ -143,7 +143,8 @@ export class MemoryTrim implements MemoryTrimStats {
   private readonly clock: Clock;
   private readonly policy: TrimPolicy;
   private readonly collect: () => Promise<void>;
-  private readonly canTrim: boolean;
+  /** Whether the native addon (and with it malloc_trim) loaded. */
+  private readonly native = loadNative();
   private log: Logger | undefined;
   private subscription: Subscription | undefined;
   private timer: TimerHandle | undefined;
@@ -155,16 +156,14 @@ export class MemoryTrim implements MemoryTrimStats {
     this.clock = options.clock ?? systemClock;
     this.policy = new TrimPolicy(options.policy);
     this.collect = options.collect ?? collectGarbage;
-    this.canTrim = loadNative().ok;
   }
 
   /** Follows each router the daemon runs in turn. */
   start(log: Logger, routers: Observable<DecidingRouter | undefined>): void {
     this.log = log;
-    const native = loadNative();
-    if (!native.ok)
+    if (!this.native.ok)
       log.info(
-        { event: 'memory-trim-unavailable', reason: native.reason },
+        { event: 'memory-trim-unavailable', reason: this.native.reason },
         'freed memory stays in the allocator until reused: malloc_trim needs the native addon',
       );
     this.subscription = routers
@@ -227,7 +226,7 @@ export class MemoryTrim implements MemoryTrimStats {
     const gcMs = performance.now() - started;
     await new Promise((resolve) => this.clock.setTimer(SWEEP_WAIT_MS, () => resolve(undefined)));
     const trimStarted = performance.now();
-    const trimmed = this.canTrim ? mallocTrim() : undefined;
+    const trimmed = this.native.ok ? mallocTrim() : undefined;
     return { gcMs, trimMs: performance.now() - trimStarted, trimmed };
   }
 }

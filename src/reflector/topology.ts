@@ -443,7 +443,8 @@ function explicitPeering(kind: 'global' | 'node', c: Candidate, local: NodeView)
 
 /**
  * Calico Enterprise's restartMode: with LongLivedGracefulRestart, maxRestartTime is the long-lived
- * stale time and the graceful restart time is BIRD's default; otherwise it is the restart time.
+ * stale time and the graceful restart time is BIRD's default (the daemon announces its own
+ * `bgp.llgrRestartTimeSec` instead, which defaults to the same); otherwise it is the restart time.
  */
 function restartTimes(
   spec: BGPPeerSpec,
