@@ -46,6 +46,7 @@ import {
   sessionsWithB,
   startReroute,
 } from '../test/helpers/reroute.ts';
+import { daemonNodeFlags } from './launcher.ts';
 import { shortCount } from './reflector/plan.ts';
 import { announcements, GeneratedPeer, SMALL, withdrawals } from './soak.ts';
 import type { BenchRow } from './table.ts';
@@ -187,7 +188,7 @@ async function startBrindle(b: Bench, cleanup: Cleanup): Promise<void> {
   await brindlectl(b.configFile, 'apply', '-f', resources);
   const daemon = startDaemon(
     process.execPath,
-    [join(ROOT, 'bin/brindle'), '--config', b.configFile],
+    [...daemonNodeFlags(), join(ROOT, 'bin/brindle'), '--config', b.configFile],
     { name: 'brindle', netns: b.node.netns, cwd: ROOT, env: cleanEnv() },
     cleanup,
   );

@@ -29,6 +29,7 @@ import { DaemonClient } from '../src/cni/daemon-client.ts';
 import { runPlugin } from '../src/cni/main.ts';
 import { openStore } from '../src/datastore/open.ts';
 import { ResourceStore } from '../src/resources/store.ts';
+import { daemonNodeFlags } from './launcher.ts';
 import type { BenchRow } from './table.ts';
 import { procFigures } from './startup.ts';
 import { requireGnuTime, timedRun } from './timed.ts';
@@ -101,7 +102,7 @@ async function setup(): Promise<Setup> {
 
 /** The daemon as shipped; resolves once its socket serves IPAM. */
 async function startBrindle(s: Setup): Promise<ChildProcess> {
-  const daemon = spawn(process.execPath, [DAEMON, '--config', s.config], {
+  const daemon = spawn(process.execPath, [...daemonNodeFlags(), DAEMON, '--config', s.config], {
     stdio: 'ignore',
     env: { PATH: process.env.PATH ?? '' },
   });

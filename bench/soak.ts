@@ -34,6 +34,7 @@ import type { CodecContext, PathAttributes } from '../src/bgp/types.ts';
 import { Afi, Safi } from '../src/lib/family.ts';
 import { ipv4Prefix } from '../src/lib/prefix.ts';
 import { freePort } from '../test/helpers/netns.ts';
+import { daemonNodeFlags } from './launcher.ts';
 import { procFigures, startUntilReady, stop, writeConfig } from './startup.ts';
 import type { DaemonConfig } from './startup.ts';
 import type { BenchRow } from './table.ts';
@@ -137,6 +138,7 @@ export async function startBrindle(name: string, yaml: string): Promise<Started>
   const inspectPort = await freePort();
   const argv = [
     process.execPath,
+    ...daemonNodeFlags(),
     `--inspect=127.0.0.1:${inspectPort}`,
     // A diagnostic report (SIGPWR) gives the heap used without /metrics, whose exposition grows
     // with the peers (5 MB at 2,000) and costs the daemon a second of CPU per scrape.

@@ -29,6 +29,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { freePort } from '../test/helpers/netns.ts';
+import { daemonNodeFlags } from './launcher.ts';
 import type { BenchRow } from './table.ts';
 import { requireGnuTime, timedRun } from './timed.ts';
 import type { Sample } from './timed.ts';
@@ -60,7 +61,7 @@ export interface Workspace {
 
 /** The program `bin` (brindle, brindlectl, brindle-ipam) as node argv on `path`. */
 function programArgv(ws: Workspace, path: Path, bin: string): string[] {
-  if (path === 'compiled') return [join(ROOT, 'bin', bin)];
+  if (path === 'compiled') return [...(bin === 'brindle' ? daemonNodeFlags() : []), join(ROOT, 'bin', bin)];
   const source = { brindle: 'src/main/brindle.ts', brindlectl: 'src/cli/main.ts' }[bin];
   return ['--import=tsx', source ? join(ROOT, source) : ws.tsxIpam];
 }

@@ -23,7 +23,8 @@ SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/layout.sh
 source "$SRC/scripts/layout.sh"
 readonly BIN=/usr/local/bin
-# The directories systemd puts on a service's PATH: `#!/usr/bin/env node` must find node in one.
+# The directories systemd puts on a service's PATH: bin/brindle's `exec node` and the
+# other programs' `#!/usr/bin/env node` must find node in one.
 readonly SYSTEMD_PATH=(/usr/local/sbin /usr/local/bin /usr/sbin /usr/bin /sbin /bin)
 
 usage() {
@@ -120,8 +121,8 @@ preflight() {
     die "Node.js >= 20.19 is needed; $node is $("$node" --version)"
   local dir found=false
   for dir in "${SYSTEMD_PATH[@]}"; do [ -x "$dir/node" ] && found=true; done
-  $found || warn "node ($node) is in none of ${SYSTEMD_PATH[*]}: the units' \`/usr/bin/env node\`" \
-    'will not find it; link it into /usr/local/bin'
+  $found || warn "node ($node) is in none of ${SYSTEMD_PATH[*]}: the units' \`node\`" \
+    'will not be found; link it into /usr/local/bin'
   if [ ! -f "$SRC/$ADDON" ]; then
     if [ "$MODE" = node ]; then
       warn "no $ADDON (npm run build:native): node mode needs it for the kernel FIB, TCP MD5 and GTSM"

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { brindlectl, cleanEnv } from '../../test/helpers/brindle.ts';
 import { freePort } from '../../test/helpers/netns.ts';
+import { daemonNodeFlags } from '../launcher.ts';
 import { launch } from './reflector.ts';
 import type {
   DiagnosticFigure,
@@ -216,7 +217,15 @@ export const brindle: ReflectorUnderTest = {
     const launched = await launch({
       name: 'brindle',
       command: process.execPath,
-      args: [...extraFlags, '--import', PROBE, join(ROOT, 'bin/brindle'), '--config', config],
+      args: [
+        ...daemonNodeFlags(),
+        ...extraFlags,
+        '--import',
+        PROBE,
+        join(ROOT, 'bin/brindle'),
+        '--config',
+        config,
+      ],
       dir,
       env: {
         ...cleanEnv(),

@@ -44,6 +44,11 @@ export interface Scenario {
 const ESTABLISH_TIMEOUT_MS = 120_000;
 /** Pause between the last session coming up and the first UPDATE, and before reading steady memory. */
 export const SETTLE_MS = 1_000;
+/**
+ * Where idle RSS is read, the sessions have been up and idle this much longer: a daemon just started
+ * still holds its start-up's garbage (Brindle reclaims it after 5 s quiet, src/daemon/memory-trim.ts).
+ */
+const IDLE_MS = 7_000;
 /** The injector scenarios announce /24s from 16.0.0.0 (up to 2^20 of them end at 31.255.255.0/24). */
 export const INJECTED_BASE = 0x10000000;
 /** S4's /26 blocks, as Calico's IPAM hands them out, from 10.64.0.0. */
@@ -255,7 +260,7 @@ async function injectedScenario(
   try {
     const { announce, withdraw } = injectorStreams(space, options.sets);
     await establishAll(everyone, ESTABLISH_TIMEOUT_MS);
-    await sleep(settleMs);
+    await sleep(settleMs + (options.idleRss ? IDLE_MS : 0));
     const on = subject(reflector);
     const baseline = readMemory(reflector.pid).rss;
     if (options.idleRss)

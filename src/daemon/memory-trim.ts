@@ -94,6 +94,14 @@ export class TrimPolicy {
     return worth && this.quietMs >= this.options.quietMs && nowMs - this.lastAt >= this.intervalMs;
   }
 
+  /**
+   * The daemon has just started: compiling its modules, reading its config and resources and setting
+   * up its sessions was work like any other, and a daemon that then idles would keep its garbage.
+   */
+  started(): void {
+    this.work = Math.max(this.work, this.options.workDestinations);
+  }
+
   /** A reclaim finished at `nowMs`, gave back `releasedBytes` and left `rssBytes`. */
   reclaimed(nowMs: number, releasedBytes: number, rssBytes: number): void {
     this.lastAt = nowMs;
@@ -127,6 +135,12 @@ export interface MemoryTrimOptions {
   readonly policy?: TrimPolicyOptions;
   /** The full collection (default: V8's, through the inspector). */
   readonly collect?: () => Promise<void>;
+  /**
+   * Reclaim once the RIB has been quiet for the policy's quiet time after start (default true). In
+   * reflector mode the idle daemon went from 71.3 to 63.8 MB of RSS: 7.5 MB of young generation grown
+   * by the start-up and of its garbage, which an idle daemon allocates too little to collect.
+   */
+  readonly afterStartup?: boolean;
 }
 
 const SAMPLE_MS = 1_000;
@@ -156,6 +170,7 @@ export class MemoryTrim implements MemoryTrimStats {
     this.clock = options.clock ?? systemClock;
     this.policy = new TrimPolicy(options.policy);
     this.collect = options.collect ?? collectGarbage;
+    if (options.afterStartup ?? true) this.policy.started();
   }
 
   /** Follows each router the daemon runs in turn. */

@@ -82,16 +82,19 @@ function fakeRouter() {
   return { router, decide: (n: number) => decided$.next({ pathsChanged: new Array<unknown>(n) }) };
 }
 
-test('the driver follows the router, collects and trims once its RIB goes quiet after work', async (t) => {
+/** A driver on a manual clock whose collections are counted, not run. */
+function countingTrim(options: { afterStartup?: boolean } = {}) {
   const clock = new ManualClock();
   let collections = 0;
-  const trim = new MemoryTrim({
-    clock,
-    collect: () => {
-      collections++;
-      return Promise.resolve();
-    },
-  });
+  const collect = () => {
+    collections++;
+    return Promise.resolve();
+  };
+  return { clock, trim: new MemoryTrim({ clock, collect, ...options }), collections: () => collections };
+}
+
+test('the driver follows the router, collects and trims once its RIB goes quiet after work', async (t) => {
+  const { clock, trim, collections } = countingTrim({ afterStartup: false });
   const first = fakeRouter();
   const routers = new BehaviorSubject<DecidingRouter | undefined>(first.router);
   trim.start(silentLogger, routers);
@@ -102,19 +105,37 @@ test('the driver follows the router, collects and trims once its RIB goes quiet 
   routers.next(second.router);
   first.decide(50_000);
   clock.advance(10 * SECOND);
-  t.is(collections, 0, 'a replaced router counts no more: 15,000 destinations so far');
+  t.is(collections(), 0, 'a replaced router counts no more: 15,000 destinations so far');
   second.decide(5_000);
   clock.advance(SECOND);
   clock.advance(4 * SECOND);
-  t.is(collections, 0);
+  t.is(collections(), 0);
   clock.advance(SECOND);
-  t.is(collections, 1, 'the fifth quiet second');
+  t.is(collections(), 1, 'the fifth quiet second');
   // The trim waits for V8's background sweep of dead ArrayBuffers, on the clock.
   await waitFor(() => clock.pendingTimers >= 2, { timeoutMs: 2_000, intervalMs: 5, what: 'the sweep wait' });
   clock.advance(SECOND);
   await waitFor(() => trim.trims === 1, { timeoutMs: 2_000, intervalMs: 5, what: 'the trim' });
   clock.advance(60 * SECOND);
-  t.is(collections, 1, 'nothing more without new work');
+  t.is(collections(), 1, 'nothing more without new work');
+});
+
+test('once after the start-up, when the RIB has been quiet for the quiet time', async (t) => {
+  const { clock, trim, collections } = countingTrim();
+  const router = fakeRouter();
+  trim.start(silentLogger, new BehaviorSubject<DecidingRouter | undefined>(router.router));
+  t.teardown(() => trim.stop());
+  router.decide(500);
+  clock.advance(SECOND);
+  clock.advance(4 * SECOND);
+  t.is(collections(), 0, 'a busy second, then four quiet ones');
+  clock.advance(SECOND);
+  t.is(collections(), 1, 'the fifth quiet second');
+  await waitFor(() => clock.pendingTimers >= 2, { timeoutMs: 2_000, intervalMs: 5, what: 'the sweep wait' });
+  clock.advance(SECOND);
+  await waitFor(() => trim.trims === 1, { timeoutMs: 2_000, intervalMs: 5, what: 'the trim' });
+  clock.advance(120 * SECOND);
+  t.is(collections(), 1, 'once: nothing more without new work');
 });
 
 test('a real reclaim: V8 collects, glibc trims, the release is counted', async (t) => {
