@@ -84,6 +84,14 @@ export interface AdjRibOutOptions {
   readonly destsPerTurn: number;
 }
 
+/**
+ * Within a drain, the UPDATEs are written every this many destinations exported: the first reach the
+ * sockets while the rest is exported, so the receivers read while the reflector works. Destinations
+ * are exported in the order they were staged, so a withdrawal staged before a re-announcement (of a
+ * new Dest for the same prefix, rib/loc-rib.ts) is still written first.
+ */
+const WRITE_EVERY = 4_096;
+
 const DEFAULT_ADJ_RIB_OUT_OPTIONS: AdjRibOutOptions = {
   memberBacklogLimit: 4 * 1024 * 1024,
   destsPerTurn: 10_000,
@@ -866,16 +874,19 @@ export class AdjRibOut {
   /** Exports up to `budget` staged destinations, writes the UPDATEs to every member; how many. */
   private drain(group: UpdateGroup, budget: number): number {
     if (!this.ready(group)) return 0;
-    const outbox = new Outbox();
+    let outbox = new Outbox();
     const limit = budget;
     const pending = group.pending;
-    while (group.cursor < pending.length && budget-- > 0)
+    while (group.cursor < pending.length && budget-- > 0) {
       this.exportDest(group, pending[group.cursor++], outbox);
+      if ((limit - budget) % WRITE_EVERY === 0) outbox = this.written(group, outbox);
+    }
     if (group.cursor === pending.length) group.drained();
     while (group.walker && budget-- > 0) {
       const next = group.walker.next();
       if (next.done) group.walker = undefined;
       else this.exportDest(group, next.value, outbox);
+      if ((limit - budget) % WRITE_EVERY === 0) outbox = this.written(group, outbox);
     }
     this.write(group, outbox);
     this.releaseTurnExports();
@@ -885,6 +896,12 @@ export class AdjRibOut {
       this.scheduleMerge();
     }
     return limit - Math.max(0, budget);
+  }
+
+  /** Writes what `outbox` holds; a fresh outbox for what comes next. */
+  private written(group: UpdateGroup, outbox: Outbox): Outbox {
+    this.write(group, outbox);
+    return new Outbox();
   }
 
   /** A group drains while every member keeps up; a member that backs up leaves a shared group. */

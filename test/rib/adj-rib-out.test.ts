@@ -52,6 +52,8 @@ class Client implements GroupMember {
   readonly table = new Map<string, PathAttributes>();
   /** "+prefix" / "-prefix" in the order received. */
   readonly events: string[] = [];
+  /** Writes to the "socket". */
+  writes = 0;
   private readonly framer = new MessageFramer();
 
   constructor(
@@ -68,6 +70,7 @@ class Client implements GroupMember {
   }
 
   send(bytes: Buffer): boolean {
+    this.writes++;
     this.framer.push(bytes);
     for (let m = this.framer.next(); m instanceof Buffer; m = this.framer.next()) {
       const update = decodeUpdate(m, this.context);
@@ -237,6 +240,36 @@ test("a turn's withdrawals are written before its announcements, whoever they ar
   await settled();
   for (const client of [a, b, c]) t.deepEqual(client.view(), { '10.9.0.0/24': '-' }, client.name);
   t.deepEqual(b.events, ['+10.9.0.0/24', '-10.9.0.0/24', '+10.9.0.0/24']);
+});
+
+test('a large drain is written as it is exported, in the order destinations were staged', async (t) => {
+  const { rib, peers, a, b, c, announce, withdraw, settled, join } = setup('best', {
+    memberBacklogLimit: 64 * 1024 * 1024,
+    destsPerTurn: 20_000,
+  });
+  await join(a, b, c);
+  announce(peers[0], '10.9.0.0/24');
+  await settled();
+  const writes = c.writes;
+  // One turn: 6,000 prefixes, a's 10.9.0.0/24 withdrawn and announced again locally (a new Dest),
+  // 6,000 more. The withdrawal and the announcement fall in different writes.
+  for (let i = 0; i < 6_000; i++) announce(peers[1], `10.${20 + (i >> 8)}.${i & 255}.0/24`);
+  withdraw(peers[0], '10.9.0.0/24');
+  const local = ribPeer(0, true);
+  const attrs = rib.attrSets.intern({ origin: Origin.Igp, asPath: [], nextHop: '192.0.2.254' });
+  rib.announce(local, parsePrefix('10.9.0.0/24') as Nlri, attrs, true);
+  rib.attrSets.release(attrs);
+  for (let i = 6_000; i < 12_000; i++) announce(peers[1], `10.${20 + (i >> 8)}.${i & 255}.0/24`);
+  await settled();
+  t.true(c.writes - writes >= 3, `written in parts: ${c.writes - writes} writes`);
+  t.is(c.table.size, 12_001);
+  t.is(c.view()['10.9.0.0/24'], '-', 'the local route');
+  t.deepEqual(
+    c.events.filter((e) => e.endsWith('10.9.0.0/24')),
+    ['+10.9.0.0/24', '-10.9.0.0/24', '+10.9.0.0/24'],
+  );
+  t.is(a.table.size, 12_001);
+  t.is(b.table.size, 1);
 });
 
 test('ADD-PATH "all": every path but the member\'s own', async (t) => {

@@ -420,7 +420,7 @@ export class Connection {
     const socket = this.socket;
     if (!socket || socket.destroyed) return;
     if (!socket.write(bytes) && this.fsm.state === SessionState.Established) this.startSendHold(socket);
-    for (let i = 0; i < count; i++) this.counters.messageOut(type);
+    this.counters.messageOut(type, count);
   }
 
   // --- RFC 9687 SendHoldTimer ------------------------------------------------------------------------

@@ -39,16 +39,17 @@ export class PeerCounters {
   downSince = Date.now();
   establishedSince?: number;
 
-  private bump(map: Map<string, number>, key: string): void {
-    map.set(key, (map.get(key) ?? 0) + 1);
+  private bump(map: Map<string, number>, key: string, count = 1): void {
+    map.set(key, (map.get(key) ?? 0) + count);
   }
 
   messageIn(type: number): void {
     this.bump(this.messagesIn, messageTypeName(type));
   }
 
-  messageOut(type: number): void {
-    this.bump(this.messagesOut, messageTypeName(type));
+  /** `count` messages of one type written at once (a packed run of UPDATEs). */
+  messageOut(type: number, count = 1): void {
+    this.bump(this.messagesOut, messageTypeName(type), count);
   }
 
   notificationSent(code: number, subcode: number): void {
