@@ -161,12 +161,15 @@ async function ribRound(list: readonly Nlri[]): Promise<Record<string, number>> 
     for (let i = 0; i < list.length; i++) rib.announce(PEER, list[i], sets[i & 3], true);
   });
   await rib.settled();
+  gc();
+  // A full mark-compact with the table held: the Dests, their Paths, the index.
+  const fullGc = median([1, 2, 3].map(() => timed(gc)));
   const withdraw = timed(() => {
     for (const p of list) rib.withdraw(PEER, p);
   });
   await rib.settled();
   if (rib.destCount !== 0) throw new Error('the Loc-RIB kept a destination');
-  return { announce, withdraw };
+  return { announce, withdraw, fullGc };
 }
 
 async function ribChild(count: number, rounds: number): Promise<void> {
@@ -175,7 +178,7 @@ async function ribChild(count: number, rounds: number): Promise<void> {
     const list = prefixes(count, order);
     const results: Record<string, number>[] = [];
     for (let r = 0; r < rounds; r++) results.push(await ribRound(list));
-    for (const use of ['announce', 'withdraw'])
+    for (const use of ['announce', 'withdraw', 'fullGc'])
       cells.push(`${median(results.map((r) => r[use])).toFixed(1)} ms`);
   }
   console.log(`| ${cells.join(' | ')} |`);
@@ -209,6 +212,8 @@ async function main(): Promise<void> {
   });
   const rounds = Number(values.rounds);
   if (values.rib) {
+    const uses = ORDERS.flatMap((o) => [`announce (${o})`, `withdraw (${o})`, `full GC (${o})`]);
+    console.log(`| Loc-RIB, Dests | ${uses.join(' | ')} |\n|${' --- |'.repeat(uses.length + 1)}`);
     for (const size of values.sizes.split(',').map(Number)) await ribChild(size, rounds);
     return;
   }

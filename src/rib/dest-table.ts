@@ -36,7 +36,7 @@ const TAG_BITS = 8;
 const TAG_MASK = (1 << TAG_BITS) - 1;
 /** Places fit in the bits above the tag (read back with >>>): 16M IPv4 prefixes and holes. */
 const MAX_PLACES = 2 ** (32 - TAG_BITS);
-/** A slot never used since the last rebuild: a lookup ends there (tags are 1–254). */
+/** A slot never used since the last rebuild: a lookup ends there (tags are 1–253). */
 const EMPTY = 0;
 /** A slot whose prefix was deleted: a lookup goes on past it, an insertion reuses it. */
 const DELETED = TAG_MASK;
@@ -77,11 +77,13 @@ function lengthSalts(seed: number): Int32Array {
 }
 
 /**
- * A prefix's tag (see TAG_BITS), 1–254: its network number's low RUN_BITS (distinct within a run,
- * and still distinct modulo 254) and 4 bits of its run's hash.
+ * A prefix's tag (see TAG_BITS), 1–253: 4 bits of its run's hash above its network number's low
+ * RUN_BITS, the three values that would reach DELETED and beyond folded onto those of another hash
+ * (still distinct within the run).
  */
 function tagOf(network: number, h: number): number {
-  return 1 + ((((h >>> 28) << RUN_BITS) | (network & RUN_MASK)) % (TAG_MASK - 1));
+  const tag = 1 + (((h >>> 28) << RUN_BITS) | (network & RUN_MASK));
+  return tag < DELETED - 1 ? tag : tag - 128;
 }
 
 /** The prefix's network number: its top `length` bits. */
