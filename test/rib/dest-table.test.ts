@@ -43,12 +43,8 @@ test('every IPv4 length 0–32 and IPv6 is found, told apart by length, and dele
   t.false(table.delete(dests[0]));
   unique.forEach((p, i) => t.is(table.get(p), i % 2 === 0 ? undefined : dests[i], keyOf(p)));
   t.is(table.size, Math.floor(unique.length / 2));
-  t.true(
-    sameDests(
-      table.values(),
-      dests.filter((_, i) => i % 2 === 1),
-    ),
-  );
+  const kept = dests.filter((_, i) => i % 2 === 1);
+  t.true(sameDests(table.values(), kept));
 });
 
 test('adding under a prefix already filed replaces the Dest in place', (t) => {
