@@ -260,7 +260,8 @@ async function injectedScenario(
   try {
     const { announce, withdraw } = injectorStreams(space, options.sets);
     await establishAll(everyone, ESTABLISH_TIMEOUT_MS);
-    await sleep(settleMs + (options.idleRss ? IDLE_MS : 0));
+    // Idle RSS, and the baseline of bytes per stored path, as the reflector stands once idle.
+    await sleep(settleMs + (options.idleRss || options.memoryPerPath ? IDLE_MS : 0));
     const on = subject(reflector);
     const baseline = readMemory(reflector.pid).rss;
     if (options.idleRss)
