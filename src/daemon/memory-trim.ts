@@ -75,6 +75,8 @@ export class TrimPolicy {
   private baselineRss: number | undefined;
   private lastAt = -Infinity;
   private intervalMs: number;
+  /** The next reclaim is the start-up's (see started()). */
+  private startup = false;
 
   constructor(private readonly options: TrimPolicyOptions = DEFAULT_TRIM_POLICY) {
     this.intervalMs = options.minIntervalMs;
@@ -97,17 +99,25 @@ export class TrimPolicy {
   /**
    * The daemon has just started: compiling its modules, reading its config and resources and setting
    * up its sessions was work like any other, and a daemon that then idles would keep its garbage.
+   * That first reclaim does not count towards the interval between reclaims (see reclaimed()).
    */
   started(): void {
     this.work = Math.max(this.work, this.options.workDestinations);
+    this.startup = true;
   }
 
   /** A reclaim finished at `nowMs`, gave back `releasedBytes` and left `rssBytes`. */
   reclaimed(nowMs: number, releasedBytes: number, rssBytes: number): void {
-    this.lastAt = nowMs;
     this.baselineRss = rssBytes;
     this.work = 0;
     this.quietMs = 0;
+    // The start-up's reclaim went over a heap without routes, cheaply: it neither holds back the
+    // first reclaim after a table arrives nor makes the next ones back off.
+    if (this.startup) {
+      this.startup = false;
+      return;
+    }
+    this.lastAt = nowMs;
     const { minIntervalMs, maxIntervalMs, worthBytes } = this.options;
     this.intervalMs =
       releasedBytes >= worthBytes ? minIntervalMs : Math.min(this.intervalMs * 2, maxIntervalMs);

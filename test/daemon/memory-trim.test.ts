@@ -138,6 +138,18 @@ test('once after the start-up, when the RIB has been quiet for the quiet time', 
   t.is(collections(), 1, 'once: nothing more without new work');
 });
 
+test('the start-up reclaim does not hold back the first one after a table arrives', (t) => {
+  const policy = new TrimPolicy();
+  policy.started();
+  t.deepEqual(feed(policy, 0, 5, 0), [5 * SECOND], 'quiet after start');
+  policy.reclaimed(5 * SECOND, 1 * MB, 0);
+  feed(policy, 5 * SECOND, 2, 30_000);
+  t.deepEqual(feed(policy, 7 * SECOND, 5, 0), [12 * SECOND], 'not 30 s after the start-up reclaim');
+  policy.reclaimed(12 * SECOND, 100 * MB, 0);
+  feed(policy, 12 * SECOND, 2, 30_000);
+  t.is(feed(policy, 14 * SECOND, 30, 0)[0], 42 * SECOND, 'the interval holds from then on');
+});
+
 test('a real reclaim: V8 collects, glibc trims, the release is counted', async (t) => {
   const allocated = () => Array.from({ length: 2_000 }, () => Buffer.alloc(16 * 1024, 1)).length;
   t.is(allocated(), 2_000, 'garbage once this returns');
