@@ -8,11 +8,10 @@
 // flags (`--cpu-prof --cpu-prof-dir=DIR`: `--cpu-prof` is not allowed in NODE_OPTIONS).
 import { existsSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { brindlectl, cleanEnv } from '../../test/helpers/brindle.ts';
+import { brindlectl, cleanEnv, daemonGet as get } from '../../test/helpers/brindle.ts';
 import { freePort } from '../../test/helpers/netns.ts';
 import { daemonNodeFlags } from '../launcher.ts';
 import { launch } from './reflector.ts';
@@ -58,22 +57,6 @@ export function brindleResources(setup: ReflectorSetup): string {
     ),
   ];
   return documents.join('\n---\n') + '\n';
-}
-
-/** GET on the daemon's API (host:port) or on a Unix socket; the body as text. */
-function get(target: { port: number } | { socketPath: string }, path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const where = 'port' in target ? { host: '127.0.0.1', port: target.port } : target;
-    const req = request({ ...where, path, timeout: 30_000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve(body));
-    });
-    req.on('timeout', () => req.destroy(new Error(`GET ${path}: no answer in 30 s`)));
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 /** Sum of a metric's series in a Prometheus text exposition; undefined when absent. */

@@ -4,12 +4,11 @@
 // Cease/Administrative Shutdown with the shutdown communication, as BIRD 2 reports it, and exit 0
 // within 5 s.
 import test from 'ava';
-import { request } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { brindlectl, cleanEnv } from '../helpers/brindle.ts';
+import { brindlectl, cleanEnv, daemonGet } from '../helpers/brindle.ts';
 import { interopNetwork } from '../helpers/interop.ts';
 import { startDaemon, waitFor, withCleanup } from '../helpers/netns.ts';
 import type { Cleanup, Daemon } from '../helpers/netns.ts';
@@ -111,18 +110,9 @@ function events(daemon: Daemon, event: string): Record<string, unknown>[] {
     .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
-function logLevel(socketPath: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath, path: '/api/v1/log-level', timeout: 5_000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve((JSON.parse(body) as { level: string }).level));
-    });
-    req.on('timeout', () => req.destroy(new Error('no answer within 5 s')));
-    req.on('error', reject);
-    req.end();
-  });
+async function logLevel(socketPath: string): Promise<string> {
+  const body = await daemonGet({ socketPath }, '/api/v1/log-level', 5_000);
+  return (JSON.parse(body) as { level: string }).level;
 }
 
 /** The establishment of each session: equal means the session did not restart in between. */

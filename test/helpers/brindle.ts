@@ -2,6 +2,7 @@
 // test run's BRINDLE_* settings, and `bin/brindlectl --config FILE ...` with a bound on each call; and
 // a daemon in this process, as the multi-node tests on loopback start theirs.
 import { execFile } from 'node:child_process';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -70,4 +71,24 @@ export async function startLoopbackDaemon(
   });
   if (!loaded.ok) throw new Error(loaded.errors.join('; '));
   return Daemon.start(loaded.config, silentLogger);
+}
+
+/** GET on a daemon's API (127.0.0.1:port) or its control socket; the body as text. */
+export function daemonGet(
+  target: { port: number } | { socketPath: string },
+  path: string,
+  timeoutMs = 30_000,
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const where = 'port' in target ? { host: '127.0.0.1', port: target.port } : target;
+    const req = request({ ...where, path, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve(body));
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${path}: no answer in ${timeoutMs / 1000} s`)));
+    req.on('error', reject);
+    req.end();
+  });
 }

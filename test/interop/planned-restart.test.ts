@@ -10,10 +10,9 @@
 // A node (`bin/brindle` in node mode, in a namespace of its own) restarted the same way keeps its
 // kernel routes: a ping every 0.1 s through a route learned from GoBGP loses nothing.
 import test from 'ava';
-import http from 'node:http';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { brindlectl, brindlectlResult } from '../helpers/brindle.ts';
+import { brindlectl, brindlectlResult, daemonGet } from '../helpers/brindle.ts';
 import { createLan } from '../helpers/lan.ts';
 import type { Lan } from '../helpers/lan.ts';
 import { Cleanup, run, sleep, waitFor } from '../helpers/netns.ts';
@@ -65,20 +64,6 @@ const peerResources = (lan: Lan, ...indices: number[]) =>
   indices.map((i) =>
     resource('BGPPeer', i === BIRD ? 'bird' : 'gobgp', { peerIP: lan.address4(i), asNumber: AS }),
   );
-
-/** GET on the daemon's control socket (the metrics have no fixed TCP port here). */
-function socketGet(socketPath: string, path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ socketPath, path, timeout: 5_000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve(body));
-    });
-    req.on('timeout', () => req.destroy(new Error(`no answer to ${path}`)));
-    req.on('error', reject);
-  });
-}
 
 const metric = (text: string, name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
 
@@ -148,7 +133,7 @@ test('restart --graceful: no client withdraws a route, the reflector comes back 
     [bird4],
   );
   t.true(doc.selectionDeferral.remainingSec > 0 && doc.selectionDeferral.remainingSec <= 120);
-  const during = await socketGet(socket, '/metrics');
+  const during = await daemonGet({ socketPath: socket }, '/metrics', 5_000);
   t.is(metric(during, 'brindle_selection_deferral_active'), 1);
   t.is(metric(during, 'brindle_selection_deferral_awaited_peers'), 1);
 
@@ -171,7 +156,7 @@ test('restart --graceful: no client withdraws a route, the reflector comes back 
   );
   if (watch.losses.length > 0) t.log(before.slice(-4000), daemon.output().slice(-4000));
   t.deepEqual(watch.losses, [], 'no client lost a route at any sample');
-  const after = await socketGet(socket, '/metrics');
+  const after = await daemonGet({ socketPath: socket }, '/metrics', 5_000);
   t.is(metric(after, 'brindle_selection_deferral_active'), 0);
   const deferredSec = metric(after, 'brindle_selection_deferral_duration_seconds');
   t.true(deferredSec > 0, 'the last deferral’s duration');
