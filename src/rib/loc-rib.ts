@@ -56,6 +56,8 @@ class PeerPaths {
   readonly count = [0, 0];
   /** withdrawPeer() is removing its paths; the decision ignores those it has not reached yet. */
   departing = false;
+  /** The last path announce() made for the peer, which the next destinations may share. */
+  shared: Path | undefined = undefined;
 }
 
 const afiIndex = (afi: number): number => (afi === Afi.Ipv4 ? 0 : 1);
@@ -158,8 +160,19 @@ export class LocRib {
     }
     const paths = this.pathsOf(peer);
     const nextHop = this.nextHopState(peer, attrs);
-    const path = new Path(peer, prefix.pathId, this.attrSets.retain(attrs), loopFree, nextHop, paths.epoch);
     const index = dest.indexOf(peer, prefix.pathId);
+    this.attrSets.retain(attrs);
+    const path =
+      received === undefined && prefix.pathId === 0
+        ? this.sharedPath(
+            paths,
+            peer,
+            attrs,
+            loopFree,
+            nextHop,
+            index < 0 ? dest.freeLocalPathId() : dest.pathAt(index).localPathId,
+          )
+        : new Path(peer, prefix.pathId, attrs, loopFree, nextHop, paths.epoch);
     if (index >= 0) {
       const previous = dest.replacePathAt(index, path);
       this.attrSets.release(previous.attrs);
@@ -173,6 +186,28 @@ export class LocRib {
     if (received) this.received.set(path, this.attrSets.retain(received));
     this.indexNextHop(dest, path);
     this.enqueue(dest);
+  }
+
+  /**
+   * A Path is a value (it never changes once it holds a destination), so the destinations of one
+   * UPDATE, which share the peer, the attributes and the epoch, can share one: a full table then
+   * costs a Path per UPDATE rather than per prefix. Not for a path with a Path Identifier from the
+   * peer, nor with pre-policy attributes to keep (`received` is keyed by the Path).
+   */
+  private sharedPath(
+    paths: PeerPaths,
+    peer: RibPeer,
+    attrs: AttrSet,
+    loopFree: boolean,
+    nextHop: NextHopState,
+    localId: number,
+  ): Path {
+    const last = paths.shared;
+    if (last?.stands(peer, attrs, loopFree, nextHop, paths.epoch, localId)) return last;
+    const path = new Path(peer, 0, attrs, loopFree, nextHop, paths.epoch);
+    path.localPathId = localId;
+    paths.shared = path;
+    return path;
   }
 
   /** The attributes the peer sent for `path`, before import policy (the Adj-RIB-In's view). */

@@ -3,8 +3,10 @@
 // the set of a peer's Paths across all Dests (RFC 4271 §3.2): implicit withdraw replaces a peer's path
 // for the same prefix and path identifier in place.
 //
-// A full table is a million Dests with one Path each, so both are laid out for size (V8 on Node 20 has
-// no pointer compression: every field is 8 bytes, every object has a 24-byte header):
+// A full table is a million Dests with one Path each. The Paths are values, so the destinations of
+// one UPDATE share one (LocRib.announce): a full table holds a Path per UPDATE, not per prefix. Both
+// are laid out for size (V8 on Node 20 has no pointer compression: every field is 8 bytes, every
+// object has a 24-byte header):
 // - every field is set in the constructor, always in the same order, so all Dests share one hidden
 //   class and all Paths another;
 // - numbers that may exceed 2^31 (an IPv4 address, a Path Identifier) are kept as signed 32-bit
@@ -69,7 +71,8 @@ class PathRare {
 }
 
 /**
- * One candidate route for a destination. Immutable but for its local Path Identifier: a
+ * One candidate route for a destination, which other destinations may hold too. Immutable once a
+ * destination holds it (its local Path Identifier is given before: see Dest.addPath): a
  * re-announcement (implicit withdraw) replaces the Path, so "the best path changed" is an identity test.
  * 56 bytes when the peer sent Path Identifier 0 (no ADD-PATH) and the next hop resolves as it does on a
  * route reflector.
@@ -138,6 +141,25 @@ export class Path {
 
   set localPathId(id: number) {
     this.bits = (this.bits & ((1 << LOCAL_ID_SHIFT) - 1)) | (id << LOCAL_ID_SHIFT);
+  }
+
+  /**
+   * True when this path can stand for the one LocRib.announce would make from these values, with
+   * local Path Identifier `localId`: a path with a Path Identifier from the peer never does.
+   */
+  stands(
+    peer: RibPeer,
+    attrs: AttrSet,
+    loopFree: boolean,
+    nextHop: NextHopState,
+    epoch: number,
+    localId: number,
+  ): boolean {
+    const bits =
+      (loopFree ? PathBit.LoopFree : 0) | ((epoch & EPOCH_MASK) << EPOCH_SHIFT) | (localId << LOCAL_ID_SHIFT);
+    if (this.bits !== bits || this.attrs !== attrs || this.peer !== peer) return false;
+    const rare = this.rare;
+    return rare === undefined ? nextHop.reachable && nextHop.igpCost === 0 : rare === nextHop;
   }
 
   /** §9.1.2.2 (e): cost to the next hop, from the next-hop resolver. */
@@ -299,16 +321,26 @@ export class Dest implements Nlri {
     return -1;
   }
 
-  /** Adds a new path, giving it the lowest local Path Identifier no other path here uses. */
+  /** The lowest local Path Identifier no path here uses: the one addPath gives a new path. */
+  freeLocalPathId(): number {
+    const held = this.held;
+    if (held === undefined) return 1;
+    return lowestFreeId(held instanceof Path ? [held] : held);
+  }
+
+  /**
+   * Adds a new path, giving it the lowest local Path Identifier no other path here uses. A path that
+   * already carries it (a shared one, see LocRib.announce) is not written to.
+   */
   addPath(path: Path): void {
     const held = this.held;
     if (held === undefined) {
-      path.localPathId = 1;
+      giveLocalPathId(path, 1);
       this.held = path;
       return;
     }
     const list = held instanceof Path ? [held] : held;
-    path.localPathId = lowestFreeId(list);
+    giveLocalPathId(path, lowestFreeId(list));
     list.push(path);
     this.held = list;
   }
@@ -317,7 +349,7 @@ export class Dest implements Nlri {
   replacePathAt(index: number, path: Path): Path {
     const held = this.held as Path | Path[];
     const previous = held instanceof Path ? held : held[index];
-    path.localPathId = previous.localPathId;
+    giveLocalPathId(path, previous.localPathId);
     if (held instanceof Path) this.held = path;
     else held[index] = path;
     return previous;
@@ -403,6 +435,11 @@ export class Dest implements Nlri {
     this.slot0 = extra.adv;
     this.bits &= ~DestBit.Extra;
   }
+}
+
+/** Sets the path's local Path Identifier unless it has it: a path several Dests share keeps its own. */
+function giveLocalPathId(path: Path, id: number): void {
+  if (path.localPathId !== id) path.localPathId = id;
 }
 
 /** The lowest positive integer no path in `paths` uses as its local Path Identifier. */

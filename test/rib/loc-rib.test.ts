@@ -252,3 +252,60 @@ test('a next-hop change re-decides only the destinations that use it, in a bound
   await rib.settled();
   t.is(changes.length, 19, 'the nine left come back; the withdrawn one is not in the index any more');
 });
+
+test('destinations of one UPDATE share a Path, and no destination ever changes another one’s', async (t) => {
+  const rib = new LocRib();
+  const [a, b, c, d] = prefixes(4);
+  for (const prefix of [a, b, c]) announce(rib, ONE, prefix);
+  await rib.settled();
+  const shared = rib.get(a)!.best!;
+  t.is(rib.get(b)!.best, shared, 'same peer, attributes and epoch: one Path');
+  t.is(rib.get(c)!.best, shared);
+  t.is(shared.localPathId, 1);
+
+  // Here another peer came first: ONE's path takes local Path Identifier 2 in a Path of its own.
+  announce(rib, TWO, d);
+  announce(rib, ONE, d);
+  await rib.settled();
+  const inD = rib.get(d)!.paths.find((p) => p.peer === ONE)!;
+  t.not(inD, shared);
+  t.is(inD.localPathId, 2);
+  t.is(shared.localPathId, 1, 'the shared path keeps its identifier');
+  t.deepEqual(
+    [a, b, c].map((p) => rib.get(p)!.paths.map((q) => q.localPathId)),
+    [[1], [1], [1]],
+  );
+
+  // A withdrawal removes the path from one destination only.
+  rib.withdraw(ONE, b);
+  await rib.settled();
+  t.is(rib.get(b), undefined);
+  t.is(rib.get(a)!.best, shared);
+  t.is(rib.pathCount, 4);
+
+  // A new epoch is a new Path: the paths of the old one are stale, the re-announced one is not.
+  rib.markStale(ONE, Afi.Ipv4);
+  announce(rib, ONE, a);
+  await rib.settled();
+  const fresh = rib.get(a)!.best!;
+  t.not(fresh, shared);
+  t.false(rib.isStale(rib.get(a)!, fresh));
+  t.true(rib.isStale(rib.get(c)!, rib.get(c)!.best!));
+});
+
+test('a path import policy changed keeps what the peer sent, per destination', async (t) => {
+  const rib = new LocRib();
+  const [a, b] = prefixes(2);
+  const base = { origin: Origin.Igp, asPath: [], nextHop: '192.0.2.1' };
+  const sent = rib.attrSets.intern({ ...base, communities: [0xfde80001] });
+  const kept = rib.attrSets.intern(base);
+  rib.announce(ONE, a, kept, true, sent);
+  rib.announce(ONE, b, kept, true);
+  await rib.settled();
+  const [inA, inB] = [rib.get(a)!.best!, rib.get(b)!.best!];
+  t.not(inA, inB, 'a path with pre-policy attributes is its own');
+  t.is(rib.receivedAttrs(inA), sent);
+  t.is(rib.receivedAttrs(inB), kept);
+  rib.attrSets.release(sent);
+  rib.attrSets.release(kept);
+});
