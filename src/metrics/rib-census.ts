@@ -7,7 +7,7 @@
 import type { Subscription } from 'rxjs';
 import { systemClock } from '../lib/clock.ts';
 import type { Clock } from '../lib/clock.ts';
-import { Afi, familyName, Safi } from '../lib/family.ts';
+import { familyName, Safi } from '../lib/family.ts';
 import type { Prefix } from '../lib/prefix.ts';
 import type { DecidedBatch, LocRib } from '../rib/loc-rib.ts';
 import type { Dest } from '../rib/route.ts';
@@ -123,10 +123,8 @@ export class RibWatcher {
 
   private onBatch(batch: DecidedBatch): void {
     if (batch.pathsChanged.length > 0) this.dirty = true;
-    let ipv6 = 0;
-    for (const dest of batch.bestChanged) if (dest.afi === Afi.Ipv6) ipv6++;
-    this.count(UNICAST_FAMILIES[0], batch.bestChanged.length - ipv6);
-    this.count(UNICAST_FAMILIES[1], ipv6);
+    this.count(UNICAST_FAMILIES[0], batch.bestChanged.length - batch.bestChangedIpv6);
+    this.count(UNICAST_FAMILIES[1], batch.bestChangedIpv6);
   }
 
   private count(family: string, changes: number): void {

@@ -121,6 +121,14 @@ function sameExport(a: Exported | undefined, b: Exported | undefined): boolean {
 }
 
 type ExportsByPeer = Map<RibPeer, Exported | null>;
+
+interface LastExport {
+  afi: number;
+  source: AttrSet | undefined;
+  verdict: ExportVerdict | undefined;
+  peer: RibPeer | undefined;
+  exported: Exported | null;
+}
 /** Per prefix verdict of the export policy (rib/export.ts): the source peer's exports. */
 type ExportsByVerdict = Map<ExportVerdict, ExportsByPeer>;
 
@@ -134,6 +142,14 @@ type ExportsByVerdict = Map<ExportVerdict, ExportsByPeer>;
  */
 class ExportCache implements AttrSetDependent {
   private families = [new Map<AttrSet, ExportsByVerdict>(), new Map<AttrSet, ExportsByVerdict>()];
+  /** The last entry get() found; `source` undefined when there is none (any change forgets it). */
+  private readonly last: LastExport = {
+    afi: 0,
+    source: undefined,
+    verdict: undefined,
+    peer: undefined,
+    exported: null,
+  };
 
   constructor(private readonly attrSets: AttrSetTable) {}
 
@@ -144,11 +160,23 @@ class ExportCache implements AttrSetDependent {
 
   /** The cached export: null when the path is not exported, undefined when not cached. */
   get(afi: number, source: AttrSet, verdict: ExportVerdict, peer: RibPeer): Exported | null | undefined {
-    return this.families[familyIndex(afi)].get(source)?.get(verdict)?.get(peer);
+    // Consecutive destinations mostly share all four (one UPDATE's prefixes): the last hit answers.
+    const last = this.last;
+    if (last.source === source && last.verdict === verdict && last.peer === peer && last.afi === afi)
+      return last.exported;
+    const exported = this.families[familyIndex(afi)].get(source)?.get(verdict)?.get(peer);
+    if (exported === undefined) return undefined;
+    last.afi = afi;
+    last.source = source;
+    last.verdict = verdict;
+    last.peer = peer;
+    last.exported = exported;
+    return exported;
   }
 
   /** Caches an export; it holds a reference on the exported set unless that is the source itself. */
   set(afi: number, source: AttrSet, verdict: ExportVerdict, peer: RibPeer, exported: Exported | null): void {
+    this.last.source = undefined;
     const cache = this.families[familyIndex(afi)];
     let byVerdict = cache.get(source);
     if (!byVerdict) {
@@ -162,6 +190,7 @@ class ExportCache implements AttrSetDependent {
   }
 
   forgotten(source: AttrSet): void {
+    this.last.source = undefined;
     for (const cache of this.families) {
       const byVerdict = cache.get(source);
       if (!byVerdict) continue;
@@ -172,6 +201,7 @@ class ExportCache implements AttrSetDependent {
 
   /** Forgets every entry (the group is dropped, or the policy changed). */
   clear(): void {
+    this.last.source = undefined;
     const old = this.families;
     this.families = [new Map<AttrSet, ExportsByVerdict>(), new Map<AttrSet, ExportsByVerdict>()];
     for (const cache of old) {

@@ -45,6 +45,11 @@ export interface DecidedBatch {
   readonly pathsChanged: readonly Dest[];
   /** Those whose best path or ECMP set changed. */
   readonly bestChanged: readonly Dest[];
+  /**
+   * How many of `bestChanged` are IPv6 destinations: counted while each is at hand, so a subscriber
+   * that counts by family (the metrics) need not read every Dest again.
+   */
+  readonly bestChangedIpv6: number;
 }
 
 /** What the Loc-RIB keeps per peer: its paths per AFI, and the epochs that say which are stale. */
@@ -512,18 +517,20 @@ export class LocRib {
     const changes: BestPathChange[] = [];
     // A route reflector has no FIB: with nobody listening, no change objects are made.
     const observed = this.bestPathSubject.observed;
+    let ipv6 = 0;
     for (const dest of batch) {
       const previousBest = dest.best;
       const decidedBy = this.decideDest(dest);
       if (decidedBy === undefined) continue;
       bestChanged.push(dest);
+      if (dest.afi === Afi.Ipv6) ipv6++;
       if (observed) changes.push(bestPathChange(dest, previousBest, decidedBy));
     }
     if (this.queue.length > 0) {
       this.scheduled = true;
       setImmediate(() => this.runQueue());
     }
-    this.decidedSubject.next({ pathsChanged: batch, bestChanged });
+    this.decidedSubject.next({ pathsChanged: batch, bestChanged, bestChangedIpv6: ipv6 });
     if (changes.length > 0) this.bestPathSubject.next(changes);
   }
 
