@@ -366,6 +366,8 @@ export class LocRib {
   ): Promise<number> {
     const below = this.peers.get(peer)?.staleBelow[afiIndex(afi)] ?? -1;
     if (below < 0) return Promise.resolve(0);
+    // A path several destinations share is replaced by one path they share again.
+    const replacements = new Map<Path, Path>();
     const visit = (dest: Dest): number => {
       if (dest.afi !== afi) return 0;
       let removed = 0;
@@ -379,7 +381,11 @@ export class LocRib {
           removed++;
         } else {
           // The NEXT_HOP is unchanged, so its index entry and its resolution stay.
-          const next = new Path(peer, p.pathId, attrs, p.loopFree, p.nextHop, p.epoch);
+          let next = replacements.get(p);
+          if (next === undefined || next.attrs !== attrs) {
+            next = new Path(peer, p.pathId, attrs, p.loopFree, p.nextHop, p.epoch);
+            replacements.set(p, next);
+          }
           dest.replacePathAt(i, next);
           this.restampReceived(p, next, restamp);
           this.attrSets.release(p.attrs);
@@ -474,18 +480,24 @@ export class LocRib {
     this.nextHopGeneration++;
     for (const nextHop of changed) {
       const dests = this.byNextHop?.get(nextHop);
-      if (dests) this.walker.add(dests, (dest) => this.reresolveDest(dest, nextHop));
+      // A path several destinations share is replaced by one path they share again.
+      const replacements = new Map<Path, Path>();
+      if (dests) this.walker.add(dests, (dest) => this.reresolveDest(dest, nextHop, replacements));
     }
   }
 
-  private reresolveDest(dest: Dest, nextHop: string): number {
+  private reresolveDest(dest: Dest, nextHop: string, replacements: Map<Path, Path>): number {
     let replaced = 0;
     for (let i = 0; i < dest.pathCount; i++) {
       const path = dest.pathAt(i);
       if (path.attrs.attributes.nextHop !== nextHop) continue;
-      const state = this.nextHopState(path.peer, path.attrs);
-      if (state.reachable === path.reachable && state.igpCost === path.igpCost) continue;
-      const next = new Path(path.peer, path.pathId, path.attrs, path.loopFree, state, path.epoch);
+      let next = replacements.get(path);
+      if (next === undefined) {
+        const state = this.nextHopState(path.peer, path.attrs);
+        if (state.reachable === path.reachable && state.igpCost === path.igpCost) continue;
+        next = new Path(path.peer, path.pathId, path.attrs, path.loopFree, state, path.epoch);
+        replacements.set(path, next);
+      }
       dest.replacePathAt(i, next);
       this.moveReceived(path, next);
       replaced++;

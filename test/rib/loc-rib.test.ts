@@ -253,6 +253,25 @@ test('a next-hop change re-decides only the destinations that use it, in a bound
   t.is(changes.length, 19, 'the nine left come back; the withdrawn one is not in the index any more');
 });
 
+test('a next-hop change replaces a shared Path by one the destinations share again', async (t) => {
+  const resolver = new TableResolver();
+  resolver.states.set('192.0.2.1', { reachable: true, igpCost: 1 });
+  const rib = new LocRib(undefined, resolver);
+  rib.maxVisitsPerTurn = 3;
+  const all = prefixes(10);
+  for (const prefix of all) announce(rib, ONE, prefix, { nextHop: '192.0.2.1' });
+  await rib.settled();
+  const bests = () => new Set(all.map((p) => rib.get(p)!.paths[0]));
+  t.is(bests().size, 1);
+  resolver.set('192.0.2.1', { reachable: true, igpCost: 7 });
+  await rib.settled();
+  const [after] = bests();
+  t.is(bests().size, 1, 'across the walk’s turns');
+  t.is(after.igpCost, 7);
+  t.is(after.localPathId, 1);
+  t.true(all.every((p) => rib.get(p)!.best === after));
+});
+
 test('destinations of one UPDATE share a Path, and no destination ever changes another one’s', async (t) => {
   const rib = new LocRib();
   const [a, b, c, d] = prefixes(4);
