@@ -328,7 +328,13 @@ test('mutated UPDATEs over churning sessions: no attribute set, export cache ent
   await nextEvent(clientPeer, 'established');
   const settled = () =>
     waitFor(
-      () => router.locRib.pathCount === 0 && router.adjRibOut.idle && router.adjRibOut.groupCount === 1,
+      // Destinations withdrawn but not yet decided hold their advertisements (and the sets) until the
+      // decision stages their withdrawal: the queue must be empty too.
+      () =>
+        router.locRib.pathCount === 0 &&
+        router.locRib.queuedCount === 0 &&
+        router.adjRibOut.idle &&
+        router.adjRibOut.groupCount === 1,
       {
         timeoutMs: 10_000,
         what: 'the paths of the wave to go',
