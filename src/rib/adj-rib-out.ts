@@ -121,7 +121,10 @@ function sameExport(a: Exported | undefined, b: Exported | undefined): boolean {
 }
 
 type ExportsByPeer = Map<RibPeer, Exported | null>;
+/** Per prefix verdict of the export policy (rib/export.ts): the source peer's exports. */
+type ExportsByVerdict = Map<ExportVerdict, ExportsByPeer>;
 
+/** ExportCache's last hit: the key get() was asked and what it found. */
 interface LastExport {
   afi: number;
   source: AttrSet | undefined;
@@ -129,8 +132,6 @@ interface LastExport {
   peer: RibPeer | undefined;
   exported: Exported | null;
 }
-/** Per prefix verdict of the export policy (rib/export.ts): the source peer's exports. */
-type ExportsByVerdict = Map<ExportVerdict, ExportsByPeer>;
 
 /**
  * One group's exports per source attribute set, prefix verdict and source peer, so export runs once

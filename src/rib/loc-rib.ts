@@ -480,9 +480,10 @@ export class LocRib {
     this.nextHopGeneration++;
     for (const nextHop of changed) {
       const dests = this.byNextHop?.get(nextHop);
+      if (!dests) continue;
       // A path several destinations share is replaced by one path they share again.
       const replacements = new Map<Path, Path>();
-      if (dests) this.walker.add(dests, (dest) => this.reresolveDest(dest, nextHop, replacements));
+      this.walker.add(dests, (dest) => this.reresolveDest(dest, nextHop, replacements));
     }
   }
 

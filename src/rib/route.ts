@@ -61,6 +61,18 @@ const EPOCH_SHIFT = 1;
 export const EPOCH_MASK = (1 << EPOCH_BITS) - 1;
 const LOCAL_ID_SHIFT = EPOCH_SHIFT + EPOCH_BITS;
 
+/** Path.bits for these values (see PathBit, EPOCH_SHIFT, LOCAL_ID_SHIFT). */
+function pathBits(loopFree: boolean, epoch: number, localId: number): number {
+  return (
+    (loopFree ? PathBit.LoopFree : 0) | ((epoch & EPOCH_MASK) << EPOCH_SHIFT) | (localId << LOCAL_ID_SHIFT)
+  );
+}
+
+/** The next hop every path a route reflector holds has: reachable at IGP cost 0 (see Path.rare). */
+function plainNextHop(nextHop: NextHopState): boolean {
+  return nextHop.reachable && nextHop.igpCost === 0;
+}
+
 /** What few paths carry (see Path.rare): a Path Identifier from an ADD-PATH peer, with the next hop's state. */
 class PathRare {
   constructor(
@@ -107,10 +119,10 @@ export class Path {
   ) {
     this.peer = peer;
     this.attrs = attrs;
-    this.bits = (loopFree ? PathBit.LoopFree : 0) | ((epoch & EPOCH_MASK) << EPOCH_SHIFT);
+    this.bits = pathBits(loopFree, epoch, 0);
     const receivedId = pathId | 0;
-    const plain = nextHop.reachable && nextHop.igpCost === 0;
-    this.rare = receivedId !== 0 ? new PathRare(receivedId, nextHop) : plain ? undefined : nextHop;
+    this.rare =
+      receivedId !== 0 ? new PathRare(receivedId, nextHop) : plainNextHop(nextHop) ? undefined : nextHop;
   }
 
   /** The NEXT_HOP's resolution when the path was learned (RFC 4271 §9.1.2, §9.1.2.2 e). */
@@ -155,11 +167,10 @@ export class Path {
     epoch: number,
     localId: number,
   ): boolean {
-    const bits =
-      (loopFree ? PathBit.LoopFree : 0) | ((epoch & EPOCH_MASK) << EPOCH_SHIFT) | (localId << LOCAL_ID_SHIFT);
-    if (this.bits !== bits || this.attrs !== attrs || this.peer !== peer) return false;
+    if (this.bits !== pathBits(loopFree, epoch, localId) || this.attrs !== attrs || this.peer !== peer)
+      return false;
     const rare = this.rare;
-    return rare === undefined ? nextHop.reachable && nextHop.igpCost === 0 : rare === nextHop;
+    return rare === undefined ? plainNextHop(nextHop) : rare === nextHop;
   }
 
   /** §9.1.2.2 (e): cost to the next hop, from the next-hop resolver. */
