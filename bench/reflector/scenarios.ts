@@ -102,9 +102,9 @@ interface Timed {
   readonly generatorLoad: number;
   /** The reflector's CPU time over the interval (up to the cap when it did not finish), seconds. */
   readonly reflectorCpu: number;
-  /** Seconds the reflector, and this process, were runnable but waited for their core (schedstat). */
   /** Of reflectorCpu, what the main thread of each of its processes ran. */
   readonly reflectorMainCpu: number;
+  /** Seconds the reflector, and this process, were runnable but waited for their core (schedstat). */
   readonly reflectorWait: number;
   readonly generatorWait: number;
   /** 1-minute load average and the reflector's peak RSS (MiB) when the phase ended. */

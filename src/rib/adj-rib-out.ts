@@ -222,6 +222,16 @@ class ExportCache implements AttrSetDependent {
 
 const familyIndex = (afi: number): number => (afi === Afi.Ipv4 ? 0 : 1);
 
+/** What an advertisement carries, if there is one. */
+function attrsOf(exported: Exported | undefined): AttrSet | undefined {
+  return exported === undefined ? undefined : exported.attrs;
+}
+
+/** The member an exported path came from, if it came from a member of the group. */
+function memberOf(group: UpdateGroup, exported: Exported | undefined): GroupMember | undefined {
+  return exported === undefined ? undefined : group.memberFor(exported.source);
+}
+
 /**
  * What one group has advertised for a destination (kept on the Dest, see route.ts): its one path
  * (single-path families, the common case), or path id → path (ADD-PATH 'all'/'ecmp').
@@ -240,13 +250,24 @@ class SlotCount {
   readonly total = [0, 0];
   readonly bySource = new Map<RibPeer, number[]>();
 
-  add(afi: number, source: RibPeer, n: number): void {
+  /**
+   * One path of family `afi` replaced another in the slot: `from` the source of the one that left,
+   * `to` of the one that came (undefined for none). Both through one call site of add(), so a
+   * withdrawal, which a first table never made, finds the code V8 compiled for announcements.
+   */
+  move(afi: number, from: RibPeer | undefined, to: RibPeer | undefined): void {
+    this.add(afi, from, -1);
+    this.add(afi, to, 1);
+  }
+
+  private add(afi: number, source: RibPeer | undefined, n: number): void {
+    if (source === undefined) return;
     const i = afi === Afi.Ipv4 ? 0 : 1;
     this.total[i] += n;
     let counts = this.bySource.get(source);
     if (!counts) this.bySource.set(source, (counts = [0, 0]));
     counts[i] += n;
-    if (counts[0] === 0 && counts[1] === 0) this.bySource.delete(source);
+    if ((counts[0] | counts[1]) === 0) this.bySource.delete(source);
   }
 
   /** What `member` holds of family index `i`. */
@@ -256,25 +277,38 @@ class SlotCount {
   }
 }
 
+/** Stands for the withdrawals where FamilyBatch compares attribute sets: always an object. */
+const WITHDRAWN: object = Object.freeze({});
+
 /** What one drain turn sends for one family. */
 class FamilyBatch {
   readonly announce = new Map<AttrSet, Nlri[]>();
   readonly withdraw: Nlri[] = [];
-  private lastAttrs: AttrSet | undefined;
-  private lastList: Nlri[] = [];
+  /** The attribute set of the last add(), or WITHDRAWN, and its list. */
+  private lastKey: object = WITHDRAWN;
+  private lastList: Nlri[] = this.withdraw;
 
-  /** Groups prefixes by attribute set; consecutive prefixes usually share one, so skip the lookup. */
-  add(attrs: AttrSet, nlri: Nlri): void {
-    if (attrs !== this.lastAttrs) {
-      let list = this.announce.get(attrs);
-      if (!list) {
-        list = [];
-        this.announce.set(attrs, list);
-      }
-      this.lastAttrs = attrs;
-      this.lastList = list;
+  /**
+   * Withdraws `nlri` (attrs undefined) or announces it, grouped by attribute set; consecutive prefixes
+   * usually share one, so skip the lookup. One comparison of objects and one push for both, so the
+   * first withdrawal runs code the first table's announcements compiled.
+   */
+  add(attrs: AttrSet | undefined, nlri: Nlri): void {
+    const key = attrs ?? WITHDRAWN;
+    if (key !== this.lastKey) {
+      this.lastKey = key;
+      this.lastList = attrs === undefined ? this.withdraw : this.listOf(attrs);
     }
     this.lastList.push(nlri);
+  }
+
+  private listOf(attrs: AttrSet): Nlri[] {
+    let list = this.announce.get(attrs);
+    if (!list) {
+      list = [];
+      this.announce.set(attrs, list);
+    }
+    return list;
   }
 }
 
@@ -285,9 +319,7 @@ class Batch {
 
   /** Announces `nlri` with `attrs`, or withdraws it when `attrs` is undefined. */
   add(afi: number, nlri: Nlri, attrs: AttrSet | undefined): void {
-    const family = afi === Afi.Ipv4 ? this.ipv4 : this.ipv6;
-    if (attrs) family.add(attrs, nlri);
-    else family.withdraw.push(nlri);
+    (afi === Afi.Ipv4 ? this.ipv4 : this.ipv6).add(attrs, nlri);
   }
 }
 
@@ -996,7 +1028,8 @@ export class AdjRibOut {
     const advertised = advertisedIn(dest, from);
     if (advertised === undefined || advertisedIn(dest, to) !== undefined) return 0;
     this.forEachAttrs(advertised, (attrs) => this.rib.attrSets.retain(attrs));
-    for (const exported of exportsOf(advertised)) this.slotCounts[to].add(dest.afi, exported.source, 1);
+    for (const exported of exportsOf(advertised))
+      this.slotCounts[to].move(dest.afi, undefined, exported.source);
     setAdvertised(dest, to, advertised instanceof Map ? new Map(advertised) : advertised);
     return 1;
   }
@@ -1056,27 +1089,21 @@ export class AdjRibOut {
   ): void {
     const afi = dest.afi;
     const nlri = dest.nlri(pathId);
-    const from = previous && group.memberFor(previous.source);
-    const to = next && group.memberFor(next.source);
-    const changed = previous?.attrs !== next?.attrs;
-    if (from === to) {
-      // The common case: the route did not move between members; its source (if a member) gets nothing.
-      if (changed) outbox.allBesides(to).add(afi, nlri, next?.attrs);
-    } else if (next) {
-      // `from` held nothing and gets the route; everyone else but `to` gets it if it changed.
-      if (changed) outbox.allBesides(to).add(afi, nlri, next.attrs);
-      else if (from) outbox.onlyTo(from).add(afi, nlri, next.attrs);
-      // `to` held the previous route; its own is not sent back.
-      if (to && previous) outbox.onlyTo(to).add(afi, nlri, undefined);
-    } else {
-      // Gone: withdrawn from everyone who held it, which is all but the member it came from.
-      outbox.allBesides(from).add(afi, nlri, undefined);
-    }
+    // One call site each for both ends and one for the common change, so a first withdrawal runs
+    // code a first table's announcements compiled (see the flag bits in rib/route.ts).
+    const from = memberOf(group, previous);
+    const to = memberOf(group, next);
+    const attrs = attrsOf(next);
+    // A change goes to everyone who held the previous route or gets the next: all but the member the
+    // route comes from, or came from when it is gone. Its source (if a member) gets nothing.
+    if (attrsOf(previous) !== attrs) outbox.allBesides(next ? to : from).add(afi, nlri, attrs);
+    // Moved between members, unchanged: `from` held nothing and gets the route.
+    else if (from !== to && from) outbox.onlyTo(from).add(afi, nlri, attrs);
+    // Moved to `to`, which held the previous route: its own is not sent back.
+    if (from !== to && to && previous) outbox.onlyTo(to).add(afi, nlri, undefined);
     if (next) this.rib.attrSets.retain(next.attrs);
     if (previous) this.rib.attrSets.release(previous.attrs);
-    const count = this.slotCounts[group.slot];
-    if (previous) count.add(afi, previous.source, -1);
-    if (next) count.add(afi, next.source, 1);
+    this.slotCounts[group.slot].move(afi, previous?.source, next?.source);
   }
 
   /**

@@ -66,6 +66,10 @@ class PeerPaths {
 }
 
 const afiIndex = (afi: number): number => (afi === Afi.Ipv4 ? 0 : 1);
+// As constants: a withdrawal's first decision must not read a property its first table never read
+// (see the flag bits in rib/route.ts).
+const ONLY = DecisionStep.Only;
+const NONE = DecisionStep.None;
 const EPOCH_HALF = 1 << (EPOCH_BITS - 1);
 
 /** Serial-number order (RFC 1982) on epochs modulo 2^EPOCH_BITS: `a` came before `b`. */
@@ -454,8 +458,9 @@ export class LocRib {
   }
 
   private indexNextHop(dest: Dest, path: Path): void {
+    if (!this.byNextHop) return;
     const nextHop = path.attrs.attributes.nextHop;
-    if (!this.byNextHop || nextHop === undefined || path.peer.local) return;
+    if (nextHop === undefined || path.peer.local) return;
     let dests = this.byNextHop.get(nextHop);
     if (!dests) this.byNextHop.set(nextHop, (dests = new Set()));
     dests.add(dest);
@@ -463,8 +468,9 @@ export class LocRib {
 
   /** `path` left `dest`: the destination leaves its next hop's index unless another path uses it. */
   private unindexNextHop(dest: Dest, path: Path): void {
+    if (!this.byNextHop) return;
     const nextHop = path.attrs.attributes.nextHop;
-    if (!this.byNextHop || nextHop === undefined) return;
+    if (nextHop === undefined) return;
     for (let i = 0; i < dest.pathCount; i++) if (dest.pathAt(i).attrs.attributes.nextHop === nextHop) return;
     const dests = this.byNextHop.get(nextHop);
     dests?.delete(dest);
@@ -527,9 +533,28 @@ export class LocRib {
         : this.queue.slice(0, this.maxDecisionsPerTurn);
     this.queue = batch === this.queue ? [] : this.queue.slice(this.maxDecisionsPerTurn);
     const bestChanged: Dest[] = [];
-    const changes: BestPathChange[] = [];
     // A route reflector has no FIB: with nobody listening, no change objects are made.
-    const observed = this.bestPathSubject.observed;
+    const changes: BestPathChange[] | undefined = this.bestPathSubject.observed ? [] : undefined;
+    const ipv6 = this.decideAll(batch, bestChanged, changes);
+    if (this.queue.length > 0) {
+      this.scheduled = true;
+      setImmediate(() => this.runQueue());
+    }
+    this.decidedSubject.next({ pathsChanged: batch, bestChanged, bestChangedIpv6: ipv6 });
+    if (changes !== undefined && changes.length > 0) this.bestPathSubject.next(changes);
+  }
+
+  /**
+   * Decides `batch`, adding the destinations whose best path changed to `bestChanged` (and their
+   * changes to `changes`); returns how many of those are IPv6. The loop alone, so that V8 compiles it
+   * while it runs (on-stack replacement, a first table's first batch) without the code after it,
+   * which would have had no run to learn from and cost runQueue a deoptimization.
+   */
+  private decideAll(
+    batch: readonly Dest[],
+    bestChanged: Dest[],
+    changes: BestPathChange[] | undefined,
+  ): number {
     let ipv6 = 0;
     for (const dest of batch) {
       const previousBest = dest.best;
@@ -537,14 +562,9 @@ export class LocRib {
       if (decidedBy === undefined) continue;
       bestChanged.push(dest);
       if (dest.afi === Afi.Ipv6) ipv6++;
-      if (observed) changes.push(bestPathChange(dest, previousBest, decidedBy));
+      if (changes !== undefined) changes.push(bestPathChange(dest, previousBest, decidedBy));
     }
-    if (this.queue.length > 0) {
-      this.scheduled = true;
-      setImmediate(() => this.runQueue());
-    }
-    this.decidedSubject.next({ pathsChanged: batch, bestChanged, bestChangedIpv6: ipv6 });
-    if (changes.length > 0) this.bestPathSubject.next(changes);
+    return ipv6;
   }
 
   /**
@@ -567,7 +587,7 @@ export class LocRib {
     dest.best = only?.eligible ? only : undefined;
     dest.ecmp = NO_PATHS;
     dest.lostAt = undefined;
-    return dest.best ? DecisionStep.Only : DecisionStep.None;
+    return dest.best ? ONLY : NONE;
   }
 
   private decideMany(dest: Dest): DecisionStep {

@@ -50,9 +50,13 @@ const REACHABLE: NextHopState = Object.freeze({ reachable: true, igpCost: 0 });
  */
 export type Advertised = object;
 
-const PathBit = { LoopFree: 1 } as const;
+// Flag bits are plain constants, not an object's properties: a property read in a branch V8 has not
+// run yet costs the optimized function a deoptimization the first time it runs (a daemon's first
+// withdrawal takes branches its first table never did).
+/** Path.bits: no loop, not rejected by import policy. */
+const LOOP_FREE = 1;
 /**
- * Path.bits above the flag: the announcement epoch (EPOCH_BITS, see LocRib.markStale), then the Path
+ * Path.bits above LOOP_FREE: the announcement epoch (EPOCH_BITS, see LocRib.markStale), then the Path
  * Identifier we send the path with (see Dest.addPath), up to 2^18 - 1 paths per destination so the
  * field stays a small integer V8 keeps unboxed.
  */
@@ -61,11 +65,9 @@ const EPOCH_SHIFT = 1;
 export const EPOCH_MASK = (1 << EPOCH_BITS) - 1;
 const LOCAL_ID_SHIFT = EPOCH_SHIFT + EPOCH_BITS;
 
-/** Path.bits for these values (see PathBit, EPOCH_SHIFT, LOCAL_ID_SHIFT). */
+/** Path.bits for these values (see LOOP_FREE, EPOCH_SHIFT, LOCAL_ID_SHIFT). */
 function pathBits(loopFree: boolean, epoch: number, localId: number): number {
-  return (
-    (loopFree ? PathBit.LoopFree : 0) | ((epoch & EPOCH_MASK) << EPOCH_SHIFT) | (localId << LOCAL_ID_SHIFT)
-  );
+  return (loopFree ? LOOP_FREE : 0) | ((epoch & EPOCH_MASK) << EPOCH_SHIFT) | (localId << LOCAL_ID_SHIFT);
 }
 
 /** The next hop every path a route reflector holds has: reachable at IGP cost 0 (see Path.rare). */
@@ -92,7 +94,7 @@ class PathRare {
 export class Path {
   readonly peer: RibPeer;
   readonly attrs: AttrSet;
-  /** PathBit flags, the announcement epoch, and the local Path Identifier above LOCAL_ID_SHIFT. */
+  /** LOOP_FREE, the announcement epoch, and the local Path Identifier above LOCAL_ID_SHIFT. */
   private bits: number;
   /**
    * The NEXT_HOP's resolution and the Path Identifier the peer sent, only where they are not the
@@ -180,11 +182,11 @@ export class Path {
 
   /** May take part in the decision: no loop and a resolvable NEXT_HOP (§9.1.2). */
   get eligible(): boolean {
-    return (this.bits & PathBit.LoopFree) !== 0 && this.nextHop.reachable;
+    return (this.bits & LOOP_FREE) !== 0 && this.nextHop.reachable;
   }
 
   get loopFree(): boolean {
-    return (this.bits & PathBit.LoopFree) !== 0;
+    return (this.bits & LOOP_FREE) !== 0;
   }
 
   get reachable(): boolean {
@@ -194,8 +196,11 @@ export class Path {
 
 /** Dest.bits: the prefix length in the low byte, flags above it. */
 const LENGTH_MASK = 0xff;
-/** Extra: `slot0` holds the DestExtra (a bit test is cheaper than instanceof on the hot path). */
-const DestBit = { Queued: 1 << 8, Ipv6: 1 << 9, Extra: 1 << 10 } as const;
+/** Dest.bits: waiting in the decision queue. */
+const QUEUED = 1 << 8;
+const IPV6 = 1 << 9;
+/** Dest.bits: `slot0` holds the DestExtra (a bit test is cheaper than instanceof on the hot path). */
+const EXTRA = 1 << 10;
 
 /**
  * What few destinations need: an IPv6 prefix's words 1–3 (as signed 32-bit integers), an ECMP set,
@@ -245,28 +250,28 @@ export class Dest implements Nlri {
     const v6 = prefix.afi === Afi.Ipv6;
     this.key = prefix.w0 | 0;
     const words = v6 && (prefix.w1 | prefix.w2 | prefix.w3) !== 0;
-    this.bits = (prefix.length & LENGTH_MASK) | (v6 ? DestBit.Ipv6 : 0) | (words ? DestBit.Extra : 0);
+    this.bits = (prefix.length & LENGTH_MASK) | (v6 ? IPV6 : 0) | (words ? EXTRA : 0);
     this.held = undefined;
     this.best = undefined;
     this.slot0 = words ? new DestExtra(prefix.w1, prefix.w2, prefix.w3) : undefined;
   }
 
   private get extra(): DestExtra | undefined {
-    return this.bits & DestBit.Extra ? (this.slot0 as DestExtra) : undefined;
+    return this.bits & EXTRA ? (this.slot0 as DestExtra) : undefined;
   }
 
   /** What update group slot 0 has advertised here; slots 1… are in `advMore` (rib/adj-rib-out.ts). */
   get adv(): Advertised | undefined {
-    return this.bits & DestBit.Extra ? (this.slot0 as DestExtra).adv : this.slot0;
+    return this.bits & EXTRA ? (this.slot0 as DestExtra).adv : this.slot0;
   }
 
   set adv(value: Advertised | undefined) {
-    if (this.bits & DestBit.Extra) (this.slot0 as DestExtra).adv = value;
+    if (this.bits & EXTRA) (this.slot0 as DestExtra).adv = value;
     else this.slot0 = value;
   }
 
   get afi(): Afi {
-    return this.bits & DestBit.Ipv6 ? Afi.Ipv6 : Afi.Ipv4;
+    return this.bits & IPV6 ? Afi.Ipv6 : Afi.Ipv4;
   }
 
   get length(): number {
@@ -278,15 +283,15 @@ export class Dest implements Nlri {
   }
 
   get w1(): number {
-    return this.bits & DestBit.Ipv6 ? (this.extra?.w1 ?? 0) >>> 0 : 0;
+    return this.bits & IPV6 ? (this.extra?.w1 ?? 0) >>> 0 : 0;
   }
 
   get w2(): number {
-    return this.bits & DestBit.Ipv6 ? (this.extra?.w2 ?? 0) >>> 0 : 0;
+    return this.bits & IPV6 ? (this.extra?.w2 ?? 0) >>> 0 : 0;
   }
 
   get w3(): number {
-    return this.bits & DestBit.Ipv6 ? (this.extra?.w3 ?? 0) >>> 0 : 0;
+    return this.bits & IPV6 ? (this.extra?.w3 ?? 0) >>> 0 : 0;
   }
 
   /** Without ADD-PATH a Dest is its own NLRI: no object per prefix when packing UPDATEs. */
@@ -296,11 +301,11 @@ export class Dest implements Nlri {
 
   /** Waiting in the decision queue. */
   get queued(): boolean {
-    return (this.bits & DestBit.Queued) !== 0;
+    return (this.bits & QUEUED) !== 0;
   }
 
   set queued(value: boolean) {
-    this.bits = value ? this.bits | DestBit.Queued : this.bits & ~DestBit.Queued;
+    this.bits = (this.bits & ~QUEUED) | (value ? QUEUED : 0);
   }
 
   // --- candidate paths -----------------------------------------------------------------------------
@@ -432,11 +437,11 @@ export class Dest implements Nlri {
   }
 
   private withExtra(): DestExtra {
-    if (this.bits & DestBit.Extra) return this.slot0 as DestExtra;
+    if (this.bits & EXTRA) return this.slot0 as DestExtra;
     const extra = new DestExtra(0, 0, 0);
     extra.adv = this.slot0;
     this.slot0 = extra;
-    this.bits |= DestBit.Extra;
+    this.bits |= EXTRA;
     return extra;
   }
 
@@ -444,7 +449,7 @@ export class Dest implements Nlri {
     const extra = this.extra;
     if (!extra?.unused) return;
     this.slot0 = extra.adv;
-    this.bits &= ~DestBit.Extra;
+    this.bits &= ~EXTRA;
   }
 }
 
