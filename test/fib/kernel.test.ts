@@ -3,6 +3,7 @@
 // result with `ip -N -j route show table 100`, an independent reader of the kernel's table. Needs root.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { waitFor, withCleanup } from '../helpers/netns.ts';
@@ -346,9 +347,21 @@ async function monitorRoutes(netns: string, cleanup: Cleanup): Promise<string[]>
     if (monitor.exitCode === null) monitor.kill('SIGTERM');
   });
   createInterface({ input: monitor.stdout }).on('line', (line) => lines.push(line));
-  // A route of our own making shows the monitor is listening.
-  await ip(netns, 'route', 'add', '10.77.0.0/24', 'dev', 'v0', 'table', String(TABLE));
-  await waitFor(() => lines.some((l) => l.startsWith('10.77.0.0/24')), { ...WAIT, what: 'monitor ready' });
+  // A route of our own making shows the monitor is listening. It subscribes a moment after it
+  // starts, and a route added before that is never reported: the probe is added again until one is.
+  const probe = ['10.77.0.0/24', 'dev', 'v0', 'table', String(TABLE)];
+  const heard = () => lines.some((l) => l.startsWith('10.77.0.0/24'));
+  await waitFor(
+    async () => {
+      if (heard()) return true;
+      await ip(netns, 'route', 'replace', ...probe);
+      await sleep(100);
+      if (heard()) return true;
+      await ip(netns, 'route', 'del', ...probe);
+      return false;
+    },
+    { ...WAIT, intervalMs: 100, what: 'monitor ready' },
+  );
   return lines;
 }
 
