@@ -246,6 +246,12 @@ interface InjectorOptions {
 /** The first table's phases longer than this are not run a second time (GoBGP's take a minute). */
 const AGAIN_MAX_S = 10;
 
+/** One table's phases as the injector runs them: the announcement and the withdrawal, timed. */
+interface TableCycle {
+  converge(): Promise<Timed>;
+  withdraw(): Promise<Timed>;
+}
+
 /**
  * The same table announced and withdrawn once more by the same reflector, settled in between: what a
  * reflector that has been running pays for a table. The first time is what a freshly started one pays,
@@ -253,31 +259,24 @@ const AGAIN_MAX_S = 10;
  * split the main thread from the compiler's and garbage collector's threads).
  */
 async function again(
-  on: Subject,
-  tally: Tally,
-  cycle: { announce: () => void; withdraw: () => void },
-  converged: Timed,
-  withdrawn: Timed,
+  cycle: TableCycle,
+  first: { converged: Timed; withdrawn: Timed },
   capMs: number,
   settleMs: number,
-  receivers: readonly BenchClient[],
+  detail: () => string,
 ): Promise<Measurement[]> {
   const metrics = ['convergence, again', 'withdraw all, again'];
-  const first = Math.max(converged.seconds ?? Infinity, withdrawn.seconds ?? Infinity);
-  if (first > AGAIN_MAX_S) {
-    const why = `the first table's phases took ${Number.isFinite(first) ? `${first.toFixed(0)} s` : 'too long'}`;
+  const took = Math.max(first.converged.seconds ?? Infinity, first.withdrawn.seconds ?? Infinity);
+  if (took > AGAIN_MAX_S) {
+    const why = `the first table's phases took ${Number.isFinite(took) ? `${took.toFixed(0)} s` : 'too long'}`;
     return metrics.map((m) => notMeasured(m, 's', why));
   }
-  const out: Measurement[] = [];
   await sleep(settleMs);
-  const allHeld = () => tally.full === tally.receivers;
-  const reconverged = await timed(on, tally, cycle.announce, allHeld, capMs);
-  out.push(...phaseRows(metrics[0], reconverged, capMs, () => progress(receivers)));
+  const reconverged = await cycle.converge();
+  const out = phaseRows(metrics[0], reconverged, capMs, detail);
   if (reconverged.seconds === undefined) return [...out, notMeasured(metrics[1], 's', 'no convergence')];
   await sleep(settleMs);
-  const noneHeld = () => tally.empty === tally.receivers;
-  const rewithdrawn = await timed(on, tally, cycle.withdraw, noneHeld, capMs);
-  return [...out, ...phaseRows(metrics[1], rewithdrawn, capMs, () => progress(receivers))];
+  return [...out, ...phaseRows(metrics[1], await cycle.withdraw(), capMs, detail)];
 }
 
 /** Client 0 injects everything, clients 1..M receive it; then it withdraws everything. */
@@ -320,20 +319,22 @@ async function injectedScenario(
     if (options.idleRss)
       out.push({ metric: 'idle RSS (sessions up, no route)', value: baseline / MIB, unit: 'MiB' });
     const allHeld = () => tally.full === tally.receivers;
-    const converged = await timed(on, tally, () => injector.send(announce), allHeld, capMs);
+    const noneHeld = () => tally.empty === tally.receivers;
+    const cycle: TableCycle = {
+      converge: () => timed(on, tally, () => injector.send(announce), allHeld, capMs),
+      withdraw: () => timed(on, tally, () => injector.send(withdraw), noneHeld, capMs),
+    };
+    const detail = () => progress(receivers);
+    const converged = await cycle.converge();
     out.push(...convergence(converged, capMs, receivers), generatorLoad(converged));
     if (converged.seconds !== undefined) {
       out.push(packing(receivers));
       if (options.memoryPerPath) out.push(...(await bytesPerPath(reflector, baseline, space.size)));
-      const noneHeld = () => tally.empty === tally.receivers;
-      const withdrawn = await timed(on, tally, () => injector.send(withdraw), noneHeld, capMs);
-      out.push(...phaseRows('withdraw all', withdrawn, capMs, () => progress(receivers)));
+      const withdrawn = await cycle.withdraw();
+      out.push(...phaseRows('withdraw all', withdrawn, capMs, detail));
       // The peak is the first table's: read before the second.
       out.push(peakRss(reflector));
-      if (options.again) {
-        const cycle = { announce: () => injector.send(announce), withdraw: () => injector.send(withdraw) };
-        out.push(...(await again(on, tally, cycle, converged, withdrawn, capMs, settleMs, receivers)));
-      }
+      if (options.again) out.push(...(await again(cycle, { converged, withdrawn }, capMs, settleMs, detail)));
     } else {
       if (options.memoryPerPath) out.push(notMeasured('bytes per stored path', 'B', 'no convergence'));
       out.push(notMeasured('withdraw all', 's', 'no convergence'), peakRss(reflector));
