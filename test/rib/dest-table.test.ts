@@ -153,3 +153,39 @@ test('a live iteration yields no Dest twice, skips those deleted, and sees those
   );
   t.is(seen.at(-1), dests.at(-1), 'IPv6 last');
 });
+
+test('neighbouring prefixes share a group: one Dest alone, a second makes slots, the last out ends it', (t) => {
+  // 10.0.0.0/24 … 10.0.15.0/24 are one group; 10.0.16.0/24 starts the next; 10.0.0.0/25 is another length.
+  const at = (i: number) => ipv4Prefix(0x0a000000 + i * 256, 24);
+  const table = new DestTable();
+  const first = new Dest(at(3));
+  table.add(first);
+  for (const i of [0, 2, 4, 15, 16])
+    t.is(table.get(at(i)), undefined, `a group of one finds only its own: ${i}`);
+  t.is(table.get(ipv4Prefix(0x0a000300, 25)), undefined);
+  const iterator = table.values();
+  t.is(iterator.next().value, first);
+  const run = Array.from({ length: 17 }, (_, i) => (i === 3 ? first : new Dest(at(i))));
+  for (const d of run) table.add(d);
+  t.is(table.size, 17);
+  run.forEach((d, i) => t.is(table.get(at(i)), d, `filed: ${i}`));
+  const rest: Dest[] = [];
+  for (let next = iterator.next(); !next.done; next = iterator.next()) rest.push(next.value);
+  t.deepEqual(rest, [run[16]], 'the group turned into slots behind the iteration; the next group is new');
+  t.deepEqual([...table.values()], run, 'in prefix order within a group');
+
+  const replacement = new Dest(at(7));
+  table.add(replacement);
+  t.is(table.size, 17);
+  t.is(table.get(at(7)), replacement);
+  const walk = table.values();
+  t.is(walk.next().value, run[0]);
+  for (let i = 0; i < 16; i++) t.true(table.delete(new Dest(at(i))), `deleted by prefix: ${i}`);
+  t.false(table.delete(first));
+  t.is(table.size, 1);
+  t.deepEqual([...table.values()], [run[16]]);
+  t.is(walk.next().value, run[16], 'a live walk inside an emptied group goes on to the next');
+  table.add(first);
+  t.is(table.get(at(3)), first, 'a group filed again after its last Dest went');
+  t.is(table.size, 2);
+});
