@@ -11,7 +11,7 @@
 // entry stays in the cache for 16 lookups, and a full group costs 11 bytes a prefix (16 slots and
 // the array's headers) instead of an entry. Measured in the daemon, alternating runs: S3's lookups
 // 147 → 20 ms, its withdraw-all 0.37–0.66 → 0.26–0.38 s of CPU once warm, bytes per stored path
-// 96–97 → 81–83, peak RSS 139–145 → 121–128 MiB; S1's peak RSS 92–98 → 88–90 MiB, its phases within
+// 96–97 → 80–83, peak RSS 139–145 → 121–128 MiB; S1's peak RSS 92–98 → 88–90 MiB, its phases within
 // the runs' spread. Scattered prefixes cost more than in a Map: a group of one is its Dest alone,
 // as in a Map, but a group of two already holds 16 slots. With one /24 in 32 taken at random, V8's
 // heap statistics give the index 48 bytes a prefix against the Map's 18 (one in four: 38 against
