@@ -832,7 +832,7 @@ export class AdjRibOut {
    */
   private *holders(staged: () => readonly Dest[]): IterableIterator<Dest> {
     yield* this.rib.dests();
-    yield* upTo(this.rib.queuedDests());
+    yield* this.rib.queuedDests();
     yield* upTo(staged());
   }
 

@@ -1,9 +1,10 @@
 // The Loc-RIB (RFC 4271 §3.2): every destination with its candidate paths. Changes are queued and
-// decided in batches, at most `maxDecisionsPerTurn` destinations per event-loop turn so keepalives and
-// hold timers never starve under a full-table load. Each batch goes out twice: `bestPathChanges$`
-// carries plain BestPathChange values, only for destinations whose best path or ECMP set changed (the
-// FIB, the API, the metrics); `decided$` hands the Adj-RIB-Out, which keeps its state on the
-// destinations, every destination whose paths changed (ADD-PATH sends more than the best).
+// decided in batches, at most `maxDecisionsPerTurn` destinations per event-loop turn so keepalives
+// and hold timers never starve under a full-table load, and a batch at most a chunk of the decision
+// queue (rib/decision-queue.ts). Each batch goes out twice: `bestPathChanges$` carries plain
+// BestPathChange values, only for destinations whose best path or ECMP set changed (the FIB, the
+// API, the metrics); `decided$` hands the Adj-RIB-Out, which keeps its state on the destinations,
+// every destination whose paths changed (ADD-PATH sends more than the best).
 //
 // Walks over the whole table (a peer's paths withdrawn, stale paths swept, paths re-resolved when a
 // next hop changes) are resumable: a bounded number of destinations per turn (rib/walker.ts).
@@ -20,6 +21,7 @@ import { decide, DEFAULT_DECISION_OPTIONS } from './decision.ts';
 import type { DecisionOptions } from './decision.ts';
 import { ALWAYS_REACHABLE } from './nexthop.ts';
 import type { NextHopResolver, NextHopState } from './nexthop.ts';
+import { DecisionQueue } from './decision-queue.ts';
 import { DestTable } from './dest-table.ts';
 import { Dest, EPOCH_BITS, EPOCH_MASK, Path } from './route.ts';
 import type { RibPeer } from './route.ts';
@@ -81,7 +83,7 @@ function epochBefore(a: number, b: number): boolean {
 export class LocRib {
   readonly attrSets = new AttrSetTable();
   private readonly table = new DestTable();
-  private queue: Dest[] = [];
+  private readonly queue = new DecisionQueue<Dest>();
   private scheduled = false;
   private readonly decidedSubject = new Subject<DecidedBatch>();
   private readonly bestPathSubject = new Subject<readonly BestPathChange[]>();
@@ -145,8 +147,8 @@ export class LocRib {
    * Destinations waiting for a decision, some already gone from the table (their withdrawal not yet
    * decided): a walk over dests() then these meets every Dest an update group may still hold.
    */
-  queuedDests(): readonly Dest[] {
-    return this.queue;
+  queuedDests(): IterableIterator<Dest> {
+    return this.queue.values();
   }
 
   /** Destinations waiting for a decision (the ingress backlog, rib/ingress-backlog.ts). */
@@ -524,22 +526,28 @@ export class LocRib {
     setImmediate(() => this.runQueue());
   }
 
-  /** Decides up to maxDecisionsPerTurn queued destinations, publishes the batch, then yields. */
+  /**
+   * Decides up to maxDecisionsPerTurn queued destinations, a batch per chunk of the queue, publishing
+   * each batch as it is decided; then yields.
+   */
   private runQueue(): void {
     this.scheduled = false;
-    const batch =
-      this.queue.length <= this.maxDecisionsPerTurn
-        ? this.queue
-        : this.queue.slice(0, this.maxDecisionsPerTurn);
-    this.queue = batch === this.queue ? [] : this.queue.slice(this.maxDecisionsPerTurn);
+    for (let budget = this.maxDecisionsPerTurn; budget > 0 && this.queue.length > 0;) {
+      const batch = this.queue.take(budget);
+      budget -= batch.length;
+      this.decideBatch(batch);
+    }
+    if (this.queue.length > 0 && !this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.runQueue());
+    }
+  }
+
+  private decideBatch(batch: readonly Dest[]): void {
     const bestChanged: Dest[] = [];
     // A route reflector has no FIB: with nobody listening, no change objects are made.
     const changes: BestPathChange[] | undefined = this.bestPathSubject.observed ? [] : undefined;
     const ipv6 = this.decideAll(batch, bestChanged, changes);
-    if (this.queue.length > 0) {
-      this.scheduled = true;
-      setImmediate(() => this.runQueue());
-    }
     this.decidedSubject.next({ pathsChanged: batch, bestChanged, bestChangedIpv6: ipv6 });
     if (changes !== undefined && changes.length > 0) this.bestPathSubject.next(changes);
   }
