@@ -50,7 +50,8 @@ export class DecisionQueue<T> {
 
   /** The items queued when the iteration starts, oldest first: what is pushed later is not met. */
   *values(): IterableIterator<T> {
-    const chunks = [...this.full.slice(this.head), this.tail];
+    const chunks = this.full.slice(this.head);
+    chunks.push(this.tail);
     const lengths = chunks.map((chunk) => chunk.length);
     for (let c = 0; c < chunks.length; c++) for (let i = 0; i < lengths[c]; i++) yield chunks[c][i];
   }

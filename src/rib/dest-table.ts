@@ -86,8 +86,10 @@ export class DestTable {
     if (isGroup(filed)) {
       if (filed[slot] === undefined) this.v4Size++;
       filed[slot] = dest;
-    } else if (filed === undefined || slotOf(filed) === slot) {
-      if (filed === undefined) this.v4Size++;
+    } else if (filed === undefined) {
+      groups.set(key, dest);
+      this.v4Size++;
+    } else if (slotOf(filed) === slot) {
       groups.set(key, dest);
     } else {
       const group: Group = new Array<Dest | undefined>(GROUP).fill(undefined);

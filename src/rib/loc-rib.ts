@@ -556,7 +556,7 @@ export class LocRib {
    * Decides `batch`, adding the destinations whose best path changed to `bestChanged` (and their
    * changes to `changes`); returns how many of those are IPv6. The loop alone, so that V8 compiles it
    * while it runs (on-stack replacement, a first table's first batch) without the code after it,
-   * which would have had no run to learn from and cost runQueue a deoptimization.
+   * which would have had no run to learn from and cost decideBatch a deoptimization.
    */
   private decideAll(
     batch: readonly Dest[],
