@@ -566,6 +566,8 @@ export class AdjRibOut {
   private readonly slotCounts: SlotCount[] = [];
   /** Exported sets referenced for one drain turn (see exported()). */
   private readonly turnExports: AttrSet[] = [];
+  /** One packer for every group's writes: its scratch buffer is kept from turn to turn. */
+  private packer: UpdatePacker | undefined;
   /** Groups waiting for their drain, in the order they asked (see drainTurn). */
   private readonly drainQueue: UpdateGroup[] = [];
   private drainTurnScheduled = false;
@@ -1148,7 +1150,8 @@ export class AdjRibOut {
    * and writes each member the parts it is due, adjacent parts in one write.
    */
   private write(group: UpdateGroup, outbox: Outbox): void {
-    const packer = new UpdatePacker(group.context);
+    const packer = (this.packer ??= new UpdatePacker(group.context));
+    packer.begin(group.context);
     const parts: Part[] = [];
     for (const phase of ['withdraw', 'announce'] as const) {
       for (const [audience, batch] of outbox.batches) {

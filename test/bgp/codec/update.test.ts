@@ -339,6 +339,41 @@ test('the packer splits withdrawals of both families the same way', (t) => {
   t.true(updates.length < 30);
 });
 
+test('a kept packer starts each batch afresh: its own context, nothing of a batch that threw', (t) => {
+  const packer = new UpdatePacker(CTX);
+  const v4 = v4Prefixes.map((x) => ({ ...x, pathId: 0 }));
+  const set = encodeAttributeSet(Afi.Ipv4, Safi.Unicast, ATTRS, CTX);
+  // The next batch is packed for its own context (ADD-PATH here) into the kept scratch.
+  packer.announce(set, v4);
+  const first = packer.take();
+  packer.begin(ADD_PATH);
+  packer.announce(encodeAttributeSet(Afi.Ipv4, Safi.Unicast, ATTRS, ADD_PATH), v4Prefixes.slice(0, 10));
+  const second = packer.take();
+  t.deepEqual(
+    unpack(second, ADD_PATH)
+      .flatMap((u) => u.nlri)
+      .map(formatPrefix),
+    v4Prefixes.slice(0, 10).map(formatPrefix),
+  );
+  // What take() returned is a copy: packing on does not change it.
+  const before = Buffer.from(first);
+  packer.begin(CTX);
+  packer.announce(set, v4.slice(0, 100));
+  t.true(first.equals(before));
+  // A batch that threw (no room for one prefix) leaves nothing behind for the next begin().
+  const huge = { ...set, attributes: new Uint8Array(4090) };
+  t.throws(() => packer.announce(huge, v4.slice(0, 1)), { instanceOf: RangeError });
+  packer.begin(CTX);
+  packer.announce(set, v4.slice(0, 3));
+  t.is(packer.messageCount, 1);
+  t.deepEqual(
+    unpack(packer.take(), CTX)
+      .flatMap((u) => u.nlri)
+      .map(formatPrefix),
+    v4.slice(0, 3).map(formatPrefix),
+  );
+});
+
 test('packed UPDATEs read the same in tshark', async (t) => {
   const packer = new UpdatePacker(CTX);
   packer.announce(
