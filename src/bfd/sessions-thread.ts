@@ -5,7 +5,7 @@
 // to the worker as messages; what the table shows (views, discards) is the worker's latest report,
 // and a failure to open a session's socket arrives later, through `onAdded`.
 
-import { Subject } from 'rxjs';
+import { Subject } from 'rxjs/internal/Subject';
 import type { Observable } from 'rxjs';
 import { Worker } from 'node:worker_threads';
 import type {

@@ -5,7 +5,7 @@
 // enough for multihop too, RFC 5883 §3). State changes leave as plain data on `changes$`; who acts on them (the daemon
 // taking a BGP session down) is not this module's business.
 
-import { Subject } from 'rxjs';
+import { Subject } from 'rxjs/internal/Subject';
 import type { Observable } from 'rxjs';
 import type { Clock } from '../lib/clock.ts';
 import type { IpFamily, NativeAddon } from '../lib/native.ts';

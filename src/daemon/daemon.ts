@@ -4,7 +4,8 @@
 // session. The routing policy (src/policy) is rebuilt from the resources and this node's routes when
 // they change, and handed to the router. No protocol logic lives here.
 
-import { BehaviorSubject, Subscription } from 'rxjs';
+import { BehaviorSubject } from 'rxjs/internal/BehaviorSubject';
+import { Subscription } from 'rxjs/internal/Subscription';
 import type { Observable } from 'rxjs';
 import type { Logger } from '../lib/log.ts';
 import { parseIpv4 } from '../lib/address.ts';

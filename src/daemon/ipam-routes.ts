@@ -2,7 +2,7 @@
 // datastore (list, then watch) and recomputes, after each burst of changes, which prefixes the node
 // originates (its confirmed blocks and the addresses it borrowed) and which it blackholes.
 
-import { BehaviorSubject } from 'rxjs';
+import { BehaviorSubject } from 'rxjs/internal/BehaviorSubject';
 import type { Observable, Subscription } from 'rxjs';
 import type { Logger } from '../lib/log.ts';
 import { isStoreError } from '../datastore/store.ts';

@@ -30,7 +30,8 @@
 //   (one full GC, no memory reduction) left 81 MB after the same trim.
 
 import { performance } from 'node:perf_hooks';
-import { EMPTY, switchMap } from 'rxjs';
+import { EMPTY } from 'rxjs/internal/observable/empty';
+import { switchMap } from 'rxjs/internal/operators/switchMap';
 import type { Observable, Subscription } from 'rxjs';
 import { systemClock } from '../lib/clock.ts';
 import type { Clock, TimerHandle } from '../lib/clock.ts';

@@ -5,7 +5,7 @@
 // §7.6: confd's `rejectcidrs`). The FIB engine never blocks the RIB: it coalesces and batches on its own.
 
 import type { Subscription } from 'rxjs';
-import { map } from 'rxjs';
+import { map } from 'rxjs/internal/operators/map';
 import type { Logger } from '../lib/log.ts';
 import type { Prefix } from '../lib/prefix.ts';
 import { formatPrefix } from '../lib/prefix.ts';

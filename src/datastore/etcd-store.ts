@@ -17,7 +17,8 @@
 
 import { Etcd3, EtcdPermissionDeniedError, GRPCInvalidArgumentError, Range } from 'etcd3';
 import type { IKeyValue, IOptions, IResponseHeader, IWatchResponse, Watcher } from 'etcd3';
-import { Observable, ReplaySubject } from 'rxjs';
+import { Observable } from 'rxjs/internal/Observable';
+import { ReplaySubject } from 'rxjs/internal/ReplaySubject';
 import type { Subscriber } from 'rxjs';
 
 import { cappedBackoff, hostCooldownPolicy, passThroughPolicy } from './etcd-faults.ts';

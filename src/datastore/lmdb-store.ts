@@ -15,7 +15,8 @@
 
 import { open } from 'lmdb';
 import type { Database, RootDatabase, Transaction } from 'lmdb';
-import { BehaviorSubject, Observable } from 'rxjs';
+import { BehaviorSubject } from 'rxjs/internal/BehaviorSubject';
+import { Observable } from 'rxjs/internal/Observable';
 import type { Subscriber } from 'rxjs';
 
 import {

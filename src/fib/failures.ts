@@ -2,7 +2,7 @@
 // with bounded exponential backoff (initial · 2^(attempt-1), at most max). A refusal never holds up
 // another prefix; the retry only puts the prefix back in the write queue.
 
-import { Subject } from 'rxjs';
+import { Subject } from 'rxjs/internal/Subject';
 import type { Observable } from 'rxjs';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/log.ts';

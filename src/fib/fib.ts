@@ -10,7 +10,7 @@
 // notifications, resyncs) and the statistics (stats.ts). setDesired()/remove() record the wish and
 // mark the prefix dirty, nothing more; the pump does the rest and never blocks the caller.
 
-import { BehaviorSubject } from 'rxjs';
+import { BehaviorSubject } from 'rxjs/internal/BehaviorSubject';
 import type { Observable } from 'rxjs';
 import { systemClock } from '../lib/clock.ts';
 import type { Clock } from '../lib/clock.ts';

@@ -5,7 +5,7 @@
 // with a re-dump after link changes (IPv4 drops routes of a downed link without notifying) and after
 // lost notifications. Tracked next hops whose answer changes are emitted on changes$.
 
-import { Subject } from 'rxjs';
+import { Subject } from 'rxjs/internal/Subject';
 import type { Observable } from 'rxjs';
 import { parseIpv4, parseIpv6 } from '../lib/address.ts';
 import { systemClock } from '../lib/clock.ts';

@@ -2,7 +2,9 @@
 // when the speaker's identity changes), the stream of routers, and the datastore's health. Depending on
 // these shapes rather than on the daemon keeps both modules testable with a bare Router.
 
-import { EMPTY, of, switchMap } from 'rxjs';
+import { EMPTY } from 'rxjs/internal/observable/empty';
+import { of } from 'rxjs/internal/observable/of';
+import { switchMap } from 'rxjs/internal/operators/switchMap';
 import type { Observable } from 'rxjs';
 import type { StoreHealth } from '../datastore/store.ts';
 import type { Peer } from '../bgp/session/peer.ts';

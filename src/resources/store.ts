@@ -2,7 +2,7 @@
 // every write (an invalid resource is rejected whole; nothing stored changes), and a cache that lists
 // once and then follows the watch, keeping its last good view while the datastore is away.
 
-import { BehaviorSubject } from 'rxjs';
+import { BehaviorSubject } from 'rxjs/internal/BehaviorSubject';
 import type { Observable, Subscription } from 'rxjs';
 import type { Logger } from '../lib/log.ts';
 import { isStoreError, StoreError } from '../datastore/store.ts';

@@ -9,7 +9,7 @@
 // Walks over the whole table (a peer's paths withdrawn, stale paths swept, paths re-resolved when a
 // next hop changes) are resumable: a bounded number of destinations per turn (rib/walker.ts).
 
-import { Subject } from 'rxjs';
+import { Subject } from 'rxjs/internal/Subject';
 import type { Observable } from 'rxjs';
 import { Afi } from '../lib/family.ts';
 import type { Nlri, Prefix } from '../lib/prefix.ts';

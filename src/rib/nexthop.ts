@@ -3,7 +3,7 @@
 // resolver; the node speaker plugs in the kernel's view (src/fib), a route reflector keeps the default,
 // which takes every next hop as reachable at cost 0 (reflected next hops are left unchanged anyway).
 
-import { EMPTY } from 'rxjs';
+import { EMPTY } from 'rxjs/internal/observable/empty';
 import type { Observable } from 'rxjs';
 
 export interface NextHopState {

@@ -2,7 +2,7 @@
 // being resolved (RFC 4271 §6.8), its counters, and the RxJS stream of session events the RIB consumes.
 
 import type net from 'node:net';
-import { Subject } from 'rxjs';
+import { Subject } from 'rxjs/internal/Subject';
 import type { Observable } from 'rxjs';
 import { CapabilityCode, CeaseSubcode, MessageType, RouteRefreshSubtype } from '../constants.ts';
 import type { GracefulRestartCapability, OpenMessage } from '../types.ts';
